@@ -5,22 +5,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tools=(makepkg vercmp repo-add pacman gpg zstd bsdtar xz runuser)
+tools=(makepkg vercmp repo-add pacman gpg zstd bsdtar xz runuser gcc)
 missing=()
 for t in "${tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
 if ((${#missing[@]})); then
   if [ -f /etc/arch-release ]; then
-    echo "missing on Arch: ${missing[*]} (install pacman, gnupg, zstd, libarchive, xz)" >&2; exit 1
+    echo "missing on Arch: ${missing[*]} (install pacman, gnupg, zstd, libarchive, xz, gcc)" >&2; exit 1
   fi
   if [ "$(id -u)" -ne 0 ]; then
-    echo "missing: ${missing[*]}; run as root or: sudo apt-get install makepkg pacman-package-manager archlinux-keyring gnupg zstd libarchive-tools xz-utils" >&2
+    echo "missing: ${missing[*]}; run as root or: sudo apt-get install makepkg pacman-package-manager archlinux-keyring gnupg zstd libarchive-tools xz-utils gcc libc6-dev" >&2
     exit 1
   fi
   echo "installing Debian packages for: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends \
-    makepkg pacman-package-manager archlinux-keyring gnupg zstd libarchive-tools xz-utils util-linux fakeroot file >/dev/null
+    makepkg pacman-package-manager archlinux-keyring gnupg zstd libarchive-tools xz-utils util-linux fakeroot file gcc libc6-dev >/dev/null
 fi
 
 # makepkg refuses root: tests run it as this user (see test/helpers/real-tools.ts).

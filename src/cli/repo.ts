@@ -1,7 +1,227 @@
-import type { Subcommand } from "./io.js";
+/**
+ * `arch-repo-bot repo add|remove|list DB ...`: repo-add/repo-remove semantics on local files.
+ *
+ * DB is `PREFIX.db.tar[.gz|.zst|.xz]`; the compression follows the extension as in repo-add. Both
+ * `PREFIX.db.*` and `PREFIX.files.*` are kept in step, and `PREFIX.db`/`PREFIX.files` are written as plain
+ * copies instead of repo-add's symlinks, because the published repository lives in S3, which has no symlinks.
+ * As in repo-add, any failing package or name aborts the whole command and leaves every file untouched.
+ */
+import { randomBytes } from "node:crypto";
+import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { pkgnameProblem } from "../arch/names.js";
+import type { DescEntry } from "../arch/types.js";
+import { descEntryFromPackage, readPackageFile } from "../archive/package-file.js";
+import { addToDb, readRepoDb, removeFromDb, writeRepoDb } from "../archive/repo-db.js";
+import type { CliIO, Subcommand } from "./io.js";
 
-// Placeholder until the subcommand lands; it is replaced, not extended.
-export const repoCommand: Subcommand = async (_argv, io) => {
-  io.stderr("arch-repo-bot repo: not available yet\n");
-  return 1;
+const USAGE = `usage: arch-repo-bot repo add DB PKGFILE...
+       arch-repo-bot repo remove DB NAME...
+       arch-repo-bot repo list DB
+DB is PREFIX.db.tar.gz, PREFIX.db.tar.zst, PREFIX.db.tar.xz or PREFIX.db.tar
+`;
+
+type DbCompression = "gzip" | "zstd" | "xz" | "none";
+
+interface DbPaths {
+  readonly dir: string;
+  readonly prefix: string;
+  readonly compression: DbCompression;
+  readonly db: string;
+  readonly files: string;
+  readonly dbCopy: string;
+  readonly filesCopy: string;
+}
+
+class UsageError extends Error {}
+
+export function dbPaths(dbArg: string, cwd: string): DbPaths {
+  const full = resolve(cwd, dbArg);
+  const m = /^(.+)\.db\.(tar(?:\.gz|\.zst|\.xz)?)$/.exec(basename(full));
+  if (!m)
+    throw new UsageError(
+      `'${dbArg}' does not have a valid database archive extension (.db.tar, .db.tar.gz, .db.tar.zst, .db.tar.xz)`,
+    );
+  const prefix = m[1] as string;
+  const suffix = m[2] as string;
+  const compression: DbCompression = suffix.endsWith(".gz")
+    ? "gzip"
+    : suffix.endsWith(".zst")
+      ? "zstd"
+      : suffix.endsWith(".xz")
+        ? "xz"
+        : "none";
+  const dir = dirname(full);
+  return {
+    dir,
+    prefix,
+    compression,
+    db: full,
+    files: join(dir, `${prefix}.files.${suffix}`),
+    dbCopy: join(dir, `${prefix}.db`),
+    filesCopy: join(dir, `${prefix}.files`),
+  };
+}
+
+export const repoCommand: Subcommand = async (argv, io) => {
+  const [action, dbArg, ...rest] = argv;
+  try {
+    if (!action || !dbArg || action === "--help" || action === "-h")
+      throw new UsageError("missing arguments");
+    const paths = dbPaths(dbArg, io.cwd);
+    switch (action) {
+      case "add":
+        if (rest.length === 0) throw new UsageError("repo add needs at least one package file");
+        return await add(paths, rest, io);
+      case "remove":
+        if (rest.length === 0) throw new UsageError("repo remove needs at least one package name");
+        return await remove(paths, rest, io);
+      case "list":
+        if (rest.length > 0) throw new UsageError("repo list takes only DB");
+        return await list(paths, io);
+      default:
+        throw new UsageError(`unknown action '${action}'`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`error: ${e.message}\n${USAGE}`);
+      return 2;
+    }
+    io.stderr(`error: ${(e as Error).message}\n`);
+    return 1;
+  }
 };
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The entries of the DB with the file lists of the .files DB attached (empty lists when it has none). */
+async function loadEntries(paths: DbPaths, io: CliIO): Promise<DescEntry[] | undefined> {
+  if (!(await exists(paths.db))) return [];
+  const db = await readRepoDb(await readFile(paths.db));
+  const filesDb = (await exists(paths.files))
+    ? await readRepoDb(await readFile(paths.files))
+    : { entries: [], errors: [] };
+  const errors = [...db.errors, ...filesDb.errors];
+  if (errors.length > 0) {
+    for (const e of errors) io.stderr(`error: ${e.message}\n`);
+    io.stderr(`error: Repository file '${paths.db}' is not a proper pacman database.\n`);
+    return undefined;
+  }
+  const fileLists = new Map(filesDb.entries.map((e) => [`${e.name}-${e.version}`, e.files ?? []]));
+  return db.entries.map((e) => ({ ...e, files: fileLists.get(`${e.name}-${e.version}`) ?? [] }));
+}
+
+async function add(paths: DbPaths, pkgFiles: readonly string[], io: CliIO): Promise<number> {
+  const loaded = await loadEntries(paths, io);
+  if (!loaded) return 1;
+  let entries = loaded;
+  let failed = false;
+  for (const arg of pkgFiles) {
+    const file = resolve(io.cwd, arg);
+    try {
+      const entry = await entryForPackage(file);
+      const result = addToDb(entries, entry);
+      for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
+      entries = result.entries;
+      io.stdout(`added ${entry.name} ${entry.version}\n`);
+    } catch (e) {
+      io.stderr(`error: ${(e as Error).message}\n`);
+      failed = true;
+    }
+  }
+  if (failed) {
+    io.stderr("error: No packages modified, nothing to do.\n");
+    return 1;
+  }
+  await writeBoth(paths, entries);
+  return 0;
+}
+
+async function entryForPackage(file: string): Promise<DescEntry> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
+  } catch (e) {
+    throw new Error(
+      `File '${file}' could not be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  const info = await readPackageFile(bytes, basename(file));
+  const sigFile = `${file}.sig`;
+  if (!(await exists(sigFile))) return descEntryFromPackage(info);
+  const sig = await readFile(sigFile);
+  // repo-add refuses armored signatures and ones over 16 KiB.
+  if (sig.includes("BEGIN PGP SIGNATURE"))
+    throw new Error(`Cannot use armored signatures for packages: ${sigFile}`);
+  if (sig.length > 16384 || sig.length === 0) throw new Error(`Invalid package signature file '${sigFile}'.`);
+  return descEntryFromPackage(info, { pgpsig: sig.toString("base64") });
+}
+
+async function remove(paths: DbPaths, names: readonly string[], io: CliIO): Promise<number> {
+  for (const n of names) {
+    const problem = pkgnameProblem(n);
+    if (problem !== undefined) {
+      io.stderr(`error: invalid package name ${JSON.stringify(n)}: ${problem}\n`);
+      return 1;
+    }
+  }
+  if (!(await exists(paths.db))) {
+    io.stderr(`error: Repository file '${paths.db}' was not found.\n`);
+    return 1;
+  }
+  const loaded = await loadEntries(paths, io);
+  if (!loaded) return 1;
+  const result = removeFromDb(loaded, names);
+  for (const n of result.notFound) io.stderr(`error: Package matching '${n}' not found.\n`);
+  if (result.notFound.length > 0) {
+    io.stderr("error: No packages modified, nothing to do.\n");
+    return 1;
+  }
+  for (const r of result.removed) io.stdout(`removed ${r.name} ${r.version}\n`);
+  await writeBoth(paths, result.entries);
+  return 0;
+}
+
+async function list(paths: DbPaths, io: CliIO): Promise<number> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(paths.db);
+  } catch {
+    io.stderr(`error: Repository file '${paths.db}' was not found.\n`);
+    return 1;
+  }
+  const { entries, errors } = await readRepoDb(bytes);
+  for (const e of errors) io.stderr(`error: ${e.message}\n`);
+  const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  io.stdout(sorted.map((e) => `${e.name} ${e.version}\n`).join(""));
+  return errors.length > 0 ? 1 : 0;
+}
+
+async function writeBoth(paths: DbPaths, entries: readonly DescEntry[]): Promise<void> {
+  const db = await writeRepoDb(entries, { compression: paths.compression });
+  const files = await writeRepoDb(entries, { compression: paths.compression, files: true });
+  // Every file is complete on disk before any is renamed into place.
+  const writes: [string, Uint8Array][] = [
+    [paths.files, files],
+    [paths.filesCopy, files],
+    [paths.db, db],
+    [paths.dbCopy, db],
+  ];
+  const temps: string[] = [];
+  try {
+    for (const [target, bytes] of writes) {
+      const temp = join(paths.dir, `.tmp.${basename(target)}.${randomBytes(6).toString("hex")}`);
+      temps.push(temp);
+      await writeFile(temp, bytes, { flag: "wx" });
+    }
+    for (const [i, [target]] of writes.entries()) await rename(temps[i] as string, target);
+  } finally {
+    for (const t of temps) await rm(t, { force: true });
+  }
+}

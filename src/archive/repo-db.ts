@@ -1,0 +1,255 @@
+/**
+ * pacman repository databases (`NAME.db`, `NAME.files`): a tar of `NAME-VERSION/desc` (plus
+ * `NAME-VERSION/files` in a .files DB), compressed or not. Reading follows libalpm's sync_db_populate
+ * (be_sync.c): entries it would reject are reported in `errors` with pacman's message, not silently kept.
+ * Writing reproduces repo-add (same desc text, a directory entry per package, sorted entries).
+ */
+import { isValidPkgname, isValidVersion, pkgnameProblem } from "../arch/names.js";
+import type { DescEntry } from "../arch/types.js";
+import { vercmp } from "../arch/vercmp.js";
+import { compress, decompress } from "./compression.js";
+import { DescError, formatDesc, formatFiles, parseDesc } from "./desc.js";
+import { readTar, type TarLimits, writeTar } from "./tar.js";
+
+export interface RepoDbReadResult {
+  entries: DescEntry[];
+  errors: { path: string; message: string }[];
+}
+
+export class RepoDbError extends Error {
+  override readonly name = "RepoDbError";
+}
+
+export interface ReadRepoDbOptions {
+  /** Limit on the decompressed size (bytes). */
+  readonly maxBytes?: number;
+  readonly tarLimits?: Partial<TarLimits>;
+}
+
+const utf8 = new TextDecoder("utf-8");
+
+/**
+ * Reads a .db or .files archive (compression detected from the bytes). Archive-level damage (corrupt
+ * compression, truncated tar) throws CompressionError/TarError; problems with single entries land in `errors`.
+ */
+export async function readRepoDb(
+  bytes: Uint8Array,
+  options: ReadRepoDbOptions = {},
+): Promise<RepoDbReadResult> {
+  const tar = readTar(decompress(bytes, options.maxBytes), options.tarLimits);
+  const errors: { path: string; message: string }[] = [];
+  const groups = new Map<string, { name: string; version: string; parts: Map<string, string> }>();
+
+  for (const t of tar) {
+    // libalpm skips directories and reads every other member.
+    if (t.type === "directory") continue;
+    if (t.unsafe) {
+      errors.push({ path: t.path, message: `unsafe path in database: ${t.path}` });
+      continue;
+    }
+    const split = splitEntryName(t.path);
+    if (!split) {
+      errors.push({ path: t.path, message: `invalid name for database entry '${t.path}'` });
+      continue;
+    }
+    const slash = t.path.indexOf("/");
+    const filename = slash < 0 ? "" : t.path.slice(slash + 1);
+    if (filename !== "desc" && filename !== "files" && filename !== "depends") {
+      errors.push({ path: t.path, message: `unknown database file: ${t.path}` });
+      continue;
+    }
+    if (t.type !== "file") {
+      errors.push({ path: t.path, message: `database file is a ${t.type}, not a regular file: ${t.path}` });
+      continue;
+    }
+    const dir = t.path.slice(0, slash);
+    let group = groups.get(dir);
+    if (!group) {
+      group = { ...split, parts: new Map() };
+      groups.set(dir, group);
+    }
+    group.parts.set(filename, utf8.decode(t.data));
+  }
+
+  const entries: DescEntry[] = [];
+  const seen = new Set<string>();
+  for (const [dir, g] of groups) {
+    const descPath = `${dir}/desc`;
+    const desc = g.parts.get("desc");
+    if (desc === undefined) {
+      errors.push({ path: descPath, message: `missing desc for database entry '${dir}'` });
+      continue;
+    }
+    const problem = pkgnameProblem(g.name);
+    if (problem !== undefined) {
+      errors.push({
+        path: descPath,
+        message: `invalid package name '${g.name}' in database entry: ${problem}`,
+      });
+      continue;
+    }
+    let entry: DescEntry;
+    try {
+      // An old-format `depends` file holds the dependency fields of the same entry.
+      entry = parseDesc(`${desc}\n${g.parts.get("depends") ?? ""}`, g.parts.get("files"));
+    } catch (e) {
+      if (!(e instanceof DescError)) throw e;
+      errors.push({
+        path: descPath,
+        message: `could not parse package description file '${descPath}': ${e.message}`,
+      });
+      continue;
+    }
+    if (entry.name !== g.name) {
+      errors.push({
+        path: descPath,
+        message: `database is inconsistent: name mismatch on package ${g.name}`,
+      });
+      continue;
+    }
+    if (entry.version !== g.version) {
+      errors.push({
+        path: descPath,
+        message: `database is inconsistent: version mismatch on package ${g.name}`,
+      });
+      continue;
+    }
+    if (seen.has(entry.name)) {
+      errors.push({ path: descPath, message: `duplicate database entry for package ${entry.name}` });
+      continue;
+    }
+    seen.add(entry.name);
+    entries.push(entry);
+  }
+  return { entries, errors };
+}
+
+/**
+ * libalpm's _alpm_splitname: the part before the first `/` must be NAME-PKGVER-PKGREL, found by going back
+ * two hyphens; a `./` prefix therefore fails, as pacman 6 reports for hand-made DBs.
+ */
+export function splitEntryName(path: string): { name: string; version: string } | undefined {
+  const slash = path.indexOf("/");
+  const dir = slash < 0 ? path : path.slice(0, slash);
+  const rel = dir.lastIndexOf("-");
+  if (rel <= 0) return undefined;
+  const ver = dir.lastIndexOf("-", rel - 1);
+  if (ver <= 0) return undefined;
+  return { name: dir.slice(0, ver), version: dir.slice(ver + 1) };
+}
+
+export interface WriteRepoDbOptions {
+  readonly compression: "gzip" | "zstd" | "xz" | "none";
+  /** Write a .files database: `files` next to each `desc` (an entry without `files` gets an empty list). */
+  readonly files?: boolean;
+  /** mtime of the tar members, seconds; defaults to the newest %BUILDDATE% so the output is reproducible. */
+  readonly mtime?: number;
+}
+
+export async function writeRepoDb(
+  entries: readonly DescEntry[],
+  options: WriteRepoDbOptions,
+): Promise<Uint8Array> {
+  const names = new Set<string>();
+  for (const e of entries) {
+    validateForWrite(e);
+    if (names.has(e.name)) throw new RepoDbError(`two entries for package ${e.name}`);
+    names.add(e.name);
+  }
+  const mtime = options.mtime ?? entries.reduce((m, e) => Math.max(m, e.builddate ?? 0), 0);
+  const encoder = new TextEncoder();
+  // bsdtar -cf - * : members in glob order, i.e. sorted directory names.
+  const sorted = [...entries].sort((a, b) =>
+    compareStrings(`${a.name}-${a.version}`, `${b.name}-${b.version}`),
+  );
+  const members = sorted.flatMap((e) => {
+    const dir = `${e.name}-${e.version}`;
+    const list = [
+      { path: `${dir}/`, type: "directory" as const, mode: 0o755, mtime },
+      { path: `${dir}/desc`, type: "file" as const, mode: 0o644, mtime, data: encoder.encode(formatDesc(e)) },
+    ];
+    if (options.files) {
+      list.push({
+        path: `${dir}/files`,
+        type: "file",
+        mode: 0o644,
+        mtime,
+        data: encoder.encode(formatFiles(e.files ?? [])),
+      });
+    }
+    return list;
+  });
+  return compress(writeTar(members), options.compression);
+}
+
+function validateForWrite(e: DescEntry): void {
+  if (!isValidPkgname(e.name))
+    throw new RepoDbError(`invalid package name ${JSON.stringify(e.name)}: ${pkgnameProblem(e.name)}`);
+  if (!isValidVersion(e.version))
+    throw new RepoDbError(`invalid version ${JSON.stringify(e.version)} for package ${e.name}`);
+  if (e.filename === "" || e.filename.includes("/")) {
+    throw new RepoDbError(`invalid file name ${JSON.stringify(e.filename)} for package ${e.name}`);
+  }
+  // A newline or empty value would end the field early and shift every later line of the desc.
+  for (const [key, value] of Object.entries(e)) {
+    if (key === "files") continue;
+    const values = Array.isArray(value) ? (value as unknown[]) : [value];
+    for (const v of values) {
+      if (
+        typeof v === "string" &&
+        (v.includes("\n") || v.includes("\r") || (Array.isArray(value) && v === ""))
+      ) {
+        throw new RepoDbError(`field ${key} of package ${e.name} has an empty value or a line break`);
+      }
+    }
+  }
+  for (const f of e.files ?? []) {
+    if (f === "" || f.includes("\n"))
+      throw new RepoDbError(`file list of package ${e.name} has an empty name or a line break`);
+  }
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export interface AddResult {
+  readonly entries: DescEntry[];
+  /** The entry the new one replaced (same name), if any. */
+  readonly replaced?: DescEntry;
+  /** repo-add's warnings for this add, in its words. */
+  readonly warnings: string[];
+}
+
+/** repo-add's default: a package with the same name replaces the existing entry, with a warning on downgrade. */
+export function addToDb(entries: readonly DescEntry[], newEntry: DescEntry): AddResult {
+  const warnings: string[] = [];
+  const existing = entries.find((e) => e.name === newEntry.name);
+  if (existing) {
+    if (existing.version === newEntry.version) {
+      warnings.push(`An entry for '${newEntry.name}-${newEntry.version}' already existed`);
+    } else if (vercmp(existing.version, newEntry.version) > 0) {
+      warnings.push(`A newer version for '${newEntry.name}' is already present in database`);
+    }
+  }
+  const rest = entries.filter((e) => e.name !== newEntry.name);
+  return { entries: [...rest, newEntry], ...(existing ? { replaced: existing } : {}), warnings };
+}
+
+export interface RemoveResult {
+  readonly entries: DescEntry[];
+  readonly removed: DescEntry[];
+  /** Names with no entry (repo-remove: "Package matching '%s' not found."). */
+  readonly notFound: string[];
+}
+
+export function removeFromDb(entries: readonly DescEntry[], names: readonly string[]): RemoveResult {
+  const wanted = new Set(names);
+  const removed = entries.filter((e) => wanted.has(e.name));
+  const found = new Set(removed.map((e) => e.name));
+  return {
+    entries: entries.filter((e) => !wanted.has(e.name)),
+    removed,
+    notFound: names.filter((n) => !found.has(n)),
+  };
+}

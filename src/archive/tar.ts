@@ -1,0 +1,384 @@
+/**
+ * A small in-memory tar reader/writer for repo databases and package files. It never touches the disk:
+ * entries are returned as data, paths that would escape a folder (absolute, `..`) are flagged, links are
+ * reported but never followed, and every size is bounded so a hostile archive fails with a typed error.
+ *
+ * Read: ustar, pax extended headers (`x`; `g` is ignored), GNU long names/links (`L`/`K`), base-256 sizes.
+ * Write: ustar with pax `path` headers for long names, padded to bsdtar's 10240-byte records.
+ */
+
+export type TarEntryType = "file" | "directory" | "symlink" | "hardlink" | "other";
+
+export interface TarEntry {
+  readonly path: string;
+  readonly type: TarEntryType;
+  readonly mode: number;
+  readonly size: number;
+  /** Seconds since the epoch. */
+  readonly mtime: number;
+  /** Target of a symlink or hardlink, as stored; never resolved. */
+  readonly linkTarget?: string;
+  /** Set when the path is absolute or has a `..` component: extracting it would escape the target folder. */
+  readonly unsafe?: "absolute" | "dotdot";
+  /** Byte offset of the entry's header in the archive. */
+  readonly offset: number;
+  /** File contents (a view into the archive; empty for non-files). */
+  readonly data: Uint8Array;
+}
+
+export interface TarLimits {
+  readonly maxEntries: number;
+  /** Sum of all entry sizes (zip-bomb guard for the caller's later processing). */
+  readonly maxTotalBytes: number;
+  /** Largest pax or GNU long-name header accepted. */
+  readonly maxHeaderBytes: number;
+}
+
+export const DEFAULT_TAR_LIMITS: TarLimits = {
+  maxEntries: 2_000_000,
+  maxTotalBytes: 1024 * 1024 * 1024,
+  maxHeaderBytes: 1024 * 1024,
+};
+
+export type TarErrorReason =
+  | "truncated"
+  | "bad-header"
+  | "too-many-entries"
+  | "too-large"
+  | "header-too-large";
+
+export class TarError extends Error {
+  override readonly name = "TarError";
+  constructor(
+    message: string,
+    readonly reason: TarErrorReason,
+    /** Byte offset in the (uncompressed) archive where the problem is. */
+    readonly offset: number,
+  ) {
+    super(`${message} (at byte ${offset})`);
+  }
+}
+
+const BLOCK = 512;
+const utf8 = new TextDecoder("utf-8");
+const latin1 = new TextDecoder("latin1");
+
+export function readTar(bytes: Uint8Array, limits: Partial<TarLimits> = {}): TarEntry[] {
+  const lim = { ...DEFAULT_TAR_LIMITS, ...limits };
+  const entries: TarEntry[] = [];
+  let total = 0;
+  let off = 0;
+  let pax: Map<string, string> | undefined;
+  let gnuPath: string | undefined;
+  let gnuLink: string | undefined;
+
+  while (off < bytes.length) {
+    if (off + BLOCK > bytes.length) throw new TarError("truncated tar header", "truncated", off);
+    const h = bytes.subarray(off, off + BLOCK);
+    if (isZeroBlock(h)) break; // end-of-archive marker (libarchive also stops at the first zero block)
+    verifyChecksum(h, off);
+    const typeflag = String.fromCharCode(h[156] as number);
+    const size = parseNumber(h, 124, 12, off, "size");
+    const dataStart = off + BLOCK;
+    const dataEnd = dataStart + size;
+    if (dataEnd > bytes.length) {
+      throw new TarError(
+        `truncated tar entry: ${size} bytes declared, ${bytes.length - dataStart} present`,
+        "truncated",
+        off,
+      );
+    }
+    const next = dataStart + Math.ceil(size / BLOCK) * BLOCK;
+
+    if (typeflag === "x" || typeflag === "g" || typeflag === "L" || typeflag === "K") {
+      if (size > lim.maxHeaderBytes) {
+        throw new TarError(
+          `extended header of ${size} bytes exceeds ${lim.maxHeaderBytes}`,
+          "header-too-large",
+          off,
+        );
+      }
+      const body = bytes.subarray(dataStart, dataEnd);
+      if (typeflag === "x") pax = parsePax(body, off);
+      else if (typeflag === "L") gnuPath = cString(body);
+      else if (typeflag === "K") gnuLink = cString(body);
+      off = next;
+      continue;
+    }
+
+    if (entries.length >= lim.maxEntries) {
+      throw new TarError(`more than ${lim.maxEntries} entries`, "too-many-entries", off);
+    }
+    const isUstar = h[257] === 0x75 && h[258] === 0x73 && h[263] === 0x30; // "us" + version "00" (not GNU "ustar  ")
+    let path = field(h, 0, 100);
+    if (isUstar) {
+      const prefix = field(h, 345, 155);
+      if (prefix) path = `${prefix}/${path}`;
+    }
+    let linkTarget = field(h, 157, 100);
+    let realSize = size;
+    let mtime = parseNumber(h, 136, 12, off, "mtime");
+    if (gnuPath !== undefined) path = gnuPath;
+    if (gnuLink !== undefined) linkTarget = gnuLink;
+    if (pax) {
+      path = pax.get("path") ?? path;
+      linkTarget = pax.get("linkpath") ?? linkTarget;
+      const paxMtime = pax.get("mtime");
+      if (paxMtime !== undefined && /^-?\d+(\.\d+)?$/.test(paxMtime)) mtime = Math.floor(Number(paxMtime));
+      const paxSize = pax.get("size");
+      if (paxSize !== undefined) {
+        if (!/^\d+$/.test(paxSize) || Number(paxSize) !== size) {
+          throw new TarError(`pax size ${paxSize} disagrees with header size ${size}`, "bad-header", off);
+        }
+        realSize = Number(paxSize);
+      }
+    }
+    pax = undefined;
+    gnuPath = undefined;
+    gnuLink = undefined;
+
+    const type = entryType(typeflag, path);
+    total += realSize;
+    if (total > lim.maxTotalBytes) {
+      throw new TarError(`entries total more than ${lim.maxTotalBytes} bytes`, "too-large", off);
+    }
+    const unsafe = unsafePath(path);
+    entries.push({
+      path,
+      type,
+      mode: parseNumber(h, 100, 8, off, "mode") & 0o7777,
+      size: realSize,
+      mtime,
+      ...(type === "symlink" || type === "hardlink" ? { linkTarget } : {}),
+      ...(unsafe ? { unsafe } : {}),
+      offset: off,
+      data: type === "file" ? bytes.subarray(dataStart, dataEnd) : new Uint8Array(0),
+    });
+    off = next;
+  }
+  if (off > bytes.length) throw new TarError("truncated tar entry data", "truncated", bytes.length);
+  return entries;
+}
+
+export interface TarInput {
+  readonly path: string;
+  readonly type: "file" | "directory";
+  readonly mode?: number;
+  readonly mtime?: number;
+  readonly data?: Uint8Array;
+}
+
+const RECORD = 10240;
+
+/** Writes a ustar archive like `bsdtar -cf` (pax `path` record only for names ustar cannot hold). */
+export function writeTar(inputs: readonly TarInput[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  const push = (b: Uint8Array) => {
+    parts.push(b);
+    length += b.length;
+  };
+  for (const e of inputs) {
+    const data = e.type === "file" ? (e.data ?? new Uint8Array(0)) : new Uint8Array(0);
+    const mtime = e.mtime ?? 0;
+    const split = splitUstarPath(e.path);
+    if (!split) {
+      const body = paxRecord("path", e.path);
+      push(header({ name: paxName(e.path), mode: 0o644, size: body.length, mtime, typeflag: "x" }));
+      push(padded(body));
+    }
+    push(
+      header({
+        name: split?.name ?? e.path.slice(-99),
+        prefix: split?.prefix,
+        mode: e.mode ?? (e.type === "directory" ? 0o755 : 0o644),
+        size: data.length,
+        mtime,
+        typeflag: e.type === "directory" ? "5" : "0",
+      }),
+    );
+    if (data.length) push(padded(data));
+  }
+  push(new Uint8Array(BLOCK * 2));
+  const out = new Uint8Array(Math.ceil(length / RECORD) * RECORD);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+const encoder = new TextEncoder();
+
+function header(h: {
+  name: string;
+  prefix?: string;
+  mode: number;
+  size: number;
+  mtime: number;
+  typeflag: string;
+}) {
+  const b = new Uint8Array(BLOCK);
+  writeString(b, 0, 100, h.name);
+  writeOctal(b, 100, 8, h.mode);
+  writeOctal(b, 108, 8, 0);
+  writeOctal(b, 116, 8, 0);
+  writeOctal(b, 124, 12, h.size);
+  writeOctal(b, 136, 12, Math.max(0, Math.floor(h.mtime)));
+  b.fill(0x20, 148, 156);
+  b[156] = h.typeflag.charCodeAt(0);
+  writeString(b, 257, 6, "ustar");
+  writeString(b, 263, 2, "00");
+  writeString(b, 265, 32, "root");
+  writeString(b, 297, 32, "root");
+  if (h.prefix) writeString(b, 345, 155, h.prefix);
+  let sum = 0;
+  for (const x of b) sum += x;
+  writeString(b, 148, 8, `${sum.toString(8).padStart(6, "0")}\0 `);
+  return b;
+}
+
+function splitUstarPath(path: string): { name: string; prefix?: string } | undefined {
+  const bytes = encoder.encode(path);
+  if (bytes.length !== path.length) return undefined; // non-ASCII: pax keeps it exact
+  if (path.length <= 100) return { name: path };
+  for (let i = path.length - 1; i > 0; i--) {
+    if (path[i] !== "/") continue;
+    const prefix = path.slice(0, i);
+    const name = path.slice(i + 1);
+    if (prefix.length <= 155 && name.length <= 100 && name.length > 0) return { name, prefix };
+    if (prefix.length <= 155) break;
+  }
+  return undefined;
+}
+
+function paxName(path: string): string {
+  const base = path.replace(/\/+$/, "").split("/").pop() ?? "entry";
+  return `PaxHeader/${base}`.slice(0, 99);
+}
+
+function paxRecord(key: string, value: string): Uint8Array {
+  const rest = ` ${key}=${value}\n`;
+  const restLen = encoder.encode(rest).length;
+  let len = restLen + 1;
+  while (String(len).length + restLen !== len) len = String(len).length + restLen;
+  return encoder.encode(`${len}${rest}`);
+}
+
+function padded(data: Uint8Array): Uint8Array {
+  const rem = data.length % BLOCK;
+  if (rem === 0) return data;
+  const out = new Uint8Array(data.length + BLOCK - rem);
+  out.set(data);
+  return out;
+}
+
+function writeString(b: Uint8Array, at: number, len: number, s: string) {
+  const enc = encoder.encode(s);
+  b.set(enc.subarray(0, len), at);
+}
+
+function writeOctal(b: Uint8Array, at: number, len: number, n: number) {
+  writeString(b, at, len - 1, n.toString(8).padStart(len - 1, "0"));
+}
+
+function isZeroBlock(h: Uint8Array): boolean {
+  for (let i = 0; i < BLOCK; i++) if (h[i] !== 0) return false;
+  return true;
+}
+
+function verifyChecksum(h: Uint8Array, off: number): void {
+  const stored = field(h, 148, 8).trim();
+  if (!/^[0-7]+$/.test(stored))
+    throw new TarError("not a tar header (bad checksum field)", "bad-header", off);
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const v = i >= 148 && i < 156 ? 0x20 : (h[i] as number);
+    unsigned += v;
+    signed += v > 127 ? v - 256 : v;
+  }
+  const want = Number.parseInt(stored, 8);
+  // Old tars summed signed bytes; libarchive accepts both.
+  if (want !== unsigned && want !== signed)
+    throw new TarError("tar header checksum mismatch", "bad-header", off);
+}
+
+function parseNumber(h: Uint8Array, at: number, len: number, off: number, what: string): number {
+  const first = h[at] as number;
+  if (first & 0x80) {
+    // GNU base-256: big-endian, first byte's top bit is the marker.
+    let n = first & 0x3f;
+    if (first & 0x40) throw new TarError(`negative ${what}`, "bad-header", off);
+    for (let i = 1; i < len; i++) {
+      n = n * 256 + (h[at + i] as number);
+      if (n > Number.MAX_SAFE_INTEGER) throw new TarError(`${what} too large`, "bad-header", off);
+    }
+    return n;
+  }
+  const s = field(h, at, len).trim();
+  if (s === "") return 0;
+  if (!/^[0-7]+$/.test(s)) throw new TarError(`bad octal ${what} ${JSON.stringify(s)}`, "bad-header", off);
+  return Number.parseInt(s, 8);
+}
+
+function field(h: Uint8Array, at: number, len: number): string {
+  let end = at;
+  while (end < at + len && h[end] !== 0) end++;
+  return decodeName(h.subarray(at, end));
+}
+
+function cString(b: Uint8Array): string {
+  const nul = b.indexOf(0);
+  return decodeName(nul === -1 ? b : b.subarray(0, nul));
+}
+
+function decodeName(b: Uint8Array): string {
+  for (const x of b) if (x > 127) return utf8.decode(b);
+  return latin1.decode(b);
+}
+
+function parsePax(body: Uint8Array, off: number): Map<string, string> {
+  const out = new Map<string, string>();
+  let p = 0;
+  while (p < body.length) {
+    if (body[p] === 0) break;
+    let sp = p;
+    while (sp < body.length && body[sp] !== 0x20) sp++;
+    const len = Number(latin1.decode(body.subarray(p, sp)));
+    if (!Number.isInteger(len) || len <= sp - p || p + len > body.length || body[p + len - 1] !== 0x0a) {
+      throw new TarError("malformed pax extended header", "bad-header", off);
+    }
+    const record = utf8.decode(body.subarray(sp + 1, p + len - 1));
+    const eq = record.indexOf("=");
+    if (eq <= 0) throw new TarError("malformed pax record", "bad-header", off);
+    out.set(record.slice(0, eq), record.slice(eq + 1));
+    p += len;
+  }
+  return out;
+}
+
+function entryType(typeflag: string, path: string): TarEntryType {
+  switch (typeflag) {
+    case "0":
+    case "\0":
+    case "7":
+      // Old tars marked directories only by the trailing slash.
+      return typeflag === "\0" && path.endsWith("/") ? "directory" : "file";
+    case "5":
+      return "directory";
+    case "2":
+      return "symlink";
+    case "1":
+      return "hardlink";
+    default:
+      return "other";
+  }
+}
+
+function unsafePath(path: string): "absolute" | "dotdot" | undefined {
+  if (path.startsWith("/")) return "absolute";
+  for (const part of path.split("/")) if (part === "..") return "dotdot";
+  return undefined;
+}

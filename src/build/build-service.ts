@@ -1,0 +1,518 @@
+/**
+ * The conductor of a build: applies the scheduler's decisions through the StateStore and calls the injected
+ * side effects (dispatch to GitHub Actions, progress reporting, publishing, notifications).
+ *
+ * Concurrency:
+ * - every job/build change is a conditional write (`updateJobWith` / `updateBuildWith`); a late, duplicate or
+ *   out-of-order event finds the transition illegal and is a no-op;
+ * - a job is dispatched only by the caller whose `planned → dispatched` write won, so the metapackage fan-in
+ *   happens exactly once, and the build is closed (and the final notification sent) only by the caller whose
+ *   `open → closed` write won;
+ * - scheduling passes of one build are serialized by a lease (`tick/<buildId>`), so `maxParallel` holds even
+ *   when many events arrive at once. A caller that finds the lease taken leaves a "pending" mark; the holder
+ *   looks for it after releasing and runs another pass, so no trigger is lost.
+ */
+import { assertPkgname } from "../arch/names.js";
+import {
+  type Build,
+  type BuildConclusion,
+  isTerminal,
+  type Job,
+  type JobState,
+  newBuildId,
+  newJob,
+  type PlannedJob,
+  type RepositoryRef,
+  retryJob,
+  transition,
+} from "./model.js";
+import { schedule, supersededJobs } from "./scheduler.js";
+import { type StateStore, updateBuildWith, updateJobWith } from "./state-store.js";
+
+/** What GitHub answered to a workflow_dispatch (`return_run_details: true`). */
+export interface DispatchResult {
+  readonly runId?: number;
+  readonly htmlUrl?: string;
+}
+
+export type BuildNotification =
+  | { readonly kind: "job-failed"; readonly build: Build; readonly job: Job; readonly reason: string }
+  | { readonly kind: "build-finished"; readonly build: Build; readonly jobs: readonly Job[] };
+
+/** A GitHub Actions job's status as the `workflow_job` webhook (or the jobs API) reports it. */
+export interface JobStatus {
+  readonly status: "queued" | "in_progress" | "completed" | "waiting" | "requested" | "pending";
+  /** For `completed`: success, failure, cancelled, timed_out, skipped, neutral, action_required… */
+  readonly conclusion?: string | null;
+  readonly runId?: number;
+  readonly jobId?: number;
+  readonly htmlUrl?: string;
+}
+
+export interface BuildPorts {
+  /** Starts one workflow run whose matrix holds these jobs. Retries of GitHub errors are the port's business. */
+  dispatch(build: Build, jobs: readonly Job[]): Promise<DispatchResult>;
+  /** Check runs / commit status. Errors are logged, never block the build. */
+  reportProgress(build: Build, jobs: readonly Job[]): Promise<void>;
+  /**
+   * Hands a built job to the publisher (must be idempotent: `resume` hands `built` jobs over again).
+   * `"published"`: done now; `"pending"`: the publisher will call `onPublished` / `onPublishFailed`.
+   * A throw marks the job failed.
+   */
+  publish(build: Build, job: Job): Promise<"published" | "pending">;
+  /** Pushover and the like. Errors are logged, never block the build. */
+  notify(notification: BuildNotification): Promise<void>;
+  /**
+   * Of these dependency specs of the metapackage, the ones the official repositories or our repository already
+   * provide (a failed update leaves the older version published, which still counts). Default: none.
+   */
+  availableDeps?(build: Build, deps: readonly string[]): Promise<readonly string[]>;
+  /** For `resume`: the current status of a job's GitHub Actions job, or undefined when unknown. */
+  readJobStatus?(build: Build, job: Job): Promise<JobStatus | undefined>;
+}
+
+export interface BuildServiceOptions {
+  readonly store: StateStore;
+  readonly ports: BuildPorts;
+  readonly clock?: () => number;
+  readonly log?: (message: string, error?: unknown) => void;
+  /** Unique per process; used as lease owner. */
+  readonly instanceId?: string;
+  readonly defaultMaxParallel?: number;
+  readonly defaultJobTimeoutMs?: number;
+}
+
+export interface StartBuildMeta {
+  readonly repository: RepositoryRef;
+  readonly branch: string;
+  readonly repo: string;
+  readonly headSha: string;
+  readonly metapackage?: string;
+  readonly maxParallel?: number;
+  readonly jobTimeoutMs?: number;
+  readonly checkRunId?: number;
+}
+
+/** Identifies the job a GitHub event is about, by whatever the event carries. */
+export interface JobEventTarget {
+  readonly buildId?: string;
+  readonly pkgbase?: string;
+  readonly runId?: number;
+  readonly jobId?: number;
+}
+
+export class InvalidPlanError extends Error {
+  override readonly name = "InvalidPlanError";
+}
+
+const TICK_LEASE_MS = 60_000;
+const PENDING = "build-tick-pending";
+
+export class BuildService {
+  private readonly store: StateStore;
+  private readonly ports: BuildPorts;
+  private readonly clock: () => number;
+  private readonly log: (message: string, error?: unknown) => void;
+  private readonly instanceId: string;
+  private readonly defaultMaxParallel: number;
+  private readonly defaultJobTimeoutMs: number;
+  private passes = 0;
+
+  constructor(options: BuildServiceOptions) {
+    this.store = options.store;
+    this.ports = options.ports;
+    this.clock = options.clock ?? Date.now;
+    this.log = options.log ?? ((message, error) => console.error(message, error ?? ""));
+    this.instanceId = options.instanceId ?? `${process.pid}-${Math.random().toString(16).slice(2, 10)}`;
+    this.defaultMaxParallel = options.defaultMaxParallel ?? 4;
+    this.defaultJobTimeoutMs = options.defaultJobTimeoutMs ?? 6 * 3_600_000;
+  }
+
+  /** Persists a new build for a plan, cancels queued jobs it supersedes, and dispatches what is ready. */
+  async startBuild(plan: readonly PlannedJob[], meta: StartBuildMeta): Promise<Build> {
+    validatePlan(plan, meta);
+    const now = this.clock();
+    const id = newBuildId(now);
+    // Jobs first, the build record last: a build that exists is complete (listUnfinishedBuilds sees whole builds).
+    for (const planned of plan) {
+      const { revision: _r, ...job } = newJob(id, planned, now);
+      await this.store.createJob(job);
+    }
+    const build = await this.store.createBuild({
+      id,
+      repository: meta.repository,
+      branch: meta.branch,
+      repo: meta.repo,
+      headSha: meta.headSha,
+      createdAt: now,
+      updatedAt: now,
+      state: "open",
+      plan,
+      maxParallel: Math.max(1, meta.maxParallel ?? this.defaultMaxParallel),
+      jobTimeoutMs: meta.jobTimeoutMs ?? this.defaultJobTimeoutMs,
+      ...(meta.metapackage !== undefined ? { metapackage: meta.metapackage } : {}),
+      ...(meta.checkRunId !== undefined ? { checkRunId: meta.checkRunId } : {}),
+    });
+    await this.supersedeOlder(build);
+    await this.report(build);
+    await this.runExclusive(build.id);
+    return (await this.store.getBuild(id)) ?? build;
+  }
+
+  /**
+   * A `workflow_job` / `workflow_run` status for one job. Returns the job after the event (undefined when no
+   * job matches: an event of a run we did not dispatch, or of an older attempt).
+   */
+  async onJobEvent(target: JobEventTarget, status: JobStatus): Promise<Job | undefined> {
+    const job = await this.findJob(target);
+    if (!job) return undefined;
+    const changed = await this.applyJobStatus(job, status);
+    if (changed) {
+      const after = await this.store.getJob(job.buildId, job.pkgbase);
+      // dispatched → running changes nothing the scheduler looks at (the slot was taken at dispatch).
+      if (after && after.state !== "running") await this.runExclusive(job.buildId);
+      return after ?? job;
+    }
+    return (await this.store.getJob(job.buildId, job.pkgbase)) ?? job;
+  }
+
+  /**
+   * A `workflow_run` completed: jobs of that run that never reported completion (cancelled before they started,
+   * lost `workflow_job` deliveries) take the run's conclusion; a successful run without a job success is not
+   * taken as a build (no artifact was confirmed), the job waits for its own event or the timeout.
+   */
+  async onRunCompleted(runId: number, conclusion: string | null, htmlUrl?: string): Promise<void> {
+    if (conclusion === "success") return;
+    const jobs = (await this.store.findJobsByRun(runId)).filter((j) => j.state === "dispatched" || j.state === "running");
+    const touched = new Set<string>();
+    for (const job of jobs) {
+      const status: JobStatus = { status: "completed", conclusion: conclusion ?? "failure", runId, ...(htmlUrl ? { htmlUrl } : {}) };
+      if (await this.applyJobStatus(job, status)) touched.add(job.buildId);
+    }
+    for (const buildId of touched) await this.runExclusive(buildId);
+  }
+
+  /** The publisher finished this job's packages. */
+  async onPublished(buildId: string, pkgbase: string): Promise<void> {
+    const now = this.clock();
+    const { changed } = await updateJobWith(this.store, buildId, pkgbase, (job) => transition(job, "published", now));
+    if (changed) await this.runExclusive(buildId);
+  }
+
+  /** The publisher refused or failed (verification, signing, storage). */
+  async onPublishFailed(buildId: string, pkgbase: string, reason: string): Promise<void> {
+    if (await this.failJob(buildId, pkgbase, `publish failed: ${reason}`, (s) => s === "built"))
+      await this.runExclusive(buildId);
+  }
+
+  /** Retry failed/skipped/cancelled jobs of a finished or running build (a new attempt each). */
+  async retry(buildId: string, pkgbases: readonly string[]): Promise<Job[]> {
+    const now = this.clock();
+    const retried: Job[] = [];
+    for (const pkgbase of pkgbases) {
+      const { job, changed } = await updateJobWith(this.store, buildId, pkgbase, (j) => retryJob(j, now));
+      if (changed && job) retried.push(job);
+    }
+    if (retried.length > 0) {
+      await updateBuildWith(this.store, buildId, (b) =>
+        b.state === "closed" ? { state: "open", conclusion: undefined, updatedAt: now } : undefined,
+      );
+      await this.runExclusive(buildId);
+    }
+    return retried;
+  }
+
+  /** Periodic pass over every open build: timeouts, dispatch, fan-in, close. */
+  async tick(): Promise<void> {
+    for (const build of await this.store.listUnfinishedBuilds()) await this.runExclusive(build.id);
+  }
+
+  /**
+   * After a restart: re-read the status of every live job of every open build (GitHub may have moved on while
+   * we were down), hand `built` jobs to the publisher again, then schedule.
+   */
+  async resume(): Promise<void> {
+    for (const build of await this.store.listUnfinishedBuilds()) {
+      for (const job of await this.store.listJobs(build.id)) {
+        if ((job.state === "dispatched" || job.state === "running") && this.ports.readJobStatus) {
+          const status = await this.ports.readJobStatus(build, job).catch((error: unknown) => {
+            this.log(`resume: reading the status of ${build.id}/${job.pkgbase} failed`, error);
+            return undefined;
+          });
+          if (status) await this.applyJobStatus(job, status);
+        } else if (job.state === "built") {
+          await this.handToPublisher(build, job);
+        }
+      }
+      await this.runExclusive(build.id);
+    }
+  }
+
+  // ---- internals ----
+
+  private async findJob(target: JobEventTarget): Promise<Job | undefined> {
+    if (target.jobId !== undefined) {
+      const byJob = await this.store.findJobByGithubJob(target.jobId);
+      if (byJob) return byJob;
+    }
+    if (target.runId !== undefined) {
+      const inRun = await this.store.findJobsByRun(target.runId);
+      const match = target.pkgbase === undefined && inRun.length === 1 ? inRun[0] : inRun.find((j) => j.pkgbase === target.pkgbase);
+      if (match) return match;
+    }
+    if (target.buildId !== undefined && target.pkgbase !== undefined) {
+      const job = await this.store.getJob(target.buildId, target.pkgbase);
+      // An event of an older attempt's run does not move the current attempt.
+      if (job && (target.runId === undefined || job.runId === undefined || job.runId === target.runId)) return job;
+    }
+    return undefined;
+  }
+
+  /** Applies a GitHub job status; true when the job changed state. */
+  private async applyJobStatus(job: Job, status: JobStatus): Promise<boolean> {
+    const now = this.clock();
+    const ids = {
+      ...(status.runId !== undefined ? { runId: status.runId } : {}),
+      ...(status.jobId !== undefined ? { jobId: status.jobId } : {}),
+      ...(status.htmlUrl !== undefined ? { htmlUrl: status.htmlUrl } : {}),
+    };
+    const target = targetState(status);
+    const reason = status.status === "completed" && target === "failed" ? `GitHub Actions job ${status.conclusion ?? "failed"}` : undefined;
+    const { job: after, changed } = await updateJobWith(this.store, job.buildId, job.pkgbase, (current) => {
+      if (current.attempt !== job.attempt) return undefined; // a retry started meanwhile
+      // Events exist only for dispatched jobs (the dispatch claim is written before the workflow starts): a job
+      // still queued here gets an event of an older attempt's run.
+      if (current.state === "planned" || current.state === "awaiting-approval") return undefined;
+      const moved =
+        target &&
+        transition(current, target, now, { ...ids, ...(reason ? { stateReason: reason, error: reason } : {}) });
+      if (moved) return moved;
+      // No state change, but remember ids we did not know yet (queued events carry the job id).
+      const missing = Object.entries(ids).filter(([k]) => current[k as keyof Job] === undefined);
+      return missing.length > 0 && !isTerminal(current.state) ? { ...Object.fromEntries(missing), updatedAt: now } : undefined;
+    });
+    if (!changed || !after || after.state === job.state) return false;
+    const build = await this.store.getBuild(job.buildId);
+    if (!build) return true;
+    if (after.state === "built") await this.handToPublisher(build, after);
+    if (after.state === "failed") await this.safeNotify({ kind: "job-failed", build, job: after, reason: reason ?? "failed" });
+    return true;
+  }
+
+  private async handToPublisher(build: Build, job: Job): Promise<void> {
+    let outcome: "published" | "pending";
+    try {
+      outcome = await this.ports.publish(build, job);
+    } catch (error) {
+      await this.failJob(build.id, job.pkgbase, `publish failed: ${messageOf(error)}`, (s) => s === "built");
+      return;
+    }
+    if (outcome === "published") {
+      const now = this.clock();
+      await updateJobWith(this.store, build.id, job.pkgbase, (j) => transition(j, "published", now));
+    }
+  }
+
+  /** Fails a job if `when(state)` still holds; notifies. True when this call failed it. */
+  private async failJob(buildId: string, pkgbase: string, reason: string, when: (s: JobState) => boolean) {
+    const now = this.clock();
+    const { job, changed } = await updateJobWith(this.store, buildId, pkgbase, (j) =>
+      when(j.state) ? transition(j, "failed", now, { stateReason: reason, error: reason }) : undefined,
+    );
+    if (changed && job) {
+      const build = await this.store.getBuild(buildId);
+      if (build) await this.safeNotify({ kind: "job-failed", build, job, reason });
+    }
+    return changed;
+  }
+
+  private async supersedeOlder(newer: Build): Promise<void> {
+    const pkgbases = new Set(newer.plan.map((p) => p.pkgbase));
+    const now = this.clock();
+    for (const older of await this.store.listUnfinishedBuilds()) {
+      if (
+        older.id === newer.id ||
+        older.createdAt > newer.createdAt ||
+        older.repository.owner !== newer.repository.owner ||
+        older.repository.name !== newer.repository.name ||
+        older.repo !== newer.repo
+      )
+        continue;
+      const decisions = supersededJobs(await this.store.listJobs(older.id), newer.id, pkgbases);
+      for (const { pkgbase, reason } of decisions) {
+        await updateJobWith(this.store, older.id, pkgbase, (j) =>
+          j.state === "planned" || j.state === "awaiting-approval"
+            ? transition(j, "cancelled", now, { stateReason: reason })
+            : undefined,
+        );
+      }
+      if (decisions.length > 0) await this.runExclusive(older.id);
+    }
+  }
+
+  /** Runs scheduling passes for one build, one process-wide caller at a time (see the header comment). */
+  private async runExclusive(buildId: string): Promise<void> {
+    const leaseKey = `tick/${buildId}`;
+    for (let round = 0; round < 100; round++) {
+      const owner = `${this.instanceId}:${++this.passes}`;
+      let lease = await this.store.acquireLease(leaseKey, owner, TICK_LEASE_MS, this.clock());
+      if (!lease) {
+        await this.store.putRecord(PENDING, buildId, true);
+        // Try again after leaving the mark: either we get the lease, or its holder will see the mark.
+        lease = await this.store.acquireLease(leaseKey, owner, TICK_LEASE_MS, this.clock());
+        if (!lease) return;
+      }
+      try {
+        if (await this.store.getRecord(PENDING, buildId)) await this.store.deleteRecord(PENDING, buildId);
+        for (let pass = 0; pass < 20 && (await this.schedulingPass(buildId)); pass++);
+      } finally {
+        await this.store.releaseLease(leaseKey, owner, lease.token);
+      }
+      if (!(await this.store.getRecord(PENDING, buildId))) return;
+    }
+    this.log(`build ${buildId}: scheduling did not settle after 100 rounds`);
+  }
+
+  /** One pass of decisions. True when something changed (another pass may find more to do). */
+  private async schedulingPass(buildId: string): Promise<boolean> {
+    const build = await this.store.getBuild(buildId);
+    if (!build || build.state === "closed") return false;
+    const jobs = await this.store.listJobs(buildId);
+    const now = this.clock();
+    const isAvailable = await this.availability(build, jobs);
+    const decisions = schedule(build, jobs, { now, isAvailable });
+    let changed = false;
+    const seen = new Map(jobs.map((j) => [j.pkgbase, j.state]));
+
+    for (const { pkgbase, reason } of decisions.timedOut) {
+      if (await this.failJob(buildId, pkgbase, reason, (s) => s === seen.get(pkgbase))) changed = true;
+    }
+    for (const { pkgbase, reason } of decisions.skip) {
+      const r = await updateJobWith(this.store, buildId, pkgbase, (j) =>
+        j.state === "planned" || j.state === "awaiting-approval"
+          ? transition(j, "skipped", now, { stateReason: reason })
+          : undefined,
+      );
+      changed ||= r.changed;
+    }
+
+    const claimed: Job[] = [];
+    for (const pkgbase of decisions.dispatch) {
+      const r = await updateJobWith(this.store, buildId, pkgbase, (j) => transition(j, "dispatched", now));
+      if (r.changed && r.job && r.job.state === "dispatched") claimed.push(r.job);
+    }
+    if (claimed.length > 0) {
+      changed = true;
+      await this.dispatch(build, claimed);
+    }
+
+    if (decisions.close && !changed) {
+      changed = await this.close(build, decisions.close.conclusion);
+    } else if (changed) {
+      await this.report(build);
+    }
+    return changed;
+  }
+
+  private async dispatch(build: Build, claimed: readonly Job[]): Promise<void> {
+    let result: DispatchResult;
+    try {
+      result = await this.ports.dispatch(build, claimed);
+    } catch (error) {
+      for (const job of claimed)
+        await this.failJob(build.id, job.pkgbase, `dispatch failed: ${messageOf(error)}`, (s) => s === "dispatched");
+      return;
+    }
+    if (result.runId === undefined && result.htmlUrl === undefined) return;
+    const now = this.clock();
+    for (const job of claimed) {
+      await updateJobWith(this.store, build.id, job.pkgbase, (j) =>
+        j.attempt === job.attempt && j.runId === undefined && !isTerminal(j.state)
+          ? {
+              ...(result.runId !== undefined ? { runId: result.runId } : {}),
+              ...(result.htmlUrl !== undefined && j.htmlUrl === undefined ? { htmlUrl: result.htmlUrl } : {}),
+              updatedAt: now,
+            }
+          : undefined,
+      );
+    }
+  }
+
+  private async close(build: Build, conclusion: BuildConclusion): Promise<boolean> {
+    const now = this.clock();
+    const { build: closed, changed } = await updateBuildWith(this.store, build.id, (b) =>
+      b.state === "open" ? { state: "closed", conclusion, updatedAt: now } : undefined,
+    );
+    if (!changed || !closed) return false;
+    const jobs = await this.store.listJobs(build.id);
+    await this.safeReport(closed, jobs);
+    await this.safeNotify({ kind: "build-finished", build: closed, jobs });
+    return true;
+  }
+
+  private async availability(build: Build, jobs: readonly Job[]): Promise<(dep: string) => boolean> {
+    const meta = jobs.find((j) => j.pkgbase === build.metapackage);
+    const others = jobs.filter((j) => j !== meta);
+    if (!meta || meta.state !== "planned" || !this.ports.availableDeps || others.some((j) => !isTerminal(j.state)))
+      return () => false;
+    const deps = meta.depends ?? [];
+    const available = new Set(await this.ports.availableDeps(build, deps));
+    return (dep) => available.has(dep);
+  }
+
+  private async report(build: Build): Promise<void> {
+    await this.safeReport(build, await this.store.listJobs(build.id));
+  }
+
+  private async safeReport(build: Build, jobs: readonly Job[]): Promise<void> {
+    try {
+      await this.ports.reportProgress(build, jobs);
+    } catch (error) {
+      this.log(`build ${build.id}: reporting progress failed`, error);
+    }
+  }
+
+  private async safeNotify(notification: BuildNotification): Promise<void> {
+    try {
+      await this.ports.notify(notification);
+    } catch (error) {
+      this.log(`build ${notification.build.id}: notification failed`, error);
+    }
+  }
+}
+
+/** The state a GitHub job status moves a job to (undefined: no move). */
+function targetState(status: JobStatus): JobState | undefined {
+  switch (status.status) {
+    case "in_progress":
+      return "running";
+    case "completed":
+      return status.conclusion === "success" ? "built" : "failed";
+    default:
+      return undefined;
+  }
+}
+
+function validatePlan(plan: readonly PlannedJob[], meta: StartBuildMeta): void {
+  const names = new Set<string>();
+  for (const job of plan) {
+    try {
+      assertPkgname(job.pkgbase, "pkgbase");
+      for (const name of job.pkgnames) assertPkgname(name, "pkgname");
+    } catch (error) {
+      throw new InvalidPlanError(messageOf(error));
+    }
+    if (names.has(job.pkgbase)) throw new InvalidPlanError(`pkgbase ${job.pkgbase} is planned twice`);
+    names.add(job.pkgbase);
+  }
+  for (const job of plan) {
+    for (const need of job.needs)
+      if (!names.has(need)) throw new InvalidPlanError(`${job.pkgbase} needs ${need}, which is not in the plan`);
+  }
+  if (meta.metapackage !== undefined && !names.has(meta.metapackage))
+    throw new InvalidPlanError(`metapackage ${meta.metapackage} is not in the plan`);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

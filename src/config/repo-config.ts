@@ -1,0 +1,147 @@
+/**
+ * The per-repository config: `.github/arch-repo.yml` in a packages repository (Probot's `context.config`
+ * reads `.github/<name>`). Deployment settings (credentials, storage) live in the environment, not here.
+ * `npm run generate:schema` (scripts/generate-config-schema.ts) writes `schema/arch-repo.schema.json` from
+ * this schema so editors can complete and check the file.
+ */
+import { z } from "zod";
+import { isValidPkgname } from "../arch/names.js";
+
+const REPOSITORY_NAME_RULE = "pacman's name rules: letters, digits and @._+-, not starting with - or .";
+// The regex documents the rule in the JSON Schema for editors; isValidPkgname (makepkg's lint) decides.
+const repositoryName = z
+  .string()
+  .regex(/^[A-Za-z0-9@_+][A-Za-z0-9@._+-]*$/, { message: `a repository name follows ${REPOSITORY_NAME_RULE}` })
+  .refine(isValidPkgname, { message: `a repository name follows ${REPOSITORY_NAME_RULE}` });
+
+const workflowFile = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]+\.ya?ml$/, { message: "a workflow file name in .github/workflows, e.g. arch-repo-build.yml" });
+
+const pkgbuildPath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), {
+    message: "a path relative to the repository root without '..', e.g. metapackage/PKGBUILD",
+  })
+  .refine((p) => p === "PKGBUILD" || p.endsWith("/PKGBUILD"), { message: "a path ending in PKGBUILD" });
+
+export const repoConfigSchema = z
+  .object({
+    /** Branch → pacman repository name it publishes to, e.g. `{main: myrepo, dev: myrepo-testing}`. Pushes to other branches are ignored. */
+    branches: z
+      .record(z.string().min(1), repositoryName)
+      .refine((m) => Object.keys(m).length > 0, { message: "map at least one branch, e.g. branches: {main: myrepo}" })
+      .describe("Branch → pacman repository name it publishes to, e.g. {main: myrepo, dev: myrepo-testing}."),
+    /** The pacman architecture built and published (`$arch`). */
+    architecture: z
+      .string()
+      .regex(/^[a-z0-9_]+$/, { message: "an architecture like x86_64 or aarch64" })
+      .default("x86_64")
+      .describe("The pacman architecture built and published ($arch)."),
+    /** PKGBUILD paths of the metapackages (built last, after all they depend on); default: every PKGBUILD in the repository. */
+    metapackages: z
+      .array(pkgbuildPath)
+      .optional()
+      .describe("PKGBUILD paths of the metapackages, built last; default: every PKGBUILD in the repository."),
+    /** File name of the build workflow in `.github/workflows/`. */
+    workflow: workflowFile.default("arch-repo-build.yml").describe("File name of the build workflow in .github/workflows/."),
+    /** How many build jobs may run at the same time. */
+    maxParallel: z.number().int().min(1).max(256).default(4).describe("How many build jobs may run at the same time."),
+    /** Up to this many packages in a plan, each gets its own check run (`arch-repo-bot: PKGBASE`); above, only the summary. */
+    checkRunsPerPackageLimit: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .default(20)
+      .describe("Up to this many packages in a plan, each gets its own check run; above, only the summary."),
+    /** A build job running longer than this fails. */
+    jobTimeoutMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(4320)
+      .default(120)
+      .describe("A build job running longer than this many minutes fails."),
+    /** Send Pushover notifications (when the deployment configured Pushover). */
+    pushover: z.boolean().default(true).describe("Send Pushover notifications (when the deployment configured Pushover)."),
+    /** Which sources need a person's approval before building: none, new sources, flagged changes, or always. */
+    review: z
+      .enum(["none", "new", "flagged", "always"])
+      .default("flagged")
+      .describe("Which sources need a person's approval before building: none, new, flagged or always."),
+    /** AUR maintainers whose packages skip review. */
+    trustedMaintainers: z
+      .array(z.string().min(1))
+      .default([])
+      .describe("AUR maintainers whose packages skip review."),
+  })
+  .strict();
+
+export type RepoConfig = z.output<typeof repoConfigSchema>;
+
+/** A config that does not match the schema: every problem names the field and how to fix it. */
+export class RepoConfigError extends Error {
+  override readonly name = "RepoConfigError";
+  constructor(readonly problems: readonly { field: string; message: string }[]) {
+    super(
+      `.github/arch-repo.yml is invalid:\n${problems.map((p) => `- ${p.field}: ${p.message}`).join("\n")}`,
+    );
+  }
+}
+
+export type ParseRepoConfigResult = { ok: true; config: RepoConfig } | { ok: false; error: RepoConfigError };
+
+function describeIssue(issue: z.core.$ZodIssue): { field: string; message: string } {
+  const field = issue.path.length > 0 ? issue.path.map(String).join(".") : "(file)";
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return {
+        field: issue.keys.join(", "),
+        message: `unknown field; remove it (known fields: ${Object.keys(repoConfigSchema.shape).join(", ")})`,
+      };
+    case "invalid_type":
+      return {
+        field,
+        message: issue.input === undefined ? `missing; ${fixFor(field)}` : `expected ${issue.expected}; ${fixFor(field)}`,
+      };
+    default:
+      return { field, message: issue.message };
+  }
+}
+
+function fixFor(field: string): string {
+  const top = field.split(".")[0] ?? field;
+  const fixes: Record<string, string> = {
+    branches: "write e.g. `branches: {main: myrepo}`",
+    architecture: "write e.g. `architecture: x86_64`",
+    metapackages: "write a list of PKGBUILD paths, e.g. `metapackages: [metapackage/PKGBUILD]`",
+    workflow: "write e.g. `workflow: arch-repo-build.yml`",
+    maxParallel: "write a whole number, e.g. `maxParallel: 4`",
+    checkRunsPerPackageLimit: "write a whole number, e.g. `checkRunsPerPackageLimit: 20`",
+    jobTimeoutMinutes: "write a whole number of minutes, e.g. `jobTimeoutMinutes: 120`",
+    pushover: "write `pushover: true` or `pushover: false`",
+    review: "write one of none, new, flagged, always",
+    trustedMaintainers: "write a list of AUR user names, e.g. `trustedMaintainers: [alice]`",
+    "(file)": "the file must be a YAML mapping, e.g. `branches: {main: myrepo}`",
+  };
+  return fixes[top] ?? "see schema/arch-repo.schema.json";
+}
+
+/** Validates the parsed YAML of `.github/arch-repo.yml` (`null`/missing file → an error asking for `branches`). */
+export function parseRepoConfig(raw: unknown): ParseRepoConfigResult {
+  const result = repoConfigSchema.safeParse(raw ?? {}, { reportInput: true });
+  if (result.success) return { ok: true, config: result.data };
+  return { ok: false, error: new RepoConfigError(result.error.issues.map(describeIssue)) };
+}
+
+/** The JSON Schema for editors, as written to schema/arch-repo.schema.json by scripts/generate-config-schema.ts. */
+export function renderRepoConfigJsonSchema(): string {
+  const schema = {
+    ...z.toJSONSchema(repoConfigSchema, { io: "input" }),
+    $id: "https://github.com/arch-repo-bot/arch-repo-bot/schema/arch-repo.schema.json",
+    title: ".github/arch-repo.yml (arch-repo-bot)",
+  };
+  return `${JSON.stringify(schema, null, 2)}\n`;
+}

@@ -1,0 +1,119 @@
+/**
+ * What the webhook entrances need, as ports: the state store, the planner, publishing settings, the publisher
+ * and the notifier. `depsFromEnv` builds the real ones; tests pass their own (a file store in a temp dir, the
+ * planner core over in-memory indexes).
+ */
+import { readFile } from "node:fs/promises";
+import { parseDepSpec } from "../arch/depspec.js";
+import type { BuildNotification } from "../build/build-service.js";
+import type { Build, Job } from "../build/model.js";
+import { type StateStore, stateStoreFromEnv } from "../build/state-store.js";
+import { resolveAurRef } from "../resolve/aur-git-ref.js";
+import { createPlanServices, makePlan, type PlanServices } from "../resolve/make-plan.js";
+import { PackageIndex } from "../resolve/package-index.js";
+import type { Plan } from "../resolve/plan.js";
+import type { PlanInput } from "../resolve/planner.js";
+import { plannerSettings } from "../resolve/settings.js";
+
+/** The pacman repository a plan is for. */
+export interface PlanTarget {
+  readonly repoName: string;
+  readonly arch: string;
+}
+
+export interface PlannerPort {
+  plan(input: PlanInput, target: PlanTarget): Promise<Plan>;
+  /** What our repository holds now (for forced-rebuild pkgrels). */
+  ours(target: PlanTarget): Promise<PackageIndex>;
+  /** Of these dependency specs, the ones the official repositories or ours satisfy (metapackage fan-in). */
+  availableDeps(target: PlanTarget, deps: readonly string[]): Promise<readonly string[]>;
+  /** The AUR git commit to build for this pkgbase. */
+  aurRef(pkgbase: string): Promise<string>;
+}
+
+export interface PublishSettings {
+  /** pacman `Server` value for the runner, with `$arch` (e.g. `https://bucket.s3.amazonaws.com/$arch`). */
+  repoUrl(repoName: string): string;
+  /** Our repository's armored public key (not a secret). */
+  repoKey(): Promise<string>;
+}
+
+/** Work that goes on after the webhook was answered (GitHub waits 10 s at most). */
+export class BackgroundTasks {
+  private readonly running = new Set<Promise<void>>();
+  constructor(private readonly log: (message: string, error?: unknown) => void) {}
+
+  run(label: string, work: () => Promise<void>): void {
+    const task = work()
+      .catch((error: unknown) => this.log(`${label} failed`, error))
+      .finally(() => this.running.delete(task));
+    this.running.add(task);
+  }
+
+  /** Resolves when nothing is running (tests, graceful shutdown). */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running]);
+  }
+}
+
+export interface AppDeps {
+  readonly store: StateStore;
+  readonly planner: PlannerPort;
+  readonly publishSettings: PublishSettings;
+  /** Hands a built job to the publisher; without one, built jobs wait (`pending`). */
+  readonly publish?: (build: Build, job: Job) => Promise<"published" | "pending">;
+  readonly notify?: (notification: BuildNotification) => Promise<void>;
+  /** Text of workflows-templates/arch-repo-build.yml, proposed to repositories that lack the workflow. */
+  readonly workflowTemplate: () => Promise<string>;
+  readonly clock: () => number;
+  /** How long a webhook delivery id is remembered (redelivery → no-op). */
+  readonly deliveryTtlMs: number;
+}
+
+export const WORKFLOW_TEMPLATE_URL = new URL("../../workflows-templates/arch-repo-build.yml", import.meta.url);
+
+/** A planner over real sources: mirrors, our repository over REPO_BASE_URL, the AUR (services kept warm per repository). */
+export function plannerFromEnv(env: NodeJS.ProcessEnv): PlannerPort {
+  const services = new Map<string, PlanServices>();
+  const servicesFor = (target: PlanTarget): PlanServices => {
+    const key = `${target.repoName}/${target.arch}`;
+    let found = services.get(key);
+    if (!found) {
+      found = createPlanServices({ ...plannerSettings(env), repoName: target.repoName, arch: target.arch });
+      services.set(key, found);
+    }
+    return found;
+  };
+  const aurUrl = plannerSettings(env).aurUrl;
+  return {
+    plan: (input, target) => makePlan(input, servicesFor(target)),
+    ours: async (target) => (await servicesFor(target).ours?.load()) ?? new PackageIndex([]),
+    availableDeps: async (target, deps) => {
+      const s = servicesFor(target);
+      const [official, ours] = await Promise.all([s.official.load(), s.ours?.load() ?? new PackageIndex([])]);
+      return deps.filter((dep) => {
+        const spec = parseDepSpec(dep);
+        return official.resolve(spec) !== undefined || ours.resolve(spec) !== undefined;
+      });
+    },
+    aurRef: (pkgbase) => resolveAurRef(aurUrl, pkgbase),
+  };
+}
+
+export async function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<AppDeps> {
+  const base = env.REPO_BASE_URL?.replace(/\/+$/, "") ?? "";
+  return {
+    store: await stateStoreFromEnv(env),
+    planner: plannerFromEnv(env),
+    publishSettings: {
+      repoUrl: () => `${base}/$arch`,
+      repoKey: async () => {
+        const { signerFromEnv } = await import("../publish/signer.js");
+        return (await signerFromEnv(env))?.publicKeyArmored() ?? "";
+      },
+    },
+    workflowTemplate: () => readFile(WORKFLOW_TEMPLATE_URL, "utf8"),
+    clock: Date.now,
+    deliveryTtlMs: 7 * 24 * 3_600_000,
+  };
+}

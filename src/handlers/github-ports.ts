@@ -1,0 +1,172 @@
+/**
+ * The build service's side effects on GitHub (dispatch, check runs, commit status, job status for the
+ * reconciler), built on src/github/. Each call authenticates as the build's installation, so a build can go on
+ * after a restart without a webhook context. Per-repository settings and check run ids live in the store.
+ */
+import type { Probot } from "probot";
+import type { BuildPorts, JobStatus } from "../build/build-service.js";
+import type { Build, Job } from "../build/model.js";
+import type { StateStore } from "../build/state-store.js";
+import type { RepoConfig } from "../config/repo-config.js";
+import { packageCheckView, setPublishStatus, summaryCheckView, syncCheckRun, wantsPackageChecks } from "../github/checks.js";
+import { dispatchBuild } from "../github/dispatch.js";
+import type { Octokit } from "../github/octokit.js";
+import type { AppDeps } from "./deps.js";
+
+/** Store record kind: the config a repository's builds run with (key `owner/name`). */
+export const REPO_SETTINGS_KIND = "github-repo-settings";
+/** Store record kind: check run ids and last commit status of a build (key: build id). */
+export const CHECKS_KIND = "github-checks";
+
+export type RepoSettings = Pick<RepoConfig, "workflow" | "checkRunsPerPackageLimit" | "architecture" | "pushover">;
+
+export interface StoredChecks {
+  readonly summary?: number;
+  readonly packages: Readonly<Record<string, number>>;
+  readonly status?: string;
+}
+
+export function repoKey(owner: string, name: string): string {
+  return `${owner}/${name}`;
+}
+
+export async function saveRepoSettings(store: StateStore, owner: string, name: string, config: RepoConfig): Promise<void> {
+  const value: RepoSettings = {
+    workflow: config.workflow,
+    checkRunsPerPackageLimit: config.checkRunsPerPackageLimit,
+    architecture: config.architecture,
+    pushover: config.pushover,
+  };
+  await store.putRecord(REPO_SETTINGS_KIND, repoKey(owner, name), value);
+}
+
+const DEFAULT_SETTINGS: RepoSettings = {
+  workflow: "arch-repo-build.yml",
+  checkRunsPerPackageLimit: 20,
+  architecture: "x86_64",
+  pushover: true,
+};
+
+export async function loadRepoSettings(store: StateStore, build: Build): Promise<RepoSettings> {
+  const record = await store.getRecord<RepoSettings>(
+    REPO_SETTINGS_KIND,
+    repoKey(build.repository.owner, build.repository.name),
+  );
+  return { ...DEFAULT_SETTINGS, ...record?.value };
+}
+
+export async function installationOctokit(robot: Probot, build: Build): Promise<Octokit> {
+  const id = build.repository.installationId;
+  if (id === undefined) throw new Error(`build ${build.id} has no installation id`);
+  return (await robot.auth(id)) as Octokit;
+}
+
+function statusOf(build: Build, jobs: readonly Job[]): { state: "pending" | "success" | "failure"; description: string } {
+  if (build.state === "open") {
+    return { state: "pending", description: `building ${jobs.length} package${jobs.length === 1 ? "" : "s"}` };
+  }
+  const published = jobs.filter((j) => j.state === "published").length;
+  const failed = jobs.filter((j) => j.state === "failed").length;
+  if (build.conclusion === "success") return { state: "success", description: `${published} published` };
+  return {
+    state: "failure",
+    description: `${published} published, ${failed} failed, ${jobs.length - published - failed} not built`,
+  };
+}
+
+export function githubPorts(robot: Probot, deps: AppDeps): BuildPorts {
+  const { store } = deps;
+  return {
+    async dispatch(build, jobs) {
+      const octokit = await installationOctokit(robot, build);
+      const settings = await loadRepoSettings(store, build);
+      const runs = await dispatchBuild(octokit, {
+        owner: build.repository.owner,
+        repo: build.repository.name,
+        workflow: settings.workflow,
+        branch: build.branch,
+        buildId: build.id,
+        entries: jobs.map((j) => ({
+          pkgbase: j.pkgbase,
+          source: j.source,
+          ref: j.ref,
+          ...(j.path !== undefined ? { path: j.path } : {}),
+          pkgnames: j.pkgnames,
+          version: j.version,
+          ...(j.pkgrel !== undefined ? { pkgrel: j.pkgrel } : {}),
+        })),
+        repoName: build.repo,
+        repoUrl: deps.publishSettings.repoUrl(build.repo),
+        repoKey: await deps.publishSettings.repoKey(),
+      });
+      // The scheduler dispatches at most maxParallel jobs at once, which fits one dispatch; should GitHub's
+      // input limit split it, later runs are matched by the workflow_job events (build id + pkgbase).
+      const first = runs[0];
+      return {
+        ...(first?.runId !== undefined ? { runId: first.runId } : {}),
+        ...(first?.htmlUrl !== undefined ? { htmlUrl: first.htmlUrl } : {}),
+      };
+    },
+
+    async reportProgress(build, jobs) {
+      const octokit = await installationOctokit(robot, build);
+      const settings = await loadRepoSettings(store, build);
+      const { owner, name } = build.repository;
+      const record = await store.getRecord<StoredChecks>(CHECKS_KIND, build.id);
+      const before: StoredChecks = record?.value ?? {
+        packages: {},
+        ...(build.checkRunId !== undefined ? { summary: build.checkRunId } : {}),
+      };
+      const summary = await syncCheckRun(octokit, owner, name, summaryCheckView(build, jobs), before.summary);
+      const packages: Record<string, number> = { ...before.packages };
+      if (wantsPackageChecks(jobs.length, settings.checkRunsPerPackageLimit)) {
+        for (const job of jobs) {
+          packages[job.pkgbase] = await syncCheckRun(
+            octokit,
+            owner,
+            name,
+            packageCheckView(build, job),
+            packages[job.pkgbase],
+          );
+        }
+      }
+      const status = statusOf(build, jobs);
+      if (before.status !== status.state) {
+        await setPublishStatus(octokit, owner, name, build.headSha, status.state, status.description);
+      }
+      const after: StoredChecks = { summary, packages, status: status.state };
+      if (JSON.stringify(after) !== JSON.stringify(before)) {
+        await store.putRecord(CHECKS_KIND, build.id, after, { ifVersion: record?.version ?? 0 });
+      }
+    },
+
+    publish: deps.publish ?? (async () => "pending"),
+
+    async notify(notification) {
+      const settings = await loadRepoSettings(store, notification.build);
+      if (settings.pushover && deps.notify) await deps.notify(notification);
+    },
+
+    async availableDeps(build, depsOfMeta) {
+      const settings = await loadRepoSettings(store, build);
+      return deps.planner.availableDeps({ repoName: build.repo, arch: settings.architecture }, depsOfMeta);
+    },
+
+    async readJobStatus(build, job): Promise<JobStatus | undefined> {
+      if (job.jobId === undefined) return undefined;
+      const octokit = await installationOctokit(robot, build);
+      const { data } = await octokit.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", {
+        owner: build.repository.owner,
+        repo: build.repository.name,
+        job_id: job.jobId,
+      });
+      return {
+        status: data.status,
+        conclusion: data.conclusion,
+        runId: data.run_id,
+        jobId: data.id,
+        htmlUrl: data.html_url ?? undefined,
+      } as JobStatus;
+    },
+  };
+}

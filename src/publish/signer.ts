@@ -1,0 +1,116 @@
+/**
+ * The `Signer` port and its in-process OpenPGP implementation. pacman (through gpgme) verifies
+ * detached BINARY signatures (`NAME.pkg.tar.zst.sig`, `REPO.db.sig`) and the base64 of the same bytes
+ * in a DB entry's `%PGPSIG%`. gpgme needs a v4 signature from an RSA or EdDSA key, with a SHA-256 (or
+ * stronger) hash and an issuer subpacket so it can find the key in the keyring.
+ */
+import { readFile } from "node:fs/promises";
+import * as openpgp from "openpgp";
+
+export interface Signer {
+  /** A detached binary OpenPGP signature over `data` (the bytes of a `.sig` file). */
+  sign(data: Uint8Array): Promise<Uint8Array>;
+  /** The armored public key users and runners import (`pacman-key --add`). */
+  publicKeyArmored(): string;
+  /** Uppercase hex fingerprint of the primary key (`pacman-key --lsign-key FPR`). */
+  readonly fingerprint: string;
+}
+
+export class SigningKeyError extends Error {
+  override readonly name = "SigningKeyError";
+}
+
+/** Algorithms gpgme/libgcrypt verify for pacman; ElGamal/DSA/ECDSA-on-unknown-curves keys are refused here, early. */
+const acceptedAlgorithms = new Set<string>(["rsaEncryptSign", "rsaSign", "eddsaLegacy", "ed25519"]);
+
+export class OpenPgpSigner implements Signer {
+  readonly fingerprint: string;
+  readonly #key: openpgp.PrivateKey;
+  readonly #publicArmored: string;
+
+  private constructor(key: openpgp.PrivateKey) {
+    this.#key = key;
+    this.fingerprint = key.getFingerprint().toUpperCase();
+    this.#publicArmored = key.toPublic().armor();
+  }
+
+  /** Loads an armored private key, decrypting it with `passphrase` when it is protected. */
+  static async fromArmored(armored: string, passphrase?: string): Promise<OpenPgpSigner> {
+    let key: openpgp.PrivateKey;
+    try {
+      key = await openpgp.readPrivateKey({ armoredKey: armored });
+    } catch (e) {
+      throw new SigningKeyError(`signing key: not an armored OpenPGP private key (${(e as Error).message})`);
+    }
+    if (key.keyPacket.version !== 4) {
+      throw new SigningKeyError(
+        `signing key: v${key.keyPacket.version} keys are not verified by pacman/gpgme; use a v4 key`,
+      );
+    }
+    const algorithm = key.getAlgorithmInfo().algorithm;
+    if (!acceptedAlgorithms.has(algorithm)) {
+      throw new SigningKeyError(`signing key: algorithm ${algorithm} is not supported; use RSA or Ed25519`);
+    }
+    if (!key.isDecrypted()) {
+      if (passphrase === undefined || passphrase === "") {
+        throw new SigningKeyError(
+          "signing key: the key is passphrase-protected and SIGNING_KEY_PASSPHRASE is not set",
+        );
+      }
+      try {
+        key = await openpgp.decryptKey({ privateKey: key, passphrase });
+      } catch (e) {
+        throw new SigningKeyError(
+          `signing key: cannot decrypt with SIGNING_KEY_PASSPHRASE (${(e as Error).message})`,
+        );
+      }
+    }
+    return new OpenPgpSigner(key);
+  }
+
+  async sign(data: Uint8Array): Promise<Uint8Array> {
+    const message = await openpgp.createMessage({ binary: data });
+    const signature = await openpgp.sign({
+      message,
+      signingKeys: this.#key,
+      detached: true,
+      format: "binary",
+      // v4 signature packets; SHA-512 keeps us above gpgme's SHA-1 rejection whatever the key prefers.
+      config: { preferredHashAlgorithm: openpgp.enums.hash.sha512 },
+    });
+    return signature as Uint8Array;
+  }
+
+  publicKeyArmored(): string {
+    return this.#publicArmored;
+  }
+}
+
+/** Settings: `SIGNING_KEY` (armored private key) or `SIGNING_KEY_FILE` (path to it), `SIGNING_KEY_PASSPHRASE` optional. */
+export async function signerFromEnv(env: NodeJS.ProcessEnv): Promise<Signer | undefined> {
+  let armored = env.SIGNING_KEY;
+  if ((armored === undefined || armored === "") && env.SIGNING_KEY_FILE) {
+    try {
+      armored = await readFile(env.SIGNING_KEY_FILE, "utf8");
+    } catch (e) {
+      throw new SigningKeyError(`SIGNING_KEY_FILE ${env.SIGNING_KEY_FILE}: ${(e as Error).message}`);
+    }
+  }
+  if (armored === undefined || armored === "") return undefined;
+  return OpenPgpSigner.fromArmored(armored, env.SIGNING_KEY_PASSPHRASE);
+}
+
+/** Generates a fresh Ed25519 v4 signing key (tests, benchmarks and first-run setup). */
+export async function generateSigningKey(
+  options: { name?: string; email?: string; passphrase?: string; type?: "ecc" | "rsa" } = {},
+): Promise<{ privateKeyArmored: string; publicKeyArmored: string }> {
+  const { privateKey, publicKey } = await openpgp.generateKey({
+    type: options.type ?? "ecc",
+    ...(options.type === "rsa" ? { rsaBits: 3072 } : { curve: "ed25519Legacy" as const }),
+    userIDs: [{ name: options.name ?? "arch-repo-bot", email: options.email ?? "repo@localhost" }],
+    ...(options.passphrase ? { passphrase: options.passphrase } : {}),
+    format: "armored",
+    config: { v6Keys: false },
+  });
+  return { privateKeyArmored: privateKey, publicKeyArmored: publicKey };
+}

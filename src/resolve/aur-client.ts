@@ -1,0 +1,285 @@
+/**
+ * The AUR port and its RPC v5 implementation.
+ *
+ * aurweb's v5 `info` endpoint takes many names per request: `POST /rpc/v5/info` with a form body
+ * `arg[]=a&arg[]=b` (aurweb/routers/rpc.py reads `arg[]` from the form). The AUR asks clients to
+ * stay under about 4,000 requests a day per IP, so every request is counted (`requestsMade`),
+ * a per-process budget stops runaway loops, and answers are cached in memory.
+ */
+import { z } from "zod";
+
+/** What the planner needs to know about one AUR pkgname. */
+export interface AurPackage {
+  readonly name: string;
+  readonly pkgbase: string;
+  readonly version: string;
+  readonly depends: readonly string[];
+  readonly makedepends: readonly string[];
+  readonly checkdepends: readonly string[];
+  readonly provides: readonly string[];
+  readonly numVotes: number;
+  readonly popularity: number;
+  /** Unix time it was flagged out of date, or null. */
+  readonly outOfDate: number | null;
+  readonly maintainer: string | null;
+}
+
+export interface AurClient {
+  /** Packages found, by name; names the AUR does not know are absent from the map. */
+  info(names: readonly string[]): Promise<ReadonlyMap<string, AurPackage>>;
+  /** Packages whose `provides` (or name) match `name`, with full info. */
+  searchProvides(name: string): Promise<readonly AurPackage[]>;
+  /** HTTP requests sent so far (retries included). */
+  readonly requestsMade: number;
+}
+
+export type AurErrorKind = "network" | "http" | "rpc" | "format" | "budget";
+
+export class AurError extends Error {
+  override readonly name = "AurError";
+  constructor(
+    readonly kind: AurErrorKind,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+const stringList = z.array(z.string()).optional().default([]);
+
+const resultSchema = z.object({
+  Name: z.string(),
+  PackageBase: z.string(),
+  Version: z.string(),
+  NumVotes: z.number().optional().default(0),
+  Popularity: z.number().optional().default(0),
+  OutOfDate: z.number().nullable().optional().default(null),
+  Maintainer: z.string().nullable().optional().default(null),
+  Depends: stringList,
+  MakeDepends: stringList,
+  CheckDepends: stringList,
+  Provides: stringList,
+});
+
+const responseSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("error"), error: z.string() }),
+  z.object({ type: z.enum(["multiinfo", "search"]), resultcount: z.number(), results: z.array(resultSchema) }),
+]);
+
+function toPackage(r: z.infer<typeof resultSchema>): AurPackage {
+  return {
+    name: r.Name,
+    pkgbase: r.PackageBase,
+    version: r.Version,
+    depends: r.Depends,
+    makedepends: r.MakeDepends,
+    checkdepends: r.CheckDepends,
+    provides: r.Provides,
+    numVotes: r.NumVotes,
+    popularity: r.Popularity,
+    outOfDate: r.OutOfDate,
+    maintainer: r.Maintainer,
+  };
+}
+
+export interface HttpAurClientOptions {
+  /** `AUR_URL`, e.g. `https://aur.archlinux.org`. */
+  readonly baseUrl: string;
+  readonly fetch?: typeof fetch;
+  readonly timeoutMs?: number;
+  /** Attempts after the first one, for network errors, timeouts, 429 and 5xx. */
+  readonly retries?: number;
+  /** First backoff; doubles on each retry. */
+  readonly backoffMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Most requests this client may send in its life (the AUR allows about 4,000 a day per IP). */
+  readonly budget?: number;
+  /** Names per `info` request. */
+  readonly batchSize?: number;
+  /** Longest form body per `info` request, in bytes. */
+  readonly maxBodyBytes?: number;
+  /** How long a cached answer (found or not found) is used without asking again. */
+  readonly cacheTtlMs?: number;
+  readonly now?: () => number;
+}
+
+interface CacheEntry {
+  readonly pkg: AurPackage | null;
+  readonly at: number;
+}
+
+export class HttpAurClient implements AurClient {
+  #requests = 0;
+  readonly #cache = new Map<string, CacheEntry>();
+  readonly #searchCache = new Map<string, { names: readonly string[]; at: number }>();
+  readonly #o: Required<Omit<HttpAurClientOptions, "fetch">> & { fetch: typeof fetch };
+
+  constructor(options: HttpAurClientOptions) {
+    this.#o = {
+      fetch: options.fetch ?? globalThis.fetch,
+      timeoutMs: 15_000,
+      retries: 3,
+      backoffMs: 1_000,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      budget: 500,
+      batchSize: 150,
+      maxBodyBytes: 6_000,
+      cacheTtlMs: 10 * 60_000,
+      now: Date.now,
+      ...stripUndefined(options),
+      baseUrl: options.baseUrl.replace(/\/+$/, ""),
+    };
+  }
+
+  get requestsMade(): number {
+    return this.#requests;
+  }
+
+  async info(names: readonly string[]): Promise<ReadonlyMap<string, AurPackage>> {
+    const now = this.#o.now();
+    const found = new Map<string, AurPackage>();
+    const missing: string[] = [];
+    for (const name of new Set(names)) {
+      const hit = this.#cache.get(name);
+      if (hit && now - hit.at < this.#o.cacheTtlMs) {
+        if (hit.pkg) found.set(name, hit.pkg);
+      } else missing.push(name);
+    }
+    for (const batch of this.#batches(missing)) {
+      const body = new URLSearchParams(batch.map((n): [string, string] => ["arg[]", n])).toString();
+      const results = await this.#call("/rpc/v5/info", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body,
+      });
+      const at = this.#o.now();
+      for (const name of batch) this.#cache.set(name, { pkg: null, at });
+      for (const pkg of results) {
+        this.#cache.set(pkg.name, { pkg, at });
+        if (batch.includes(pkg.name)) found.set(pkg.name, pkg);
+      }
+    }
+    return found;
+  }
+
+  async searchProvides(name: string): Promise<readonly AurPackage[]> {
+    const now = this.#o.now();
+    let names = this.#searchCache.get(name);
+    if (!names || now - names.at >= this.#o.cacheTtlMs) {
+      const hits = await this.#call(`/rpc/v5/search/${encodeURIComponent(name)}?by=provides`, { method: "GET" });
+      names = { names: hits.map((h) => h.name).sort(), at: this.#o.now() };
+      this.#searchCache.set(name, names);
+    }
+    const info = await this.info(names.names);
+    return names.names.flatMap((n) => info.get(n) ?? []);
+  }
+
+  *#batches(names: readonly string[]): Generator<string[]> {
+    let batch: string[] = [];
+    let bytes = 0;
+    for (const name of names) {
+      const size = `arg%5B%5D=${encodeURIComponent(name)}&`.length;
+      if (batch.length > 0 && (batch.length >= this.#o.batchSize || bytes + size > this.#o.maxBodyBytes)) {
+        yield batch;
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(name);
+      bytes += size;
+    }
+    if (batch.length > 0) yield batch;
+  }
+
+  async #call(path: string, init: RequestInit): Promise<AurPackage[]> {
+    const url = `${this.#o.baseUrl}${path}`;
+    let lastError: AurError | undefined;
+    for (let attempt = 0; attempt <= this.#o.retries; attempt++) {
+      if (attempt > 0) await this.#o.sleep(this.#o.backoffMs * 2 ** (attempt - 1));
+      if (this.#requests >= this.#o.budget) {
+        throw new AurError("budget", `AUR request budget of ${this.#o.budget} used up; not sending ${url}`);
+      }
+      this.#requests++;
+      let response: Response;
+      try {
+        response = await this.#o.fetch(url, { ...init, signal: AbortSignal.timeout(this.#o.timeoutMs) });
+      } catch (error) {
+        lastError = new AurError("network", `AUR request to ${url} failed: ${describe(error)}`);
+        continue;
+      }
+      const text = await response.text().catch(() => "");
+      if (response.status === 429 || response.status >= 500) {
+        lastError = new AurError("http", `AUR answered ${response.status} for ${url}`, response.status);
+        continue;
+      }
+      return parseRpcAnswer(url, response.status, text);
+    }
+    throw new AurError(
+      lastError?.kind ?? "network",
+      `${lastError?.message ?? "AUR unreachable"} (gave up after ${this.#o.retries + 1} attempts)`,
+      lastError?.status,
+    );
+  }
+}
+
+function parseRpcAnswer(url: string, status: number, text: string): AurPackage[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new AurError("format", `AUR answered ${status} with something that is not JSON for ${url}: ${text.slice(0, 80)}`, status);
+  }
+  const parsed = responseSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new AurError("format", `AUR answer for ${url} has an unexpected shape: ${parsed.error.issues[0]?.message ?? ""}`, status);
+  }
+  if (parsed.data.type === "error") {
+    throw new AurError("rpc", `AUR RPC error for ${url}: ${parsed.data.error}`, status);
+  }
+  if (status >= 400) throw new AurError("http", `AUR answered ${status} for ${url}`, status);
+  return parsed.data.results.map(toPackage);
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as { cause?: unknown }).cause;
+    return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
+  }
+  return String(error);
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** An in-memory AUR for unit tests and for offline planning: the same port, counting "requests". */
+export class MemoryAurClient implements AurClient {
+  requestsMade = 0;
+  readonly #byName: Map<string, AurPackage>;
+
+  constructor(packages: readonly AurPackage[]) {
+    this.#byName = new Map(packages.map((p) => [p.name, p]));
+  }
+
+  async info(names: readonly string[]): Promise<ReadonlyMap<string, AurPackage>> {
+    this.requestsMade++;
+    const found = new Map<string, AurPackage>();
+    for (const n of names) {
+      const p = this.#byName.get(n);
+      if (p) found.set(n, p);
+    }
+    return found;
+  }
+
+  async searchProvides(name: string): Promise<readonly AurPackage[]> {
+    this.requestsMade++;
+    return [...this.#byName.values()]
+      .filter((p) => p.provides.some((x) => x === name || x.startsWith(`${name}=`)))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+}
+
+/** Builds an `AurPackage` from an AUR RPC v5 result object (fixtures, tests). */
+export function aurPackageFromRpc(result: unknown): AurPackage {
+  return toPackage(resultSchema.parse(result));
+}

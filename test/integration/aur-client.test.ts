@@ -1,0 +1,194 @@
+/** The AUR RPC v5 client against a local AUR on 127.0.0.1 (real HTTP, no mocks of fetch). */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { AurError, HttpAurClient } from "../../src/resolve/aur-client.js";
+import { type AurRpcResult, type FakeAur, startAurServer } from "../helpers/aur-server.js";
+
+function result(name: string, fields: Partial<AurRpcResult> = {}): AurRpcResult {
+  return {
+    ID: 1,
+    Name: name,
+    PackageBaseID: 1,
+    PackageBase: name,
+    Version: "1.0-1",
+    Description: `${name} test package`,
+    URL: null,
+    NumVotes: 3,
+    Popularity: 0.1,
+    OutOfDate: null,
+    Maintainer: "someone",
+    Submitter: "someone",
+    FirstSubmitted: 1_600_000_000,
+    LastModified: 1_700_000_000,
+    URLPath: `/cgit/aur.git/snapshot/${name}.tar.gz`,
+    Depends: ["glibc"],
+    License: ["MIT"],
+    Keywords: [],
+    ...fields,
+  };
+}
+
+const many = Array.from({ length: 320 }, (_, i) => result(`pkg-${String(i).padStart(3, "0")}`));
+let aur: FakeAur;
+let sleeps: number[];
+
+function client(options: Partial<ConstructorParameters<typeof HttpAurClient>[0]> = {}) {
+  return new HttpAurClient({
+    baseUrl: aur.url,
+    sleep: async (ms) => void sleeps.push(ms),
+    backoffMs: 100,
+    ...options,
+  });
+}
+
+beforeAll(async () => {
+  aur = await startAurServer([
+    ...many,
+    result("jre-a", { Provides: ["java-runtime=17"], NumVotes: 5 }),
+    result("jre-b", { Provides: ["java-runtime"], NumVotes: 50, MakeDepends: ["cmake"] }),
+  ]);
+});
+
+beforeEach(() => {
+  aur.log.length = 0;
+  aur.failure = "none";
+  aur.failTimes = Number.POSITIVE_INFINITY;
+  sleeps = [];
+});
+
+afterAll(() => aur.close());
+
+describe("HttpAurClient.info", () => {
+  it("POSTs arg[] form bodies of at most 150 names and maps the v5 fields", async () => {
+    const c = client();
+    const names = [...many.map((r) => r.Name), "not-in-aur"];
+    const found = await c.info(names);
+    expect(found.size).toBe(320);
+    expect(found.has("not-in-aur")).toBe(false);
+    expect(found.get("pkg-007")).toEqual({
+      name: "pkg-007",
+      pkgbase: "pkg-007",
+      version: "1.0-1",
+      depends: ["glibc"],
+      makedepends: [],
+      checkdepends: [],
+      provides: [],
+      numVotes: 3,
+      popularity: 0.1,
+      outOfDate: null,
+      maintainer: "someone",
+    });
+    expect(aur.log.map((l) => [l.method, l.path, l.names.length])).toEqual([
+      ["POST", "/rpc/v5/info", 150],
+      ["POST", "/rpc/v5/info", 150],
+      ["POST", "/rpc/v5/info", 21],
+    ]);
+    expect(c.requestsMade).toBe(3);
+  });
+
+  it("also splits batches by body size", async () => {
+    const c = client({ maxBodyBytes: 200 });
+    await c.info(many.slice(0, 30).map((r) => r.Name));
+    // `arg%5B%5D=pkg-000&` is 18 bytes: 11 names fit in 200.
+    expect(aur.log.map((l) => l.names.length)).toEqual([11, 11, 8]);
+  });
+
+  it("answers repeated names from memory, found or not, until the cache window passes", async () => {
+    let now = 1_000;
+    const c = client({ now: () => now, cacheTtlMs: 60_000 });
+    await c.info(["pkg-001", "nope"]);
+    const again = await c.info(["pkg-001", "nope"]);
+    expect([...again.keys()]).toEqual(["pkg-001"]);
+    expect(c.requestsMade).toBe(1);
+    now += 60_000;
+    await c.info(["pkg-001"]);
+    expect(c.requestsMade).toBe(2);
+  });
+
+  it("retries 5xx with doubling backoff, then succeeds", async () => {
+    aur.failure = "http-500";
+    aur.failTimes = 2;
+    const c = client();
+    const found = await c.info(["pkg-001"]);
+    expect(found.has("pkg-001")).toBe(true);
+    expect(c.requestsMade).toBe(3);
+    expect(sleeps).toEqual([100, 200]);
+  });
+
+  it("gives up after the retries with the status in the error", async () => {
+    aur.failure = "http-500";
+    const c = client({ retries: 2 });
+    const error = await c.info(["pkg-001"]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AurError);
+    expect(error).toMatchObject({ kind: "http", status: 500 });
+    expect((error as Error).message).toMatch(/AUR answered 500 for .*\/rpc\/v5\/info \(gave up after 3 attempts\)/);
+    expect(c.requestsMade).toBe(3);
+  });
+
+  it("reports a type:error answer at once, with aurweb's message", async () => {
+    aur.failure = "rpc-error";
+    const c = client();
+    await expect(c.info(["pkg-001"])).rejects.toMatchObject({ kind: "rpc", message: expect.stringContaining("Too many package results.") });
+    expect(c.requestsMade).toBe(1);
+  });
+
+  it("reports an answer that is not JSON (a bot-check page) as a format error", async () => {
+    aur.failure = "html";
+    const c = client();
+    await expect(c.info(["pkg-001"])).rejects.toMatchObject({ kind: "format", message: expect.stringContaining("not JSON") });
+  });
+
+  it("reports a dead AUR as a network error after its retries", async () => {
+    aur.failure = "down";
+    const c = client({ retries: 1 });
+    await expect(c.info(["pkg-001"])).rejects.toMatchObject({ kind: "network" });
+    expect(c.requestsMade).toBe(2);
+  });
+
+  it("stops at the per-process request budget", async () => {
+    const c = client({ budget: 2 });
+    await expect(c.info(many.map((r) => r.Name))).rejects.toMatchObject({ kind: "budget" });
+    expect(c.requestsMade).toBe(2);
+    expect(aur.log.length).toBe(2);
+  });
+
+  it("times out a request that never answers", async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    try {
+      const c = new HttpAurClient({
+        baseUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        timeoutMs: 100,
+        retries: 0,
+        sleep: async () => {},
+      });
+      await expect(c.info(["x"])).rejects.toMatchObject({ kind: "network", message: expect.stringMatching(/timeout|aborted/i) });
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+});
+
+describe("HttpAurClient.searchProvides", () => {
+  it("searches by provides, then fetches full info for the hits", async () => {
+    const c = client();
+    const providers = await c.searchProvides("java-runtime");
+    expect(providers.map((p) => [p.name, p.provides, p.makedepends])).toEqual([
+      ["jre-a", ["java-runtime=17"], []],
+      ["jre-b", ["java-runtime"], ["cmake"]],
+    ]);
+    expect(aur.log.map((l) => `${l.method} ${l.path}`)).toEqual(["GET /rpc/v5/search/java-runtime?by=provides", "POST /rpc/v5/info"]);
+    await c.searchProvides("java-runtime");
+    expect(c.requestsMade).toBe(2);
+  });
+});
+
+describe("the local AUR test server", () => {
+  it("answers GET info with arg[] in the query, like aurweb", async () => {
+    const response = await fetch(`${aur.url}/rpc/v5/info?arg[]=pkg-001&arg[]=pkg-002`);
+    const body = (await response.json()) as { type: string; resultcount: number };
+    expect(body).toMatchObject({ type: "multiinfo", resultcount: 2 });
+  });
+});

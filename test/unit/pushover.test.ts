@@ -1,0 +1,217 @@
+import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
+import nock from "nock";
+import "../helpers/promise-with-resolvers.js";
+import type { Logger } from "probot";
+import {
+  type NotifierLogger,
+  NullNotifier,
+  notifierFromEnv,
+  PUSHOVER_LIMITS,
+  PushoverNotifier,
+  truncate,
+} from "../../src/notify/pushover.js";
+
+const API = "http://pushover.test";
+
+type Entry = { level: "info" | "warn" | "error"; obj: Record<string, unknown>; msg: string };
+
+function recordingLogger() {
+  const entries: Entry[] = [];
+  const log: NotifierLogger = {
+    info: (obj, msg) => void entries.push({ level: "info", obj, msg }),
+    warn: (obj, msg) => void entries.push({ level: "warn", obj, msg }),
+    error: (obj, msg) => void entries.push({ level: "error", obj, msg }),
+  };
+  return { log, entries };
+}
+
+function recordingSleep() {
+  const delays: number[] = [];
+  return { sleep: async (ms: number) => void delays.push(ms), delays };
+}
+
+// Probot's logger (pino) must be usable as the notifier's logger (a compile-time check, by tsc).
+type ProbotLoggerFits = Logger extends NotifierLogger ? true : never;
+const probotLoggerFits: ProbotLoggerFits = true;
+void probotLoggerFits;
+
+beforeEach(() => {
+  nock.disableNetConnect();
+});
+
+afterEach(() => {
+  nock.cleanAll();
+  nock.enableNetConnect();
+});
+
+describe("truncate", () => {
+  it("keeps short text and cuts long text to the limit with an ellipsis", () => {
+    expect(truncate("abc", 3)).toBe("abc");
+    expect(truncate("abcd", 3)).toBe("ab…");
+    expect(Array.from(truncate("x".repeat(2000), 1024))).toHaveLength(1024);
+  });
+  it("never splits a character made of a surrogate pair", () => {
+    expect(truncate("😀😀😀", 2)).toBe("😀…");
+  });
+});
+
+describe("PushoverNotifier", () => {
+  it("posts the form Pushover expects", async () => {
+    const { log, entries } = recordingLogger();
+    let body: Record<string, string> = {};
+    const scope = nock(API)
+      .post("/1/messages.json", (b: Record<string, string>) => {
+        body = b;
+        return true;
+      })
+      .matchHeader("content-type", "application/x-www-form-urlencoded")
+      .reply(200, { status: 1, request: "r1" });
+    const notifier = new PushoverNotifier({ token: "tok", user: "usr", apiUrl: `${API}/`, log });
+    await notifier.notify({
+      title: "myrepo: 2 builds failed",
+      message: "foo: build() failed\nbar: skipped",
+      url: "https://github.com/o/r/actions/runs/1",
+      urlTitle: "workflow run",
+      priority: 1,
+    });
+    expect(scope.isDone()).toBe(true);
+    expect(body).toEqual({
+      token: "tok",
+      user: "usr",
+      title: "myrepo: 2 builds failed",
+      message: "foo: build() failed\nbar: skipped",
+      url: "https://github.com/o/r/actions/runs/1",
+      url_title: "workflow run",
+      priority: "1",
+    });
+    expect(entries).toEqual([]);
+  });
+
+  it("truncates to Pushover's limits and leaves out absent fields (HTML stays off)", async () => {
+    const { log } = recordingLogger();
+    let body: Record<string, string> = {};
+    nock(API)
+      .post("/1/messages.json", (b: Record<string, string>) => {
+        body = b;
+        return true;
+      })
+      .reply(200, { status: 1 });
+    await new PushoverNotifier({ token: "t", user: "u", apiUrl: API, log }).notify({
+      title: "T".repeat(300),
+      message: "m".repeat(5000),
+    });
+    expect(body.title).toBe(`${"T".repeat(PUSHOVER_LIMITS.title - 1)}…`);
+    expect(body.message).toBe(`${"m".repeat(PUSHOVER_LIMITS.message - 1)}…`);
+    expect(Object.keys(body).sort()).toEqual(["message", "title", "token", "user"]);
+  });
+
+  it("retries a 500 with exponential backoff and succeeds", async () => {
+    const { log, entries } = recordingLogger();
+    const { sleep, delays } = recordingSleep();
+    const scope = nock(API)
+      .post("/1/messages.json")
+      .reply(500, "oops")
+      .post("/1/messages.json")
+      .reply(503, "busy")
+      .post("/1/messages.json")
+      .reply(200, { status: 1 });
+    await new PushoverNotifier({ token: "t", user: "u", apiUrl: API, log, sleep, baseDelayMs: 100 }).notify({
+      title: "x",
+      message: "y",
+    });
+    expect(scope.isDone()).toBe(true);
+    expect(delays).toEqual([100, 200]);
+    expect(entries.map((e) => [e.level, e.obj.reason])).toEqual([
+      ["warn", "HTTP 500: oops"],
+      ["warn", "HTTP 503: busy"],
+    ]);
+  });
+
+  it("retries network errors, gives up after maxAttempts, logs it and does not throw", async () => {
+    const { log, entries } = recordingLogger();
+    const { sleep, delays } = recordingSleep();
+    const scope = nock(API).post("/1/messages.json").times(3).replyWithError("connection reset");
+    await expect(
+      new PushoverNotifier({ token: "t", user: "u", apiUrl: API, log, sleep, maxAttempts: 3 }).notify({
+        title: "x",
+        message: "y",
+      }),
+    ).resolves.toBeUndefined();
+    expect(scope.isDone()).toBe(true);
+    expect(delays).toEqual([1000, 2000]);
+    expect(entries.map((e) => e.level)).toEqual(["warn", "warn", "error"]);
+    expect(entries[2]?.msg).toBe("pushover notification failed; giving up");
+    expect(String(entries[2]?.obj.reason)).toContain("network error");
+  });
+
+  it("does not retry a 4xx and logs Pushover's error text", async () => {
+    const { log, entries } = recordingLogger();
+    const { sleep, delays } = recordingSleep();
+    const scope = nock(API)
+      .post("/1/messages.json")
+      .reply(400, { status: 0, errors: ["user identifier is invalid"], request: "r" });
+    await new PushoverNotifier({ token: "t", user: "bad", apiUrl: API, log, sleep }).notify({
+      title: "x",
+      message: "y",
+    });
+    expect(scope.isDone()).toBe(true);
+    expect(delays).toEqual([]);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]?.level).toBe("error");
+    expect(entries[0]?.obj.reason).toBe("HTTP 400: user identifier is invalid");
+  });
+
+  it("never throws, even when the logger and sleep throw", async () => {
+    nock(API).post("/1/messages.json").reply(500);
+    const throwing = () => {
+      throw new Error("logger broke");
+    };
+    const log: NotifierLogger = { info: throwing, warn: throwing, error: throwing };
+    const notifier = new PushoverNotifier({
+      token: "t",
+      user: "u",
+      apiUrl: API,
+      log,
+      sleep: async () => {
+        throw new Error("sleep broke");
+      },
+    });
+    await expect(notifier.notify({ title: "x", message: "y" })).resolves.toBeUndefined();
+  });
+});
+
+describe("notifierFromEnv", () => {
+  it("uses Pushover at PUSHOVER_API_URL when token and user are set", async () => {
+    const { log } = recordingLogger();
+    const scope = nock(API).post("/1/messages.json").reply(200, { status: 1 });
+    const n = notifierFromEnv({ PUSHOVER_TOKEN: "t", PUSHOVER_USER: "u", PUSHOVER_API_URL: API }, log);
+    expect(n).toBeInstanceOf(PushoverNotifier);
+    await n.notify({ title: "x", message: "y" });
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it("defaults to api.pushover.net", async () => {
+    const { log } = recordingLogger();
+    const scope = nock("https://api.pushover.net").post("/1/messages.json").reply(200, { status: 1 });
+    await notifierFromEnv({ PUSHOVER_TOKEN: "t", PUSHOVER_USER: "u" }, log).notify({
+      title: "x",
+      message: "y",
+    });
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it("is a no-op notifier without token or user", async () => {
+    const { log, entries } = recordingLogger();
+    for (const env of [
+      {},
+      { PUSHOVER_TOKEN: "t" },
+      { PUSHOVER_USER: "u" },
+      { PUSHOVER_TOKEN: " ", PUSHOVER_USER: "u" },
+    ]) {
+      const n = notifierFromEnv(env, log);
+      expect(n).toBeInstanceOf(NullNotifier);
+      await n.notify({ title: "x", message: "y" }); // nock has no interceptor and net connect is off
+    }
+    expect(entries.every((e) => e.level === "info")).toBe(true);
+  });
+});
