@@ -1,6 +1,64 @@
-import type { Probot } from "probot";
+/**
+ * The Probot app: wiring only. Each webhook entrance reads its event and calls src/handlers/; the build
+ * service (src/build/) drives builds from stored state through GitHub ports (src/handlers/github-ports.ts).
+ * On start, unfinished builds are resumed (the reconciler), and a periodic tick handles timeouts.
+ */
+import type { ApplicationFunction, Probot } from "probot";
+import { BuildService } from "./build/build-service.js";
+import { handleCheckRun, handleCheckSuite } from "./handlers/check-run.js";
+import { type AppDeps, BackgroundTasks, depsFromEnv } from "./handlers/deps.js";
+import { githubPorts } from "./handlers/github-ports.js";
+import { handleInstallation } from "./handlers/installation.js";
+import { handleIssueComment } from "./handlers/issue-comment.js";
+import { handlePush } from "./handlers/push.js";
+import type { AppRuntime } from "./handlers/runtime.js";
+import { handleWorkflowJob, handleWorkflowRun } from "./handlers/workflow-job.js";
 
-/** The Probot app: wires webhook entrances to the layers. */
-export default function app(robot: Probot): void {
-  robot.log.info("arch-repo-bot loaded");
+export interface CreateAppOptions {
+  /** Ports; default: from the environment (`depsFromEnv`). */
+  readonly deps?: AppDeps | (() => Promise<AppDeps>);
+  /** Resume unfinished builds on start (default true). */
+  readonly resume?: boolean;
+  /** Period of the timeout/scheduling tick in ms; 0 turns it off (default 60 s). */
+  readonly tickMs?: number;
+  /** Receives the runtime once it exists (tests wait on `runtime.tasks.idle()`). */
+  readonly onReady?: (runtime: AppRuntime) => void;
 }
+
+export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
+  return (robot: Probot) => {
+    const log = (message: string, error?: unknown) =>
+      error === undefined ? robot.log.info(message) : robot.log.error({ err: error }, message);
+    const tasks = new BackgroundTasks(log);
+    const runtimeReady: Promise<AppRuntime> = (async () => {
+      const deps =
+        typeof options.deps === "function" ? await options.deps() : (options.deps ?? (await depsFromEnv()));
+      const builds = new BuildService({ store: deps.store, ports: githubPorts(robot, deps), clock: deps.clock, log });
+      const runtime: AppRuntime = { deps, builds, tasks };
+      if (options.resume ?? true) tasks.run("resuming unfinished builds", () => builds.resume());
+      const tickMs = options.tickMs ?? 60_000;
+      if (tickMs > 0) setInterval(() => tasks.run("build tick", () => builds.tick()), tickMs).unref();
+      options.onReady?.(runtime);
+      return runtime;
+    })();
+    // Without this a failing start would only surface on the first webhook.
+    runtimeReady.catch((error: unknown) => log("arch-repo-bot failed to start", error));
+
+    robot.on("push", async (context) => handlePush(context, await runtimeReady));
+    robot.on("issue_comment.created", async (context) => handleIssueComment(context, await runtimeReady));
+    robot.on(["check_run.rerequested", "check_run.requested_action"], async (context) =>
+      handleCheckRun(context, await runtimeReady),
+    );
+    robot.on("check_suite.rerequested", async (context) => handleCheckSuite(context, await runtimeReady));
+    robot.on("workflow_job", async (context) => handleWorkflowJob(context, await runtimeReady));
+    robot.on("workflow_run.completed", async (context) => handleWorkflowRun(context, await runtimeReady));
+    robot.on(["installation.created", "installation_repositories.added"], async (context) =>
+      handleInstallation(context, await runtimeReady),
+    );
+    robot.log.info("arch-repo-bot loaded");
+  };
+}
+
+/** The app as `npm start` runs it (src/main.ts): every port from the environment. */
+const app: ApplicationFunction = createApp();
+export default app;

@@ -5,5 +5,7 @@
  */
 import { run } from "probot";
 import app from "./app.js";
+import { archRepoOctokit } from "./github/octokit-throttle.js";
 
-await run(app);
+// Secondary rate limits retried, 502s retried (see octokit-throttle.ts).
+await run(app, { Octokit: archRepoOctokit() });

@@ -137,7 +137,8 @@ function zstdDecompressBounded(bytes: Uint8Array, maxOutput: number): Uint8Array
  */
 function xzDecompressBounded(bytes: Uint8Array, maxOutput: number): Uint8Array {
   const streams = xzStreams(bytes);
-  if (streams === undefined) throw new CompressionError("corrupt xz data: unreadable stream index", "xz", "corrupt");
+  if (streams === undefined)
+    throw new CompressionError("corrupt xz data: unreadable stream index", "xz", "corrupt");
   const declared = streams.reduce((n, s) => n + s.size, 0);
   if (declared > maxOutput) throw tooLarge("xz", maxOutput);
   const chunks: Uint8Array[] = [];
@@ -149,7 +150,8 @@ function xzDecompressBounded(bytes: Uint8Array, maxOutput: number): Uint8Array {
     } catch (e) {
       throw new CompressionError(`corrupt xz data: ${(e as Error).message}`, "xz", "corrupt");
     }
-    if (out.length !== s.size) throw new CompressionError("corrupt xz data: size differs from its index", "xz", "corrupt");
+    if (out.length !== s.size)
+      throw new CompressionError("corrupt xz data: size differs from its index", "xz", "corrupt");
     total += out.length;
     chunks.push(out);
   }

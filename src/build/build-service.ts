@@ -16,6 +16,7 @@ import { assertPkgname } from "../arch/names.js";
 import {
   type Build,
   type BuildConclusion,
+  isDispatchable,
   isTerminal,
   type Job,
   type JobState,
@@ -26,7 +27,7 @@ import {
   retryJob,
   transition,
 } from "./model.js";
-import { schedule, supersededJobs } from "./scheduler.js";
+import { fanInDeps, schedule, supersededJobs } from "./scheduler.js";
 import { type StateStore, updateBuildWith, updateJobWith } from "./state-store.js";
 
 /** What GitHub answered to a workflow_dispatch (`return_run_details: true`). */
@@ -183,10 +184,17 @@ export class BuildService {
    */
   async onRunCompleted(runId: number, conclusion: string | null, htmlUrl?: string): Promise<void> {
     if (conclusion === "success") return;
-    const jobs = (await this.store.findJobsByRun(runId)).filter((j) => j.state === "dispatched" || j.state === "running");
+    const jobs = (await this.store.findJobsByRun(runId)).filter(
+      (j) => j.state === "dispatched" || j.state === "running",
+    );
     const touched = new Set<string>();
     for (const job of jobs) {
-      const status: JobStatus = { status: "completed", conclusion: conclusion ?? "failure", runId, ...(htmlUrl ? { htmlUrl } : {}) };
+      const status: JobStatus = {
+        status: "completed",
+        conclusion: conclusion ?? "failure",
+        runId,
+        ...(htmlUrl ? { htmlUrl } : {}),
+      };
       if (await this.applyJobStatus(job, status)) touched.add(job.buildId);
     }
     for (const buildId of touched) await this.runExclusive(buildId);
@@ -195,7 +203,9 @@ export class BuildService {
   /** The publisher finished this job's packages. */
   async onPublished(buildId: string, pkgbase: string): Promise<void> {
     const now = this.clock();
-    const { changed } = await updateJobWith(this.store, buildId, pkgbase, (job) => transition(job, "published", now));
+    const { changed } = await updateJobWith(this.store, buildId, pkgbase, (job) =>
+      transition(job, "published", now),
+    );
     if (changed) await this.runExclusive(buildId);
   }
 
@@ -203,6 +213,18 @@ export class BuildService {
   async onPublishFailed(buildId: string, pkgbase: string, reason: string): Promise<void> {
     if (await this.failJob(buildId, pkgbase, `publish failed: ${reason}`, (s) => s === "built"))
       await this.runExclusive(buildId);
+  }
+
+  /** Supply-chain guard (issue 9): a person approved a job held in `awaiting-approval`; it may now be dispatched. */
+  async approve(buildId: string, pkgbase: string, by: string): Promise<boolean> {
+    const now = this.clock();
+    const { changed } = await updateJobWith(this.store, buildId, pkgbase, (j) =>
+      j.state === "awaiting-approval" && j.approvedBy === undefined
+        ? { approvedBy: by, updatedAt: now }
+        : undefined,
+    );
+    if (changed) await this.runExclusive(buildId);
+    return changed;
   }
 
   /** Retry failed/skipped/cancelled jobs of a finished or running build (a new attempt each). */
@@ -257,13 +279,17 @@ export class BuildService {
     }
     if (target.runId !== undefined) {
       const inRun = await this.store.findJobsByRun(target.runId);
-      const match = target.pkgbase === undefined && inRun.length === 1 ? inRun[0] : inRun.find((j) => j.pkgbase === target.pkgbase);
+      const match =
+        target.pkgbase === undefined && inRun.length === 1
+          ? inRun[0]
+          : inRun.find((j) => j.pkgbase === target.pkgbase);
       if (match) return match;
     }
     if (target.buildId !== undefined && target.pkgbase !== undefined) {
       const job = await this.store.getJob(target.buildId, target.pkgbase);
       // An event of an older attempt's run does not move the current attempt.
-      if (job && (target.runId === undefined || job.runId === undefined || job.runId === target.runId)) return job;
+      if (job && (target.runId === undefined || job.runId === undefined || job.runId === target.runId))
+        return job;
     }
     return undefined;
   }
@@ -277,7 +303,10 @@ export class BuildService {
       ...(status.htmlUrl !== undefined ? { htmlUrl: status.htmlUrl } : {}),
     };
     const target = targetState(status);
-    const reason = status.status === "completed" && target === "failed" ? `GitHub Actions job ${status.conclusion ?? "failed"}` : undefined;
+    const reason =
+      status.status === "completed" && target === "failed"
+        ? `GitHub Actions job ${status.conclusion ?? "failed"}`
+        : undefined;
     const { job: after, changed } = await updateJobWith(this.store, job.buildId, job.pkgbase, (current) => {
       if (current.attempt !== job.attempt) return undefined; // a retry started meanwhile
       // Events exist only for dispatched jobs (the dispatch claim is written before the workflow starts): a job
@@ -285,17 +314,23 @@ export class BuildService {
       if (current.state === "planned" || current.state === "awaiting-approval") return undefined;
       const moved =
         target &&
-        transition(current, target, now, { ...ids, ...(reason ? { stateReason: reason, error: reason } : {}) });
+        transition(current, target, now, {
+          ...ids,
+          ...(reason ? { stateReason: reason, error: reason } : {}),
+        });
       if (moved) return moved;
       // No state change, but remember ids we did not know yet (queued events carry the job id).
       const missing = Object.entries(ids).filter(([k]) => current[k as keyof Job] === undefined);
-      return missing.length > 0 && !isTerminal(current.state) ? { ...Object.fromEntries(missing), updatedAt: now } : undefined;
+      return missing.length > 0 && !isTerminal(current.state)
+        ? { ...Object.fromEntries(missing), updatedAt: now }
+        : undefined;
     });
     if (!changed || !after || after.state === job.state) return false;
     const build = await this.store.getBuild(job.buildId);
     if (!build) return true;
     if (after.state === "built") await this.handToPublisher(build, after);
-    if (after.state === "failed") await this.safeNotify({ kind: "job-failed", build, job: after, reason: reason ?? "failed" });
+    if (after.state === "failed")
+      await this.safeNotify({ kind: "job-failed", build, job: after, reason: reason ?? "failed" });
     return true;
   }
 
@@ -420,7 +455,12 @@ export class BuildService {
       result = await this.ports.dispatch(build, claimed);
     } catch (error) {
       for (const job of claimed)
-        await this.failJob(build.id, job.pkgbase, `dispatch failed: ${messageOf(error)}`, (s) => s === "dispatched");
+        await this.failJob(
+          build.id,
+          job.pkgbase,
+          `dispatch failed: ${messageOf(error)}`,
+          (s) => s === "dispatched",
+        );
       return;
     }
     if (result.runId === undefined && result.htmlUrl === undefined) return;
@@ -453,9 +493,14 @@ export class BuildService {
   private async availability(build: Build, jobs: readonly Job[]): Promise<(dep: string) => boolean> {
     const meta = jobs.find((j) => j.pkgbase === build.metapackage);
     const others = jobs.filter((j) => j !== meta);
-    if (!meta || meta.state !== "planned" || !this.ports.availableDeps || others.some((j) => !isTerminal(j.state)))
+    if (
+      !meta ||
+      !isDispatchable(meta) ||
+      !this.ports.availableDeps ||
+      others.some((j) => !isTerminal(j.state))
+    )
       return () => false;
-    const deps = meta.depends ?? [];
+    const deps = fanInDeps(meta, jobs);
     const available = new Set(await this.ports.availableDeps(build, deps));
     return (dep) => available.has(dep);
   }
@@ -507,7 +552,8 @@ function validatePlan(plan: readonly PlannedJob[], meta: StartBuildMeta): void {
   }
   for (const job of plan) {
     for (const need of job.needs)
-      if (!names.has(need)) throw new InvalidPlanError(`${job.pkgbase} needs ${need}, which is not in the plan`);
+      if (!names.has(need))
+        throw new InvalidPlanError(`${job.pkgbase} needs ${need}, which is not in the plan`);
   }
   if (meta.metapackage !== undefined && !names.has(meta.metapackage))
     throw new InvalidPlanError(`metapackage ${meta.metapackage} is not in the plan`);

@@ -23,7 +23,7 @@ import {
   type QueryCommandOutput,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { KvStateStore, type KvItem, type VersionedKv } from "./kv-state-store.js";
+import { type KvItem, KvStateStore, type VersionedKv } from "./kv-state-store.js";
 import { ConflictError } from "./state-store.js";
 
 export class DynamoDbStateStore extends KvStateStore {
@@ -83,7 +83,8 @@ export class DynamoDbStateStore extends KvStateStore {
     for (;;) {
       const { Table } = await this.client.send(new DescribeTableCommand({ TableName: this.tableName }));
       if (Table?.TableStatus === "ACTIVE") break;
-      if (Date.now() > deadline) throw new Error(`DynamoDB table ${this.tableName} is not active after ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`DynamoDB table ${this.tableName} is not active after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 200));
     }
     try {
@@ -111,11 +112,18 @@ class DynamoKv implements VersionedKv {
   ) {}
 
   async get(pk: string, sk: string): Promise<KvItem | undefined> {
-    const { Item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk, sk }, ConsistentRead: true }));
+    const { Item } = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk, sk }, ConsistentRead: true }),
+    );
     return Item ? toKvItem(Item) : undefined;
   }
 
-  async put(pk: string, sk: string, value: unknown, options: { ifVersion?: number; expiresAt?: number } = {}) {
+  async put(
+    pk: string,
+    sk: string,
+    value: unknown,
+    options: { ifVersion?: number; expiresAt?: number } = {},
+  ) {
     const names: Record<string, string> = { "#v": "version", "#d": "data" };
     const values: Record<string, unknown> = { ":zero": 0, ":one": 1, ":d": JSON.stringify(value) };
     let update = "SET #v = if_not_exists(#v, :zero) + :one, #d = :d";

@@ -15,7 +15,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { KvStateStore, type KvItem, type VersionedKv } from "./kv-state-store.js";
+import { type KvItem, KvStateStore, type VersionedKv } from "./kv-state-store.js";
 import { ConflictError } from "./state-store.js";
 
 interface FileItem extends KvItem {
@@ -98,13 +98,19 @@ class FileKv implements VersionedKv {
     return readItem(this.file(pk, sk));
   }
 
-  async put(pk: string, sk: string, value: unknown, options: { ifVersion?: number; expiresAt?: number } = {}) {
+  async put(
+    pk: string,
+    sk: string,
+    value: unknown,
+    options: { ifVersion?: number; expiresAt?: number } = {},
+  ) {
     const path = this.file(pk, sk);
     await mkdir(this.dir(pk), { recursive: true });
     return this.locked(path, async () => {
       const current = await readItem(path);
       const version = current?.version ?? 0;
-      if (options.ifVersion !== undefined && options.ifVersion !== version) throw new ConflictError(`${pk} ${sk}`);
+      if (options.ifVersion !== undefined && options.ifVersion !== version)
+        throw new ConflictError(`${pk} ${sk}`);
       const item: FileItem = { pk, sk, value, version: version + 1, expiresAt: options.expiresAt };
       await writeAtomically(path, JSON.stringify(item));
       return item.version;
@@ -144,6 +150,20 @@ class FileKv implements VersionedKv {
       .map((item) => ({ sk: item.sk, item }));
   }
 
+  async sweepExpired(pk: string, now: number): Promise<number> {
+    let swept = 0;
+    for (const { sk, item } of await this.query(pk)) {
+      if (item.expiresAt === undefined || item.expiresAt > now) continue;
+      try {
+        await this.delete(pk, sk, { ifVersion: item.version });
+        swept++;
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error; // renewed meanwhile: keep it
+      }
+    }
+    return swept;
+  }
+
   private locked<T>(path: string, fn: () => Promise<T>): Promise<T> {
     return withProcessMutex(path, async () => {
       const lockPath = `${path}.lock`;
@@ -170,10 +190,17 @@ class FileKv implements VersionedKv {
       if (await this.isStale(lockPath)) {
         // Rename first so that only one breaker removes this particular abandoned lock.
         const aside = `${lockPath}.stale-${randomBytes(4).toString("hex")}`;
-        if (await rename(lockPath, aside).then(() => true, () => false)) await unlink(aside).catch(() => undefined);
+        if (
+          await rename(lockPath, aside).then(
+            () => true,
+            () => false,
+          )
+        )
+          await unlink(aside).catch(() => undefined);
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`state store: could not lock ${lockPath} within ${this.lockTimeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`state store: could not lock ${lockPath} within ${this.lockTimeoutMs} ms`);
       await sleep(2 + Math.random() * 10);
     }
   }
@@ -202,7 +229,9 @@ async function readItem(path: string): Promise<FileItem | undefined> {
   try {
     return JSON.parse(text) as FileItem;
   } catch (error) {
-    throw new Error(`state store: ${path} is not valid JSON (${(error as Error).message}); it was left untouched`);
+    throw new Error(
+      `state store: ${path} is not valid JSON (${(error as Error).message}); it was left untouched`,
+    );
   }
 }
 
@@ -222,5 +251,9 @@ async function writeAtomically(path: string, text: string): Promise<void> {
     throw error;
   }
   const dir = await open(join(path, ".."), "r").catch(() => undefined);
-  if (dir) await dir.sync().catch(() => undefined).finally(() => dir.close());
+  if (dir)
+    await dir
+      .sync()
+      .catch(() => undefined)
+      .finally(() => dir.close());
 }

@@ -41,11 +41,18 @@ export interface VersionedKv {
    * Writes the item and returns its new version (old version + 1, or 1). With `ifVersion`, only if the stored
    * version equals it (`0`: only if absent); otherwise throws `ConflictError`.
    */
-  put(pk: string, sk: string, value: unknown, options?: { ifVersion?: number; expiresAt?: number }): Promise<number>;
+  put(
+    pk: string,
+    sk: string,
+    value: unknown,
+    options?: { ifVersion?: number; expiresAt?: number },
+  ): Promise<number>;
   /** Deletes; with `ifVersion` only that version (else `ConflictError`). Deleting a missing item is a no-op. */
   delete(pk: string, sk: string, options?: { ifVersion?: number }): Promise<void>;
   /** Every item of a partition, ordered by sort key. */
   query(pk: string): Promise<{ sk: string; item: KvItem }[]>;
+  /** Removes expired items of a partition, for backends without a native TTL (files). */
+  sweepExpired?(pk: string, now: number): Promise<number>;
 }
 
 interface LeaseValue {
@@ -75,7 +82,12 @@ function live(item: KvItem | undefined, now: number): KvItem | undefined {
   return item && (item.expiresAt === undefined || item.expiresAt > now) ? item : undefined;
 }
 
+/** Files have no TTL: expired delivery records are swept every this many new deliveries. */
+const SWEEP_EVERY = 200;
+
 export class KvStateStore implements StateStore {
+  private deliveriesSinceSweep = SWEEP_EVERY - 1; // sweep on the first delivery after a start
+
   constructor(
     protected readonly kv: VersionedKv,
     private readonly clock: () => number = Date.now,
@@ -91,7 +103,8 @@ export class KvStateStore implements StateStore {
     try {
       await this.kv.put(BUILD, build.id, stored, { ifVersion: 0 });
     } catch (error) {
-      if (error instanceof ConflictError) throw new ConflictError(`build ${build.id}`, `build ${build.id} exists`);
+      if (error instanceof ConflictError)
+        throw new ConflictError(`build ${build.id}`, `build ${build.id} exists`);
       throw error;
     }
     return stored;
@@ -109,7 +122,8 @@ export class KvStateStore implements StateStore {
     const next = plain({ ...(item.value as Build), ...patch, id, revision: expectedVersion + 1 }) as Build;
     // The open-build marker is added before a build (re)opens and removed after it closes: a stale marker only
     // costs a read (listUnfinishedBuilds checks the build), a missing one would hide an open build.
-    if (next.state === "open" && (item.value as Build).state !== "open") await this.kv.put(OPEN_BUILD, id, { id });
+    if (next.state === "open" && (item.value as Build).state !== "open")
+      await this.kv.put(OPEN_BUILD, id, { id });
     try {
       await this.kv.put(BUILD, id, next, { ifVersion: expectedVersion });
     } catch (error) {
@@ -151,7 +165,10 @@ export class KvStateStore implements StateStore {
       await this.kv.put(jobPk(job.buildId), job.pkgbase, stored, { ifVersion: 0 });
     } catch (error) {
       if (error instanceof ConflictError)
-        throw new ConflictError(`job ${job.buildId}/${job.pkgbase}`, `job ${job.buildId}/${job.pkgbase} exists`);
+        throw new ConflictError(
+          `job ${job.buildId}/${job.pkgbase}`,
+          `job ${job.buildId}/${job.pkgbase} exists`,
+        );
       throw error;
     }
     await this.writeIndexes(undefined, stored);
@@ -159,17 +176,25 @@ export class KvStateStore implements StateStore {
   }
 
   async getJob(buildId: string, pkgbase: string): Promise<Job | undefined> {
-    const item = await this.kv.get(jobPk(assertStoreKey(buildId, "build id")), assertStoreKey(pkgbase, "pkgbase"));
+    const item = await this.kv.get(
+      jobPk(assertStoreKey(buildId, "build id")),
+      assertStoreKey(pkgbase, "pkgbase"),
+    );
     return item ? withRevision<Job>(item) : undefined;
   }
 
   async listJobs(buildId: string): Promise<Job[]> {
-    return (await this.kv.query(jobPk(assertStoreKey(buildId, "build id")))).map(({ item }) => withRevision<Job>(item));
+    return (await this.kv.query(jobPk(assertStoreKey(buildId, "build id")))).map(({ item }) =>
+      withRevision<Job>(item),
+    );
   }
 
   async updateJob(buildId: string, pkgbase: string, expectedVersion: number, patch: JobPatch): Promise<Job> {
     const what = `job ${buildId}/${pkgbase}`;
-    const item = await this.kv.get(jobPk(assertStoreKey(buildId, "build id")), assertStoreKey(pkgbase, "pkgbase"));
+    const item = await this.kv.get(
+      jobPk(assertStoreKey(buildId, "build id")),
+      assertStoreKey(pkgbase, "pkgbase"),
+    );
     if (!item) throw new NotFoundError(what);
     if (item.version !== expectedVersion) throw new ConflictError(what);
     const previous = item.value as Job;
@@ -201,7 +226,8 @@ export class KvStateStore implements StateStore {
     const marker: IndexValue = { buildId: next.buildId, pkgbase: next.pkgbase };
     const sk = `${next.buildId}/${next.pkgbase}`;
     const writes: Promise<number>[] = [];
-    if (next.runId !== undefined && next.runId !== previous?.runId) writes.push(this.kv.put(`RUN#${next.runId}`, sk, marker));
+    if (next.runId !== undefined && next.runId !== previous?.runId)
+      writes.push(this.kv.put(`RUN#${next.runId}`, sk, marker));
     if (next.jobId !== undefined && next.jobId !== previous?.jobId)
       writes.push(this.kv.put(`GHJOB#${next.jobId}`, sk, marker));
     if (next.checkRunId !== undefined && next.checkRunId !== previous?.checkRunId)
@@ -224,17 +250,27 @@ export class KvStateStore implements StateStore {
 
   async recordDelivery(id: string, ttlMs: number, now: number = this.clock()): Promise<boolean> {
     assertStoreKey(id, "delivery id");
-    for (;;) {
+    if (this.kv.sweepExpired && ++this.deliveriesSinceSweep >= SWEEP_EVERY) {
+      this.deliveriesSinceSweep = 0;
+      await this.kv.sweepExpired(DELIVERY, now);
+    }
+    for (let attempt = 0; attempt < 20; attempt++) {
       const item = await this.kv.get(DELIVERY, id);
       if (live(item, now)) return false;
       try {
-        await this.kv.put(DELIVERY, id, { seenAt: now }, { ifVersion: item?.version ?? 0, expiresAt: now + ttlMs });
+        await this.kv.put(
+          DELIVERY,
+          id,
+          { seenAt: now },
+          { ifVersion: item?.version ?? 0, expiresAt: now + ttlMs },
+        );
         return true;
       } catch (error) {
         if (!(error instanceof ConflictError)) throw error;
         // Someone recorded it at the same moment: loop, and we will see theirs.
       }
     }
+    throw new ConflictError(`delivery ${id}`, `delivery ${id}: too many concurrent changes`);
   }
 
   // ---- leases ----
@@ -263,7 +299,8 @@ export class KvStateStore implements StateStore {
     assertStoreKey(key, "lease key");
     const item = await this.kv.get(LEASE, key);
     const current = item?.value as LeaseValue | undefined;
-    if (!item || !current || current.owner !== owner || current.token !== token || current.expiresAt <= now) return false;
+    if (!item || !current || current.owner !== owner || current.token !== token || current.expiresAt <= now)
+      return false;
     try {
       await this.kv.put(LEASE, key, { owner, token, expiresAt: now + ttlMs }, { ifVersion: item.version });
       return true;
@@ -287,18 +324,30 @@ export class KvStateStore implements StateStore {
   }
 
   async holdsLease(key: string, owner: string, token: number, now: number): Promise<boolean> {
-    const current = (await this.kv.get(LEASE, assertStoreKey(key, "lease key")))?.value as LeaseValue | undefined;
-    return current !== undefined && current.owner === owner && current.token === token && current.expiresAt > now;
+    const current = (await this.kv.get(LEASE, assertStoreKey(key, "lease key")))?.value as
+      | LeaseValue
+      | undefined;
+    return (
+      current !== undefined && current.owner === owner && current.token === token && current.expiresAt > now
+    );
   }
 
   // ---- records ----
 
   async getRecord<T = unknown>(kind: string, key: string): Promise<StoredRecord<T> | undefined> {
-    const item = live(await this.kv.get(recPk(assertStoreKey(kind, "record kind")), assertStoreKey(key, "record key")), this.clock());
+    const item = live(
+      await this.kv.get(recPk(assertStoreKey(kind, "record kind")), assertStoreKey(key, "record key")),
+      this.clock(),
+    );
     return item ? { value: item.value as T, version: item.version } : undefined;
   }
 
-  async putRecord<T = unknown>(kind: string, key: string, value: T, options: PutRecordOptions = {}): Promise<number> {
+  async putRecord<T = unknown>(
+    kind: string,
+    key: string,
+    value: T,
+    options: PutRecordOptions = {},
+  ): Promise<number> {
     const pk = recPk(assertStoreKey(kind, "record kind"));
     assertStoreKey(key, "record key");
     let ifVersion = options.ifVersion;
@@ -318,9 +367,17 @@ export class KvStateStore implements StateStore {
     }
   }
 
-  async deleteRecord(kind: string, key: string, options: { readonly ifVersion?: number } = {}): Promise<void> {
+  async deleteRecord(
+    kind: string,
+    key: string,
+    options: { readonly ifVersion?: number } = {},
+  ): Promise<void> {
     try {
-      await this.kv.delete(recPk(assertStoreKey(kind, "record kind")), assertStoreKey(key, "record key"), options);
+      await this.kv.delete(
+        recPk(assertStoreKey(kind, "record kind")),
+        assertStoreKey(key, "record key"),
+        options,
+      );
     } catch (error) {
       if (error instanceof ConflictError) throw new ConflictError(`record ${kind}/${key}`);
       throw error;

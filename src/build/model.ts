@@ -29,10 +29,20 @@ export const JOB_STATES: readonly JobState[] = [
 ];
 
 /** States a job never leaves (except through an explicit retry, which starts a new attempt). */
-export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set(["published", "failed", "skipped", "cancelled"]);
+export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set([
+  "published",
+  "failed",
+  "skipped",
+  "cancelled",
+]);
 
 export function isTerminal(state: JobState): boolean {
   return TERMINAL_JOB_STATES.has(state);
+}
+
+/** Whether the scheduler may dispatch the job (dependencies permitting). */
+export function isDispatchable(job: Pick<Job, "state" | "approvedBy">): boolean {
+  return job.state === "planned" || (job.state === "awaiting-approval" && job.approvedBy !== undefined);
 }
 
 /** Position on the forward path; terminal states sit past every live state. */
@@ -100,6 +110,8 @@ export interface PlannedJob {
   readonly needs: readonly string[];
   /** Dependency specs the package names (depends of all its pkgnames). Used for the metapackage fan-in check. */
   readonly depends?: readonly string[];
+  /** Set by the supply-chain guard (issue 9): why a person must approve before it is built; starts `awaiting-approval`. */
+  readonly approvalReason?: string;
 }
 
 export interface Build {
@@ -139,6 +151,8 @@ export interface Job extends PlannedJob {
   readonly jobId?: number;
   readonly htmlUrl?: string;
   readonly checkRunId?: number;
+  /** Who approved a job held in `awaiting-approval` (supply-chain guard, issue 9); it is then dispatchable. */
+  readonly approvedBy?: string;
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly dispatchedAt?: number;
@@ -163,7 +177,17 @@ export function newBuildId(now: number, random: () => number = Math.random): str
 }
 
 export function newJob(buildId: string, planned: PlannedJob, now: number): Job {
-  return { ...planned, buildId, state: "planned", attempt: 1, createdAt: now, updatedAt: now, revision: 1 };
+  const state: JobState = planned.approvalReason === undefined ? "planned" : "awaiting-approval";
+  return {
+    ...planned,
+    buildId,
+    state,
+    ...(planned.approvalReason !== undefined ? { stateReason: planned.approvalReason } : {}),
+    attempt: 1,
+    createdAt: now,
+    updatedAt: now,
+    revision: 1,
+  };
 }
 
 /**

@@ -13,7 +13,14 @@
  * - when every job is finished the build closes: `failure` if anything failed or was skipped.
  */
 import { satisfies, splitDepSpec } from "../arch/depspec.js";
-import { type Build, type BuildConclusion, isTerminal, type Job, type JobState } from "./model.js";
+import {
+  type Build,
+  type BuildConclusion,
+  isDispatchable,
+  isTerminal,
+  type Job,
+  type JobState,
+} from "./model.js";
 
 export interface SchedulerOptions {
   readonly now: number;
@@ -48,13 +55,19 @@ export function schedule(build: Build, jobs: readonly Job[], options: SchedulerO
   const byName = new Map(jobs.map((j) => [j.pkgbase, j]));
   const state = new Map<string, JobState>(jobs.map((j) => [j.pkgbase, j.state]));
   const order = planOrder(build, jobs);
+  // Judged on the state as this pass has changed it (a job skipped above is no longer dispatchable).
+  const dispatchable = (job: Job) =>
+    isDispatchable({ state: state.get(job.pkgbase) ?? job.state, approvedBy: job.approvedBy });
 
   // 1. Timeouts.
   const timedOut: JobDecision[] = [];
   for (const job of order) {
     const since = stuckSince(job);
     if (since !== undefined && now - since >= build.jobTimeoutMs) {
-      timedOut.push({ pkgbase: job.pkgbase, reason: `timed out after ${formatMinutes(build.jobTimeoutMs)} (${job.state})` });
+      timedOut.push({
+        pkgbase: job.pkgbase,
+        reason: `timed out after ${formatMinutes(build.jobTimeoutMs)} (${job.state})`,
+      });
       state.set(job.pkgbase, "failed");
     }
   }
@@ -68,7 +81,10 @@ export function schedule(build: Build, jobs: readonly Job[], options: SchedulerO
       const broken = job.needs.find((n) => BROKEN.has(state.get(n) ?? "published"));
       if (broken === undefined) continue;
       const brokenState = state.get(broken);
-      skip.push({ pkgbase: job.pkgbase, reason: `dependency ${broken} ${brokenState === "cancelled" ? "cancelled" : brokenState}` });
+      skip.push({
+        pkgbase: job.pkgbase,
+        reason: `dependency ${broken} ${brokenState === "cancelled" ? "cancelled" : brokenState}`,
+      });
       state.set(job.pkgbase, "skipped");
       changed = true;
     }
@@ -79,7 +95,7 @@ export function schedule(build: Build, jobs: readonly Job[], options: SchedulerO
   let slots = build.maxParallel - [...state.values()].filter((s) => ACTIVE.has(s)).length;
   for (const job of order) {
     if (slots <= 0) break;
-    if (job.pkgbase === build.metapackage || state.get(job.pkgbase) !== "planned") continue;
+    if (job.pkgbase === build.metapackage || !dispatchable(job)) continue;
     // A need outside the plan (not a job of this build) is not ours to wait for.
     if (job.needs.every((n) => (state.get(n) ?? "published") === "published")) {
       dispatch.push(job.pkgbase);
@@ -90,7 +106,7 @@ export function schedule(build: Build, jobs: readonly Job[], options: SchedulerO
 
   // 4. Fan-in: the metapackage, once everything else is finished.
   const meta = build.metapackage === undefined ? undefined : byName.get(build.metapackage);
-  if (meta && state.get(meta.pkgbase) === "planned") {
+  if (meta && dispatchable(meta)) {
     const othersDone = order.every((j) => j === meta || isTerminal(state.get(j.pkgbase) ?? "planned"));
     if (othersDone) {
       const missing = missingForFanIn(meta, jobs, state, options.isAvailable ?? (() => false));
@@ -175,15 +191,18 @@ function missingForFanIn(
   isAvailable: (dep: string) => boolean,
 ): string[] {
   const published = jobs.filter((j) => j !== meta && state.get(j.pkgbase) === "published");
-  const deps =
-    meta.depends ?? meta.needs.flatMap((n) => jobs.find((j) => j.pkgbase === n)?.pkgnames ?? [n]);
-  return deps.filter((dep) => {
+  return fanInDeps(meta, jobs).filter((dep) => {
     const spec = splitDepSpec(dep);
     const inBuild = published.some((j) =>
       j.pkgnames.some((name) => satisfies(spec, { name, version: j.version, provides: [] })),
     );
     return !inBuild && !isAvailable(dep);
   });
+}
+
+/** The dependency specs the metapackage names; without a `depends` list, the pkgnames of its in-plan needs. */
+export function fanInDeps(meta: Job, jobs: readonly Job[]): readonly string[] {
+  return meta.depends ?? meta.needs.flatMap((n) => jobs.find((j) => j.pkgbase === n)?.pkgnames ?? [n]);
 }
 
 function formatMinutes(ms: number): string {

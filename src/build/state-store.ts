@@ -27,7 +27,13 @@ export interface LeaseStore {
   holdsLease(key: string, owner: string, token: number, now: number): Promise<boolean>;
 }
 
-export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [k: string]: JsonValue };
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | readonly JsonValue[]
+  | { readonly [k: string]: JsonValue };
 
 /** A record of another module (publisher queue, supply-chain approvals…) with its version counter. */
 export interface StoredRecord<T = unknown> {
@@ -121,7 +127,6 @@ export class InvalidKeyError extends Error {
  * so they are limited to printable characters and 512 bytes.
  */
 export function assertStoreKey(value: string, what: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
   if (value.length === 0 || Buffer.byteLength(value) > 512 || /[\u0000-\u001f\u007f]/.test(value)) {
     throw new InvalidKeyError(`invalid ${what}: ${JSON.stringify(value.slice(0, 80))}`);
   }
@@ -151,7 +156,10 @@ export async function updateJobWith(
       if (!(error instanceof ConflictError)) throw error;
     }
   }
-  throw new ConflictError(`job ${buildId}/${pkgbase}`, `job ${buildId}/${pkgbase}: too many concurrent changes`);
+  throw new ConflictError(
+    `job ${buildId}/${pkgbase}`,
+    `job ${buildId}/${pkgbase}: too many concurrent changes`,
+  );
 }
 
 /** Same loop for a build. */

@@ -7,8 +7,8 @@
  * is printed on stdout: no partial plan passes for a complete one), 2 for bad usage.
  */
 import { resolve } from "node:path";
-import { makePlan, createPlanServices } from "../resolve/make-plan.js";
 import { loadLocalSources } from "../resolve/local-sources.js";
+import { createPlanServices, makePlan } from "../resolve/make-plan.js";
 import { planToJson, renderPlanTable } from "../resolve/plan.js";
 import { plannerSettings } from "../resolve/settings.js";
 import type { Subcommand } from "./io.js";
@@ -45,7 +45,12 @@ function parseArgs(argv: readonly string[]): PlanArgs | string {
       return (error as Error).message;
     }
   }
-  return { ...(path !== undefined ? { path } : {}), json, ...(repoDb !== undefined ? { repoDb } : {}), rebuild };
+  return {
+    ...(path !== undefined ? { path } : {}),
+    json,
+    ...(repoDb !== undefined ? { repoDb } : {}),
+    rebuild,
+  };
 }
 
 export const planCommand: Subcommand = async (argv, io) => {
@@ -59,7 +64,9 @@ export const planCommand: Subcommand = async (argv, io) => {
   try {
     const sources = await loadLocalSources(root, settings.arch);
     const repoDb =
-      args.repoDb === undefined || /^https?:\/\//i.test(args.repoDb) ? args.repoDb : resolve(io.cwd, args.repoDb);
+      args.repoDb === undefined || /^https?:\/\//i.test(args.repoDb)
+        ? args.repoDb
+        : resolve(io.cwd, args.repoDb);
     const services = createPlanServices(settings, repoDb !== undefined ? { repoDb } : {});
     const plan = await makePlan({ local: sources.local, rebuild: args.rebuild }, services, sources.errors);
     io.stdout(args.json ? planToJson(plan) : renderPlanTable(plan));

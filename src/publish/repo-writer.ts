@@ -39,7 +39,11 @@ export interface PublishResult {
   /** How many DB rewrites this call's entries went through (1 unless a rewrite failed and was retried). */
   readonly rewrites: number;
   /** Entries now in the repository for this call. */
-  readonly published: readonly { readonly name: string; readonly version: string; readonly filename: string }[];
+  readonly published: readonly {
+    readonly name: string;
+    readonly version: string;
+    readonly filename: string;
+  }[];
   /** Package files (and their signatures) deleted after the DB rewrite. */
   readonly deleted: readonly string[];
   /** Number of entries in the DB after the rewrite. */
@@ -107,7 +111,14 @@ export function parsePackageFilename(
 ): { name: string; version: string; arch: string; extension: string } | undefined {
   const m = PACKAGE_FILE.exec(filename);
   if (!m) return undefined;
-  const [, name, pkgver, pkgrel, arch, extension] = m as unknown as [string, string, string, string, string, string];
+  const [, name, pkgver, pkgrel, arch, extension] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   if (!isValidPkgname(name)) return undefined;
   return { name, version: `${pkgver}-${pkgrel}`, arch, extension };
 }
@@ -190,7 +201,11 @@ export class RepositoryWriter {
         prepared.map(async (p, i) => {
           const item = items[i] as PublishItem;
           const sig = p.entry.pgpsig === undefined ? undefined : Buffer.from(p.entry.pgpsig, "base64");
-          await this.#put(`${keys.dir}${p.entry.filename}`, item.packageFile, "application/zstd");
+          await this.#put(
+            `${keys.dir}${p.entry.filename}`,
+            item.packageFile,
+            packageContentType(p.entry.filename),
+          );
           if (sig) await this.#put(`${keys.dir}${p.entry.filename}.sig`, sig, "application/pgp-signature");
         }),
       );
@@ -200,7 +215,11 @@ export class RepositoryWriter {
     const outcome = await this.#enqueue(keys.leaseKey, repo, arch, prepared, []);
     return {
       ...outcome,
-      published: prepared.map((p) => ({ name: p.entry.name, version: p.entry.version, filename: p.entry.filename })),
+      published: prepared.map((p) => ({
+        name: p.entry.name,
+        version: p.entry.version,
+        filename: p.entry.filename,
+      })),
     };
   }
 
@@ -208,7 +227,8 @@ export class RepositoryWriter {
   async remove(repo: string, arch: string, names: readonly string[]): Promise<PublishResult> {
     checkRepo(repo, arch);
     for (const n of names) {
-      if (!isValidPkgname(n)) throw new PackageRejectedError(`remove: invalid package name ${JSON.stringify(n)}`);
+      if (!isValidPkgname(n))
+        throw new PackageRejectedError(`remove: invalid package name ${JSON.stringify(n)}`);
     }
     const outcome = await this.#enqueue(repositoryKeys(repo, arch).leaseKey, repo, arch, [], names);
     return { ...outcome, published: [] };
@@ -216,7 +236,8 @@ export class RepositoryWriter {
 
   async #prepare(arch: string, item: PublishItem): Promise<Prepared> {
     const parsed = parsePackageFilename(item.filename);
-    if (!parsed) throw new PackageRejectedError(`publish: ${JSON.stringify(item.filename)} is not a package file name`);
+    if (!parsed)
+      throw new PackageRejectedError(`publish: ${JSON.stringify(item.filename)} is not a package file name`);
     let entry: DescEntry;
     try {
       entry = descEntryFromPackage(await readPackageFile(item.packageFile, item.filename));
@@ -342,7 +363,9 @@ export class RepositoryWriter {
 
       // Fencing: a writer whose lease expired (paused process, slow storage) must not overwrite a newer DB.
       if (!(await this.#o.leases.holdsLease(keys.leaseKey, this.#o.owner, lease.token, this.#o.now()))) {
-        throw new LeaseLostError(`publish ${repo}/${arch}: the repository lease was lost before the DB write`);
+        throw new LeaseLostError(
+          `publish ${repo}/${arch}: the repository lease was lost before the DB write`,
+        );
       }
       this.rewriteCount++;
       // The signature goes up just before its DB so the window where they disagree is as short as possible.
@@ -421,10 +444,17 @@ export class RepositoryWriter {
     const deadline = this.#o.now() + this.#o.leaseWaitMs;
     let delay = 50;
     for (;;) {
-      const lease = await this.#o.leases.acquireLease(leaseKey, this.#o.owner, this.#o.leaseTtlMs, this.#o.now());
+      const lease = await this.#o.leases.acquireLease(
+        leaseKey,
+        this.#o.owner,
+        this.#o.leaseTtlMs,
+        this.#o.now(),
+      );
       if (lease) return lease;
       if (this.#o.now() + delay > deadline) {
-        throw new LeaseTimeoutError(`${leaseKey}: another writer held the lease for over ${this.#o.leaseWaitMs} ms`);
+        throw new LeaseTimeoutError(
+          `${leaseKey}: another writer held the lease for over ${this.#o.leaseWaitMs} ms`,
+        );
       }
       await this.#o.sleep(delay + Math.floor(Math.random() * delay));
       delay = Math.min(delay * 2, 2_000);
@@ -457,8 +487,21 @@ export class RepositoryWriter {
   }
 }
 
+const contentTypes: Record<string, string> = {
+  ".zst": "application/zstd",
+  ".xz": "application/x-xz",
+  ".gz": "application/gzip",
+  ".bz2": "application/x-bzip2",
+};
+
+function packageContentType(filename: string): string {
+  const ext = filename.slice(filename.lastIndexOf("."));
+  return contentTypes[ext] ?? "application/octet-stream";
+}
+
 function checkRepo(repo: string, arch: string): ReturnType<typeof repositoryKeys> {
-  if (!REPO_NAME.test(repo) || repo.length > 200) throw new PublishError(`invalid repository name ${JSON.stringify(repo)}`);
+  if (!REPO_NAME.test(repo) || repo.length > 200)
+    throw new PublishError(`invalid repository name ${JSON.stringify(repo)}`);
   if (!ARCH_NAME.test(arch)) throw new PublishError(`invalid architecture ${JSON.stringify(arch)}`);
   return repositoryKeys(repo, arch);
 }
@@ -467,6 +510,7 @@ function checkRepo(repo: string, arch: string): ReturnType<typeof repositoryKeys
 export function keepVersionsFromEnv(env: NodeJS.ProcessEnv): number {
   const raw = env.KEEP_VERSIONS?.trim();
   if (!raw) return 1;
-  if (!/^\d+$/.test(raw)) throw new PublishError(`KEEP_VERSIONS must be a whole number, not ${JSON.stringify(raw)}`);
+  if (!/^\d+$/.test(raw))
+    throw new PublishError(`KEEP_VERSIONS must be a whole number, not ${JSON.stringify(raw)}`);
   return Number(raw);
 }

@@ -101,7 +101,10 @@ export async function verifyArtifact(
 ): Promise<{ result: BuildResult; packages: VerifiedPackage[] }> {
   const result = parseBuildResult(files.get("result.json"));
   const mismatch = (what: string, got: unknown, want: unknown) =>
-    new VerificationError("result-mismatch", `result.json ${what} is ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+    new VerificationError(
+      "result-mismatch",
+      `result.json ${what} is ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`,
+    );
   if (result.buildId !== expected.buildId) throw mismatch("buildId", result.buildId, expected.buildId);
   if (result.pkgbase !== expected.pkgbase) throw mismatch("pkgbase", result.pkgbase, expected.pkgbase);
   if (!result.ok) throw mismatch("ok", result.ok, true);
@@ -111,18 +114,26 @@ export async function verifyArtifact(
   const listed = new Set<string>();
   for (const p of result.packages) {
     if (!wanted.has(p.pkgname)) {
-      throw new VerificationError("unexpected-file", `result.json lists ${p.pkgname}, which the plan does not build`);
+      throw new VerificationError(
+        "unexpected-file",
+        `result.json lists ${p.pkgname}, which the plan does not build`,
+      );
     }
-    if (listed.has(p.pkgname)) throw new VerificationError("invalid-result", `result.json lists ${p.pkgname} twice`);
+    if (listed.has(p.pkgname))
+      throw new VerificationError("invalid-result", `result.json lists ${p.pkgname} twice`);
     listed.add(p.pkgname);
   }
   for (const name of expected.pkgnames) {
-    if (!listed.has(name)) throw new VerificationError("missing-file", `no package for ${name} in result.json`);
+    if (!listed.has(name))
+      throw new VerificationError("missing-file", `no package for ${name} in result.json`);
   }
   const packageFiles = new Set(result.packages.map((p) => p.file));
   for (const name of files.keys()) {
     if (!knownExtraFiles.has(name) && !packageFiles.has(name)) {
-      throw new VerificationError("unexpected-file", `the artifact holds ${JSON.stringify(name)}, which result.json does not list`);
+      throw new VerificationError(
+        "unexpected-file",
+        `the artifact holds ${JSON.stringify(name)}, which result.json does not list`,
+      );
     }
   }
 
@@ -133,17 +144,26 @@ export async function verifyArtifact(
       throw new VerificationError("invalid-result", `result.json names the file ${JSON.stringify(p.file)}`);
     }
     const parsedName = parsePackageFilename(p.file);
-    if (!parsedName) throw new VerificationError("invalid-result", `${JSON.stringify(p.file)} is not a package file name`);
-    if (p.version !== expected.version) throw mismatch(`version of ${p.pkgname}`, p.version, expected.version);
-    if (p.arch !== expected.arch && p.arch !== "any") throw mismatch(`arch of ${p.pkgname}`, p.arch, expected.arch);
+    if (!parsedName)
+      throw new VerificationError("invalid-result", `${JSON.stringify(p.file)} is not a package file name`);
+    if (p.version !== expected.version)
+      throw mismatch(`version of ${p.pkgname}`, p.version, expected.version);
+    if (p.arch !== expected.arch && p.arch !== "any")
+      throw mismatch(`arch of ${p.pkgname}`, p.arch, expected.arch);
     const bytes = files.get(p.file);
     if (bytes === undefined) throw new VerificationError("missing-file", `${where} is not in the artifact`);
     if (bytes.byteLength !== p.size) {
-      throw new VerificationError("size-mismatch", `${where} is ${bytes.byteLength} bytes, result.json says ${p.size}`);
+      throw new VerificationError(
+        "size-mismatch",
+        `${where} is ${bytes.byteLength} bytes, result.json says ${p.size}`,
+      );
     }
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     if (sha256 !== p.sha256) {
-      throw new VerificationError("checksum-mismatch", `${where} has sha256 ${sha256}, result.json says ${p.sha256}`);
+      throw new VerificationError(
+        "checksum-mismatch",
+        `${where} has sha256 ${sha256}, result.json says ${p.sha256}`,
+      );
     }
     let entry: DescEntry;
     try {
@@ -157,11 +177,18 @@ export async function verifyArtifact(
       ["pkgver", entry.version, expected.version],
       ["arch", entry.arch, p.arch],
       // The file name is what the DB and pacman use; it must agree with the metadata inside.
-      ["file name", `${parsedName.name}-${parsedName.version}-${parsedName.arch}`, `${entry.name}-${entry.version}-${entry.arch}`],
+      [
+        "file name",
+        `${parsedName.name}-${parsedName.version}-${parsedName.arch}`,
+        `${entry.name}-${entry.version}-${entry.arch}`,
+      ],
     ];
     for (const [field, got, want] of checks) {
       if (got !== want) {
-        throw new VerificationError("pkginfo-mismatch", `${where}: .PKGINFO ${field} is ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+        throw new VerificationError(
+          "pkginfo-mismatch",
+          `${where}: .PKGINFO ${field} is ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`,
+        );
       }
     }
     packages.push({ pkgname: p.pkgname, filename: p.file, bytes, entry });

@@ -7,6 +7,7 @@
  * a per-process budget stops runaway loops, and answers are cached in memory.
  */
 import { z } from "zod";
+import { isValidPkgname } from "../arch/names.js";
 
 /** What the planner needs to know about one AUR pkgname. */
 export interface AurPackage {
@@ -48,9 +49,12 @@ export class AurError extends Error {
 
 const stringList = z.array(z.string()).optional().default([]);
 
+// Names enter the plan (and later build commands) here: pacman's rules, like everywhere else.
+const pkgname = z.string().refine(isValidPkgname, { message: "not a valid package name" });
+
 const resultSchema = z.object({
-  Name: z.string(),
-  PackageBase: z.string(),
+  Name: pkgname,
+  PackageBase: pkgname,
   Version: z.string(),
   NumVotes: z.number().optional().default(0),
   Popularity: z.number().optional().default(0),
@@ -64,7 +68,11 @@ const resultSchema = z.object({
 
 const responseSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("error"), error: z.string() }),
-  z.object({ type: z.enum(["multiinfo", "search"]), resultcount: z.number(), results: z.array(resultSchema) }),
+  z.object({
+    type: z.enum(["multiinfo", "search"]),
+    resultcount: z.number(),
+    results: z.array(resultSchema),
+  }),
 ]);
 
 function toPackage(r: z.infer<typeof resultSchema>): AurPackage {
@@ -167,7 +175,9 @@ export class HttpAurClient implements AurClient {
     const now = this.#o.now();
     let names = this.#searchCache.get(name);
     if (!names || now - names.at >= this.#o.cacheTtlMs) {
-      const hits = await this.#call(`/rpc/v5/search/${encodeURIComponent(name)}?by=provides`, { method: "GET" });
+      const hits = await this.#call(`/rpc/v5/search/${encodeURIComponent(name)}?by=provides`, {
+        method: "GET",
+      });
       names = { names: hits.map((h) => h.name).sort(), at: this.#o.now() };
       this.#searchCache.set(name, names);
     }
@@ -227,11 +237,21 @@ function parseRpcAnswer(url: string, status: number, text: string): AurPackage[]
   try {
     json = JSON.parse(text);
   } catch {
-    throw new AurError("format", `AUR answered ${status} with something that is not JSON for ${url}: ${text.slice(0, 80)}`, status);
+    throw new AurError(
+      "format",
+      `AUR answered ${status} with something that is not JSON for ${url}: ${text.slice(0, 80)}`,
+      status,
+    );
   }
   const parsed = responseSchema.safeParse(json);
   if (!parsed.success) {
-    throw new AurError("format", `AUR answer for ${url} has an unexpected shape: ${parsed.error.issues[0]?.message ?? ""}`, status);
+    const issue = parsed.error.issues[0];
+    const where = issue ? `${issue.path.join(".")}: ` : "";
+    throw new AurError(
+      "format",
+      `AUR answer for ${url} has an unexpected shape: ${where}${issue?.message ?? ""}`,
+      status,
+    );
   }
   if (parsed.data.type === "error") {
     throw new AurError("rpc", `AUR RPC error for ${url}: ${parsed.data.error}`, status);

@@ -45,6 +45,7 @@ export async function resolveAurRef(
   if (!response.ok) throw new AurRefError(`${url}: HTTP ${response.status}`);
   const refs = parseRefAdvertisement(await response.text());
   const sha = refs.get("HEAD") ?? refs.get("refs/heads/master") ?? refs.get("refs/heads/main");
-  if (!sha) throw new AurRefError(`${url}: no HEAD or master branch advertised (is ${pkgbase} an AUR package?)`);
+  if (!sha)
+    throw new AurRefError(`${url}: no HEAD or master branch advertised (is ${pkgbase} an AUR package?)`);
   return sha;
 }

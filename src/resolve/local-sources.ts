@@ -5,6 +5,7 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
+import { assertPkgname, isValidVersion } from "../arch/names.js";
 import { evaluatePkgbuild } from "../arch/pkgbuild/index.js";
 import { packageMetas } from "../arch/srcinfo.js";
 import type { PlanError } from "./plan.js";
@@ -57,13 +58,27 @@ export async function loadLocalSources(root: string, arch: string): Promise<Loca
   for (const file of await findPkgbuilds(root)) {
     const folder = relative(rootDir, dirname(file)) || ".";
     try {
-      const srcinfo = evaluatePkgbuild(await readFile(file, "utf8"), { filename: join(folder, basename(file)), carch: arch });
+      const srcinfo = evaluatePkgbuild(await readFile(file, "utf8"), {
+        filename: join(folder, basename(file)),
+        carch: arch,
+      });
       const packages = packageMetas(srcinfo, arch);
       const first = packages[0];
-      if (!first) throw new Error(`${folder}/PKGBUILD defines no package`);
+      if (!first) throw new Error(`${join(folder, "PKGBUILD")}: defines no package`);
+      // The evaluator's output is checked again here: a pkgver it could not decide must not become a plan.
+      if (!isValidVersion(first.version)) {
+        throw new Error(
+          `${join(folder, "PKGBUILD")}: invalid version ${JSON.stringify(first.version)} (pkgver/pkgrel missing or not static)`,
+        );
+      }
+      for (const p of packages) assertPkgname(p.pkgname, `pkgname in ${join(folder, "PKGBUILD")}`);
       local.push({ pkgbase: first.pkgbase, version: first.version, path: folder, packages });
     } catch (error) {
-      errors.push({ name: folder, chain: [join(folder, "PKGBUILD")], message: error instanceof Error ? error.message : String(error) });
+      errors.push({
+        name: folder,
+        chain: [join(folder, "PKGBUILD")],
+        message: error instanceof Error ? error.message : String(error),
+      });
     }
   }
   return { local, errors };

@@ -5,7 +5,7 @@
  */
 import { type AurClient, HttpAurClient } from "./aur-client.js";
 import { MirrorOfficialIndex, type OfficialIndex } from "./official-index.js";
-import { OurRepo, ourRepoLocation } from "./our-repo.js";
+import { OurRepo, type OurRepoIndex, ourRepoLocation } from "./our-repo.js";
 import { PackageIndex } from "./package-index.js";
 import type { Plan, PlanError } from "./plan.js";
 import { type PlanInput, planBuilds } from "./planner.js";
@@ -14,13 +14,17 @@ import type { PlannerSettings } from "./settings.js";
 export interface PlanServices {
   readonly official: OfficialIndex;
   /** Undefined when no repository is configured yet: everything counts as new. */
-  readonly ours?: OurRepo;
+  readonly ours?: OurRepoIndex;
   readonly aur: AurClient;
 }
 
 export function createPlanServices(
   settings: PlannerSettings,
-  options: { readonly repoDb?: string; readonly fetch?: typeof fetch; readonly sleep?: (ms: number) => Promise<void> } = {},
+  options: {
+    readonly repoDb?: string;
+    readonly fetch?: typeof fetch;
+    readonly sleep?: (ms: number) => Promise<void>;
+  } = {},
 ): PlanServices {
   const location = ourRepoLocation({
     ...(options.repoDb !== undefined ? { override: options.repoDb } : {}),
@@ -37,7 +41,9 @@ export function createPlanServices(
       preferredCountries: settings.preferredCountries,
       ...(options.fetch ? { fetch: options.fetch } : {}),
     }),
-    ...(location !== undefined ? { ours: new OurRepo({ location, repoName: settings.repoName }, options.fetch) } : {}),
+    ...(location !== undefined
+      ? { ours: new OurRepo({ location, repoName: settings.repoName }, options.fetch) }
+      : {}),
     aur: new HttpAurClient({
       baseUrl: settings.aurUrl,
       ...(options.fetch ? { fetch: options.fetch } : {}),
@@ -50,7 +56,11 @@ export function createPlanServices(
  * Loads the indexes and plans. Throws (AurError, MirrorError, OurRepoError) when a source is
  * unavailable: a plan built on half the data must never be reported as complete.
  */
-export async function makePlan(input: PlanInput, services: PlanServices, earlierErrors: readonly PlanError[] = []): Promise<Plan> {
+export async function makePlan(
+  input: PlanInput,
+  services: PlanServices,
+  earlierErrors: readonly PlanError[] = [],
+): Promise<Plan> {
   const before = {
     aur: services.aur.requestsMade,
     mirror: services.official.requestsMade,

@@ -8,10 +8,11 @@
  * the freshness window nothing is sent at all; after it, a conditional GET answered 304 costs
  * one request and no download.
  */
+import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { readRepoDb } from "../archive/repo-db.js";
-import { PackageIndex } from "./package-index.js";
+import { type IndexedPackage, PackageIndex } from "./package-index.js";
 import type { MirrorTemplate } from "./settings.js";
 
 export interface OfficialIndex {
@@ -54,7 +55,10 @@ interface CacheMeta {
 }
 
 /** Mirrors of the preferred countries first, each group in the configured order. */
-export function orderMirrors(mirrors: readonly MirrorTemplate[], countries: readonly string[]): MirrorTemplate[] {
+export function orderMirrors(
+  mirrors: readonly MirrorTemplate[],
+  countries: readonly string[],
+): MirrorTemplate[] {
   const rank = (m: MirrorTemplate) => {
     const i = m.country ? countries.indexOf(m.country.toUpperCase()) : -1;
     return i === -1 ? countries.length : i;
@@ -87,15 +91,47 @@ export class MirrorOfficialIndex implements OfficialIndex {
   async load(): Promise<PackageIndex> {
     const now = (this.#o.now ?? Date.now)();
     if (this.#memory && now - this.#memory.at < this.#freshFor()) return this.#memory.index;
-    const all = [];
+    const all: IndexedPackage[] = [];
     for (const repo of this.#o.repos) {
       const bytes = await this.#syncDb(repo, now);
-      const { entries } = await readRepoDb(bytes);
-      all.push(...PackageIndex.fromDescEntries(repo, entries));
+      all.push(...(await this.#packages(repo, bytes)));
     }
     const index = new PackageIndex(all);
     this.#memory = { index, at: now };
     return index;
+  }
+
+  /**
+   * The packages of one sync DB. Reading a 3,000-package DB takes about a second, so the
+   * name/version/provides extract is kept next to it, keyed by the DB's sha256.
+   */
+  async #packages(repo: string, bytes: Uint8Array): Promise<IndexedPackage[]> {
+    const path = join(this.#o.cacheDir, "sync", this.#o.arch, `${repo}.db.index.json`);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    try {
+      const saved = JSON.parse(await readFile(path, "utf8")) as { sha256?: unknown; packages?: unknown };
+      if (saved.sha256 === sha256 && Array.isArray(saved.packages)) {
+        return (saved.packages as [string, string, string, string[]][]).map(
+          ([name, pkgbase, version, provides]) => ({
+            repo,
+            name,
+            pkgbase,
+            version,
+            provides,
+          }),
+        );
+      }
+    } catch {
+      // no extract yet, or an unreadable one: read the DB itself
+    }
+    const { entries } = await readRepoDb(bytes);
+    const packages = PackageIndex.fromDescEntries(repo, entries);
+    await mkdir(dirname(path), { recursive: true });
+    await writeAtomically(
+      path,
+      JSON.stringify({ sha256, packages: packages.map((p) => [p.name, p.pkgbase, p.version, p.provides]) }),
+    );
+    return packages;
   }
 
   #freshFor(): number {
@@ -120,7 +156,10 @@ export class MirrorOfficialIndex implements OfficialIndex {
       }
       this.#requests++;
       try {
-        const response = await fetchFn(url, { headers, signal: AbortSignal.timeout(this.#o.timeoutMs ?? 30_000) });
+        const response = await fetchFn(url, {
+          headers,
+          signal: AbortSignal.timeout(this.#o.timeoutMs ?? 30_000),
+        });
         if (response.status === 304 && cached) {
           await response.arrayBuffer().catch(() => undefined);
           await writeMeta(metaPath, { ...cached.meta, fetchedAt: now });
@@ -139,8 +178,7 @@ export class MirrorOfficialIndex implements OfficialIndex {
           fetchedAt: now,
         };
         await mkdir(dir, { recursive: true });
-        await writeFile(`${dbPath}.tmp`, bytes);
-        await rename(`${dbPath}.tmp`, dbPath);
+        await writeAtomically(dbPath, bytes);
         await writeMeta(metaPath, meta);
         return bytes;
       } catch (error) {
@@ -155,7 +193,10 @@ function optional<K extends string>(key: K, value: string | null): { [P in K]?: 
   return (value ? { [key]: value } : {}) as { [P in K]?: string };
 }
 
-async function readCache(dbPath: string, metaPath: string): Promise<{ bytes: Uint8Array; meta: CacheMeta } | undefined> {
+async function readCache(
+  dbPath: string,
+  metaPath: string,
+): Promise<{ bytes: Uint8Array; meta: CacheMeta } | undefined> {
   try {
     const meta = JSON.parse(await readFile(metaPath, "utf8")) as CacheMeta;
     if (typeof meta.url !== "string" || typeof meta.fetchedAt !== "number") return undefined;
@@ -166,6 +207,12 @@ async function readCache(dbPath: string, metaPath: string): Promise<{ bytes: Uin
 }
 
 async function writeMeta(path: string, meta: CacheMeta): Promise<void> {
-  await writeFile(`${path}.tmp`, JSON.stringify(meta));
-  await rename(`${path}.tmp`, path);
+  await writeAtomically(path, JSON.stringify(meta));
+}
+
+/** Write then rename, so a reader (another process sharing CACHE_DIR) never sees half a file. */
+async function writeAtomically(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
 }

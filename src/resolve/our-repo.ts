@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readRepoDb } from "../archive/repo-db.js";
+import type { RepoStorage } from "../publish/storage.js";
 import { PackageIndex } from "./package-index.js";
 
 export class OurRepoError extends Error {
@@ -37,7 +38,47 @@ function isUrl(s: string): boolean {
   return /^https?:\/\//i.test(s);
 }
 
-export class OurRepo {
+/** What the planner needs of our repository: its packages, and how many requests that cost. */
+export interface OurRepoIndex {
+  load(): Promise<PackageIndex>;
+  readonly requestsMade: number;
+}
+
+/** Our DB straight from the storage backend (the app, which holds the storage settings of "Publisher"). */
+export class StorageOurRepo implements OurRepoIndex {
+  #requests = 0;
+
+  constructor(
+    private readonly storage: Pick<RepoStorage, "get">,
+    readonly key: string,
+    readonly repoName: string,
+  ) {}
+
+  get requestsMade(): number {
+    return this.#requests;
+  }
+
+  async load(): Promise<PackageIndex> {
+    this.#requests++;
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.storage.get(this.key);
+    } catch (error) {
+      throw new OurRepoError(
+        `cannot read our repository DB ${this.key} from storage: ${(error as Error).message}`,
+      );
+    }
+    if (!bytes) return new PackageIndex([]);
+    try {
+      const { entries } = await readRepoDb(bytes);
+      return new PackageIndex(PackageIndex.fromDescEntries(this.repoName, entries));
+    } catch (error) {
+      throw new OurRepoError(`our repository DB ${this.key} is not readable: ${(error as Error).message}`);
+    }
+  }
+}
+
+export class OurRepo implements OurRepoIndex {
   #requests = 0;
   #cached: { etag?: string; lastModified?: string; index: PackageIndex } | undefined;
 
@@ -75,7 +116,8 @@ export class OurRepo {
     }
     if (response.status === 304 && this.#cached) return this.#cached.index;
     if (response.status === 404) return new PackageIndex([]);
-    if (!response.ok) throw new OurRepoError(`our repository DB ${location} answered HTTP ${response.status}`);
+    if (!response.ok)
+      throw new OurRepoError(`our repository DB ${location} answered HTTP ${response.status}`);
     const index = await this.#index(new Uint8Array(await response.arrayBuffer()), location);
     const etag = response.headers.get("etag");
     const lastModified = response.headers.get("last-modified");

@@ -97,7 +97,8 @@ export function renderPlanTable(plan: Plan, limit = CHECK_RUN_TEXT_LIMIT): strin
   if (plan.builds.length > 0) {
     lines.push("| # | pkgbase | version | source | reason | needs |", "|---|---|---|---|---|---|");
     plan.builds.forEach((b, i) => {
-      const names = b.pkgnames.length === 1 && b.pkgnames[0] === b.pkgbase ? "" : ` (${b.pkgnames.join(", ")})`;
+      const names =
+        b.pkgnames.length === 1 && b.pkgnames[0] === b.pkgbase ? "" : ` (${b.pkgnames.join(", ")})`;
       lines.push(
         `| ${i + 1} | \`${cell(b.pkgbase)}\`${cell(names)} | ${cell(b.version)} | ${b.source} | ${cell(b.reason)} | ${cell(b.needs.join(", "))} |`,
       );
@@ -112,7 +113,12 @@ export function renderPlanTable(plan: Plan, limit = CHECK_RUN_TEXT_LIMIT): strin
     lines.push("");
   }
   if (plan.skipped.length > 0) {
-    lines.push("<details><summary>Already satisfied</summary>", "", "| dependency | satisfied by | why |", "|---|---|---|");
+    lines.push(
+      "<details><summary>Already satisfied</summary>",
+      "",
+      "| dependency | satisfied by | why |",
+      "|---|---|---|",
+    );
     for (const s of plan.skipped) {
       lines.push(`| \`${cell(s.name)}\` | ${cell(s.satisfiedBy ?? "")} | ${cell(s.reason)} |`);
     }
@@ -128,7 +134,8 @@ function truncateLines(lines: readonly string[], limit: number): string {
   if (full.length <= limit) return full;
   const kept: string[] = [];
   let size = 0;
-  const noteFor = (omitted: number) => `\n_… ${omitted} more lines cut: GitHub limits this text to ${limit} characters. Run \`arch-repo-bot plan --json\` for the whole plan._\n`;
+  const noteFor = (omitted: number) =>
+    `\n_… ${omitted} more lines cut: GitHub limits this text to ${limit} characters. Run \`arch-repo-bot plan --json\` for the whole plan._\n`;
   const reserve = noteFor(lines.length).length;
   for (const line of lines) {
     if (size + line.length + 1 + reserve > limit) break;

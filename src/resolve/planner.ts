@@ -60,6 +60,12 @@ interface Item {
   readonly viaProvider?: string;
 }
 
+interface PlanPackage {
+  readonly pkgbase: string;
+  readonly version: string;
+  readonly provides: readonly string[];
+}
+
 interface BaseNode {
   readonly pkgbase: string;
   readonly source: "aur" | "local";
@@ -88,7 +94,18 @@ export async function planBuilds(input: PlanInput, sources: PlanSources): Promis
   const { official, ours, aur } = sources;
   const rebuild = new Set(input.rebuild ?? []);
   const bases = new Map<string, BaseNode>();
-  const byPkgname = new Map<string, { pkgbase: string; provides: readonly string[]; version: string }>();
+  const byPkgname = new Map<string, PlanPackage>();
+  /** provided name → pkgnames in the plan (local or AUR) that provide it */
+  const providedBy = new Map<string, string[]>();
+  const addPlanPackage = (pkgname: string, p: PlanPackage) => {
+    byPkgname.set(pkgname, p);
+    for (const entry of p.provides) {
+      const provided = nameOf(entry);
+      const list = providedBy.get(provided);
+      if (list) list.push(pkgname);
+      else providedBy.set(provided, [pkgname]);
+    }
+  };
   const resolutions = new Map<string, Resolution>();
   const errors: PlanError[] = [];
   const firstChain = new Map<string, readonly string[]>();
@@ -96,7 +113,11 @@ export async function planBuilds(input: PlanInput, sources: PlanSources): Promis
   // 1. roots
   for (const local of input.local) {
     for (const meta of local.packages) {
-      byPkgname.set(meta.pkgname, { pkgbase: local.pkgbase, provides: meta.provides, version: meta.version });
+      addPlanPackage(meta.pkgname, {
+        pkgbase: local.pkgbase,
+        provides: meta.provides,
+        version: meta.version,
+      });
     }
   }
   let level: Item[] = [];
@@ -146,7 +167,13 @@ export async function planBuilds(input: PlanInput, sources: PlanSources): Promis
       }
       const candidate = found.get(item.viaProvider ?? dep.name);
       if (candidate && satisfies(dep, candidate)) {
-        next.push(...addAur(candidate, item, item.viaProvider ? `provides ${dep.name}, chosen because our repository has it` : undefined));
+        next.push(
+          ...addAur(
+            candidate,
+            item,
+            item.viaProvider ? `provides ${dep.name}, chosen because our repository has it` : undefined,
+          ),
+        );
         continue;
       }
       if (!item.viaProvider) {
@@ -186,7 +213,13 @@ export async function planBuilds(input: PlanInput, sources: PlanSources): Promis
 
   // ---- helpers (closures over the state above) ----
 
-  function newBase(pkgbase: string, source: "aur" | "local", version: string, root: boolean, path?: string): BaseNode {
+  function newBase(
+    pkgbase: string,
+    source: "aur" | "local",
+    version: string,
+    root: boolean,
+    path?: string,
+  ): BaseNode {
     return {
       pkgbase,
       source,
@@ -257,7 +290,7 @@ export async function planBuilds(input: PlanInput, sources: PlanSources): Promis
         depends: pkg.depends,
         all: [...pkg.depends, ...pkg.makedepends, ...pkg.checkdepends],
       });
-      byPkgname.set(pkg.name, { pkgbase: pkg.pkgbase, provides: pkg.provides, version: pkg.version });
+      addPlanPackage(pkg.name, { pkgbase: pkg.pkgbase, provides: pkg.provides, version: pkg.version });
     }
     decide(node, requiredBy);
     const via = pkg.name === nameOf(item.spec) ? "name" : "provides";
@@ -285,11 +318,20 @@ export async function planBuilds(input: PlanInput, sources: PlanSources): Promis
     }
     const match = official.resolve(dep);
     if (match) return { kind: "official", match };
-    const providers = [...byPkgname.entries()]
-      .filter(([name, p]) => satisfies(dep, { name, version: p.version, provides: p.provides }))
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const providers = (providedBy.get(dep.name) ?? [])
+      .filter((name) => {
+        const p = byPkgname.get(name);
+        return p !== undefined && satisfies(dep, { name, version: p.version, provides: p.provides });
+      })
+      .sort();
     const first = providers[0];
-    if (first) return { kind: "base", pkgbase: first[1].pkgbase, pkgname: first[0], via: "provides" };
+    if (first)
+      return {
+        kind: "base",
+        pkgbase: (byPkgname.get(first) as PlanPackage).pkgbase,
+        pkgname: first,
+        via: "provides",
+      };
     return undefined;
   }
 
@@ -328,7 +370,9 @@ export async function planBuilds(input: PlanInput, sources: PlanSources): Promis
         skipped.push({
           name: spec,
           reason:
-            r.match.via === "name" ? `official (${r.match.pkg.repo})` : `official (${r.match.pkg.repo}), provided by ${r.match.pkg.name}`,
+            r.match.via === "name"
+              ? `official (${r.match.pkg.repo})`
+              : `official (${r.match.pkg.repo}), provided by ${r.match.pkg.name}`,
           satisfiedBy: `${r.match.pkg.name} ${r.match.pkg.version}`,
         });
       } else if (r.kind === "ours-only") {
@@ -376,14 +420,22 @@ export async function planBuilds(input: PlanInput, sources: PlanSources): Promis
 
     // cycles, then bases blocked by an error or a cycle (local roots still go ahead)
     const failed = new Map<string, string>();
-    for (const scc of stronglyConnected(built.map((b) => b.pkgbase), (n) => [...(needsOf.get(n) ?? [])])) {
+    for (const scc of stronglyConnected(
+      built.map((b) => b.pkgbase),
+      (n) => [...(needsOf.get(n) ?? [])],
+    )) {
       if (scc.length < 2) continue;
       const cycle = cyclePath(scc, (n) => [...(needsOf.get(n) ?? [])]);
       for (const n of scc) failed.set(n, `dependency cycle: ${cycle.join(" → ")}`);
-      errors.push({ name: scc[0] as string, chain: cycle, message: `dependency cycle: ${cycle.join(" → ")}` });
+      errors.push({
+        name: scc[0] as string,
+        chain: cycle,
+        message: `dependency cycle: ${cycle.join(" → ")}`,
+      });
     }
     for (const b of built) {
-      if (b.unresolved.length > 0 && !b.root) failed.set(b.pkgbase, `needs ${b.unresolved.join(", ")}, which cannot be resolved`);
+      if (b.unresolved.length > 0 && !b.root)
+        failed.set(b.pkgbase, `needs ${b.unresolved.join(", ")}, which cannot be resolved`);
     }
     let changed = true;
     while (changed) {
@@ -458,11 +510,16 @@ function formatDepSpec(d: DepSpec): string {
 
 /** Among AUR providers: most votes, then the smaller name (deterministic, and explained in the reason). */
 export function chooseProvider(providers: readonly AurPackage[]): AurPackage | undefined {
-  return [...providers].sort((a, b) => b.numVotes - a.numVotes || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))[0];
+  return [...providers].sort(
+    (a, b) => b.numVotes - a.numVotes || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  )[0];
 }
 
 /** Tarjan's strongly connected components (recursive: plan graphs are a few hundred nodes). */
-export function stronglyConnected(nodes: readonly string[], edges: (n: string) => readonly string[]): string[][] {
+export function stronglyConnected(
+  nodes: readonly string[],
+  edges: (n: string) => readonly string[],
+): string[][] {
   let index = 0;
   const idx = new Map<string, number>();
   const low = new Map<string, number>();

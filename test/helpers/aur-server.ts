@@ -75,7 +75,11 @@ export async function startAurServer(
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const body = req.method === "POST" ? await readBody(req) : "";
-    const entry = { method: req.method ?? "GET", path: `${url.pathname}${url.search}`, names: [] as string[] };
+    const entry = {
+      method: req.method ?? "GET",
+      path: `${url.pathname}${url.search}`,
+      names: [] as string[],
+    };
     log.push(entry);
     if (state.failure !== "none" && state.failTimes > 0) {
       state.failTimes--;
@@ -85,16 +89,28 @@ export async function startAurServer(
         res.writeHead(200, { "content-type": "text/html" });
         return void res.end("<html><body>Making sure you are not a bot!</body></html>");
       }
-      return void json(res, 200, { error: "Too many package results.", resultcount: 0, results: [], type: "error", version: 5 });
+      return void json(res, 200, {
+        error: "Too many package results.",
+        resultcount: 0,
+        results: [],
+        type: "error",
+        version: 5,
+      });
     }
     if (url.pathname === "/rpc/v5/info" || url.pathname.startsWith("/rpc/v5/info/")) {
       // aurweb's v5 info handler reads arg[] (and arg) from the query or the form body.
       const params = new URLSearchParams(req.method === "POST" ? body : url.search);
       const names = [...params.getAll("arg[]"), ...params.getAll("arg")];
-      if (url.pathname.startsWith("/rpc/v5/info/")) names.push(decodeURIComponent(url.pathname.slice("/rpc/v5/info/".length)));
+      if (url.pathname.startsWith("/rpc/v5/info/"))
+        names.push(decodeURIComponent(url.pathname.slice("/rpc/v5/info/".length)));
       entry.names = names;
       const found = [...new Set(names)].flatMap((n) => byName.get(n) ?? []);
-      return void json(res, 200, { resultcount: found.length, results: found, type: "multiinfo", version: 5 });
+      return void json(res, 200, {
+        resultcount: found.length,
+        results: found,
+        type: "multiinfo",
+        version: 5,
+      });
     }
     if (url.pathname.startsWith("/rpc/v5/search/")) {
       const arg = decodeURIComponent(url.pathname.slice("/rpc/v5/search/".length));
@@ -106,7 +122,9 @@ export async function startAurServer(
             ? r.Name.includes(arg)
             : false,
       );
-      const shaped = hits.map((r) => Object.fromEntries(SEARCH_FIELDS.filter((k) => k in r).map((k) => [k, r[k]])));
+      const shaped = hits.map((r) =>
+        Object.fromEntries(SEARCH_FIELDS.filter((k) => k in r).map((k) => [k, r[k]])),
+      );
       return void json(res, 200, { resultcount: shaped.length, results: shaped, type: "search", version: 5 });
     }
     if (url.pathname === "/cgit/aur.git/plain/.SRCINFO") {
@@ -114,7 +132,13 @@ export async function startAurServer(
       res.writeHead(text === undefined ? 404 : 200, { "content-type": "text/plain; charset=UTF-8" });
       return void res.end(text ?? "Invalid branch");
     }
-    json(res, 404, { error: "Incorrect request type specified.", resultcount: 0, results: [], type: "error", version: 5 });
+    json(res, 404, {
+      error: "Incorrect request type specified.",
+      resultcount: 0,
+      results: [],
+      type: "error",
+      version: 5,
+    });
   });
   const url = await listen(server);
   return {
@@ -204,7 +228,9 @@ export async function startFileServer(files: Record<string, Uint8Array> = {}): P
 export function corpusSyncDbs(): { core: Uint8Array; extra: Uint8Array } {
   return {
     core: new Uint8Array(readFileSync(join(corpusDir, "repo-db", "xadaemon__pacman-tools", "core.db"))),
-    extra: new Uint8Array(readFileSync(join(corpusDir, "repo-db", "Ragro-Repo__Steamdeck_repair_repo", "extra.db"))),
+    extra: new Uint8Array(
+      readFileSync(join(corpusDir, "repo-db", "Ragro-Repo__Steamdeck_repair_repo", "extra.db")),
+    ),
   };
 }
 
@@ -220,7 +246,9 @@ export async function startMirrorServer(arch = "x86_64"): Promise<FileServer & {
 
 function listen(server: Server): Promise<string> {
   return new Promise((resolve) => {
-    server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+    server.listen(0, "127.0.0.1", () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    );
   });
 }
 

@@ -9,6 +9,8 @@ import { createRequire } from "node:module";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 import nock from "nock";
+import type { Octokit } from "../../src/github/octokit.js";
+import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
 
 const require = createRequire(import.meta.url);
 
@@ -431,4 +433,14 @@ export function webhookPayload<T = Record<string, unknown>>(
   }
   payload.installation = { ...(payload.installation as object), id: target.installationId, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI0Mg==" };
   return payload as T;
+}
+
+/** An installation-like Octokit for unit tests of src/github/: token auth, no throttling or retries, quiet. */
+export function testOctokit(baseUrl = "https://api.github.com"): Octokit {
+  const Klass = archRepoOctokit({ throttle: false, retry: false });
+  return new Klass({
+    auth: { token: "ghs_unit" },
+    baseUrl,
+    log: { debug() {}, info() {}, warn() {}, error() {} },
+  }) as Octokit;
 }

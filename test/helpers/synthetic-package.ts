@@ -18,7 +18,9 @@ export interface SyntheticPackageSpec {
 
 const enc = new TextEncoder();
 
-export async function synthesizePackage(spec: SyntheticPackageSpec): Promise<{ filename: string; bytes: Uint8Array }> {
+export async function synthesizePackage(
+  spec: SyntheticPackageSpec,
+): Promise<{ filename: string; bytes: Uint8Array }> {
   const arch = spec.arch ?? "x86_64";
   const builddate = spec.builddate ?? 1_700_000_000;
   const data = enc.encode(`${spec.name} ${spec.version}\n`);

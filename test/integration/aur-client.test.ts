@@ -1,7 +1,8 @@
 /** The AUR RPC v5 client against a local AUR on 127.0.0.1 (real HTTP, no mocks of fetch). */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { AurError, HttpAurClient } from "../../src/resolve/aur-client.js";
 import { type AurRpcResult, type FakeAur, startAurServer } from "../helpers/aur-server.js";
 
@@ -122,21 +123,29 @@ describe("HttpAurClient.info", () => {
     const error = await c.info(["pkg-001"]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AurError);
     expect(error).toMatchObject({ kind: "http", status: 500 });
-    expect((error as Error).message).toMatch(/AUR answered 500 for .*\/rpc\/v5\/info \(gave up after 3 attempts\)/);
+    expect((error as Error).message).toMatch(
+      /AUR answered 500 for .*\/rpc\/v5\/info \(gave up after 3 attempts\)/,
+    );
     expect(c.requestsMade).toBe(3);
   });
 
   it("reports a type:error answer at once, with aurweb's message", async () => {
     aur.failure = "rpc-error";
     const c = client();
-    await expect(c.info(["pkg-001"])).rejects.toMatchObject({ kind: "rpc", message: expect.stringContaining("Too many package results.") });
+    await expect(c.info(["pkg-001"])).rejects.toMatchObject({
+      kind: "rpc",
+      message: expect.stringContaining("Too many package results."),
+    });
     expect(c.requestsMade).toBe(1);
   });
 
   it("reports an answer that is not JSON (a bot-check page) as a format error", async () => {
     aur.failure = "html";
     const c = client();
-    await expect(c.info(["pkg-001"])).rejects.toMatchObject({ kind: "format", message: expect.stringContaining("not JSON") });
+    await expect(c.info(["pkg-001"])).rejects.toMatchObject({
+      kind: "format",
+      message: expect.stringContaining("not JSON"),
+    });
   });
 
   it("reports a dead AUR as a network error after its retries", async () => {
@@ -163,7 +172,10 @@ describe("HttpAurClient.info", () => {
         retries: 0,
         sleep: async () => {},
       });
-      await expect(c.info(["x"])).rejects.toMatchObject({ kind: "network", message: expect.stringMatching(/timeout|aborted/i) });
+      await expect(c.info(["x"])).rejects.toMatchObject({
+        kind: "network",
+        message: expect.stringMatching(/timeout|aborted/i),
+      });
     } finally {
       silent.closeAllConnections();
       await new Promise((r) => silent.close(r));
@@ -179,7 +191,10 @@ describe("HttpAurClient.searchProvides", () => {
       ["jre-a", ["java-runtime=17"], []],
       ["jre-b", ["java-runtime"], ["cmake"]],
     ]);
-    expect(aur.log.map((l) => `${l.method} ${l.path}`)).toEqual(["GET /rpc/v5/search/java-runtime?by=provides", "POST /rpc/v5/info"]);
+    expect(aur.log.map((l) => `${l.method} ${l.path}`)).toEqual([
+      "GET /rpc/v5/search/java-runtime?by=provides",
+      "POST /rpc/v5/info",
+    ]);
     await c.searchProvides("java-runtime");
     expect(c.requestsMade).toBe(2);
   });
@@ -190,5 +205,33 @@ describe("the local AUR test server", () => {
     const response = await fetch(`${aur.url}/rpc/v5/info?arg[]=pkg-001&arg[]=pkg-002`);
     const body = (await response.json()) as { type: string; resultcount: number };
     expect(body).toMatchObject({ type: "multiinfo", resultcount: 2 });
+  });
+});
+
+describe("answers that break the rules", () => {
+  it("rejects a result whose name breaks pacman's rules", async () => {
+    const evil = await startAurServer([result("ok"), result("../../etc", { PackageBase: "x" })]);
+    try {
+      const c = new HttpAurClient({ baseUrl: evil.url, sleep: async () => {} });
+      await expect(c.info(["ok", "../../etc"])).rejects.toMatchObject({
+        kind: "format",
+        message: expect.stringContaining("results.1.Name: not a valid package name"),
+      });
+    } finally {
+      await evil.close();
+    }
+  });
+
+  it("serves .SRCINFO per pkgbase from the test AUR, like cgit", async () => {
+    const withSrcinfo = await startAurServer([], new Map([["foo", "pkgbase = foo\n\tpkgver = 1\n"]]));
+    try {
+      const ok = await fetch(`${withSrcinfo.url}/cgit/aur.git/plain/.SRCINFO?h=foo`);
+      expect([ok.status, await ok.text()]).toEqual([200, "pkgbase = foo\n\tpkgver = 1\n"]);
+      const missing = await fetch(`${withSrcinfo.url}/cgit/aur.git/plain/.SRCINFO?h=bar`);
+      expect(missing.status).toBe(404);
+      await missing.text();
+    } finally {
+      await withSrcinfo.close();
+    }
   });
 });

@@ -123,7 +123,11 @@ function serviceSuite(name: string, harness: () => Harness) {
     it("builds dependencies first, then dependants, then the metapackage, and closes once", async () => {
       const { store, ports, service } = await setup();
       const build = await service.startBuild(
-        [planned("liba"), planned("app", ["liba"]), planned("meta", ["liba", "app"], ["liba", "app", "bash"])],
+        [
+          planned("liba"),
+          planned("app", ["liba"]),
+          planned("meta", ["liba", "app"], ["liba", "app", "bash"]),
+        ],
         meta({ metapackage: "meta" }),
       );
       expect(ports.dispatched()).toEqual(["liba"]);
@@ -139,7 +143,11 @@ function serviceSuite(name: string, harness: () => Harness) {
       expect(closed).toMatchObject({ state: "closed", conclusion: "success" });
       expect(ports.finished()).toHaveLength(1);
       expect(ports.published).toEqual(["liba", "app", "meta"]);
-      expect((await store.listJobs(build.id)).map((j) => j.state)).toEqual(["published", "published", "published"]);
+      expect((await store.listJobs(build.id)).map((j) => j.state)).toEqual([
+        "published",
+        "published",
+        "published",
+      ]);
       expect(await store.listUnfinishedBuilds()).toEqual([]);
     });
 
@@ -148,7 +156,10 @@ function serviceSuite(name: string, harness: () => Harness) {
       const build = await service.startBuild([planned("one")], meta());
       const runId = ports.runOf("one");
       // completed arrives before queued/in_progress, then everything again.
-      await service.onJobEvent({ runId, pkgbase: "one" }, { status: "completed", conclusion: "success", jobId: 77 });
+      await service.onJobEvent(
+        { runId, pkgbase: "one" },
+        { status: "completed", conclusion: "success", jobId: 77 },
+      );
       await service.onJobEvent({ runId, pkgbase: "one" }, { status: "in_progress", jobId: 77 });
       await service.onJobEvent({ jobId: 77 }, { status: "queued" });
       await service.onJobEvent({ jobId: 77 }, { status: "completed", conclusion: "success" });
@@ -160,7 +171,9 @@ function serviceSuite(name: string, harness: () => Harness) {
       await service.onJobEvent({ jobId: 77 }, { status: "completed", conclusion: "failure" });
       expect((await store.getJob(build.id, "one"))?.state).toBe("published");
       expect(ports.finished()).toHaveLength(1);
-      expect(await service.onJobEvent({ runId: 999_999, pkgbase: "one" }, { status: "in_progress" })).toBeUndefined();
+      expect(
+        await service.onJobEvent({ runId: 999_999, pkgbase: "one" }, { status: "in_progress" }),
+      ).toBeUndefined();
     });
 
     it("fans in exactly once when many jobs complete at the same instant (two app instances)", async () => {
@@ -175,7 +188,12 @@ function serviceSuite(name: string, harness: () => Harness) {
       const runId = ports.runOf("lib0");
 
       await Promise.all(
-        names.map((n, i) => (i % 2 ? other : service).onJobEvent({ runId, pkgbase: n }, { status: "completed", conclusion: "success" })),
+        names.map((n, i) =>
+          (i % 2 ? other : service).onJobEvent(
+            { runId, pkgbase: n },
+            { status: "completed", conclusion: "success" },
+          ),
+        ),
       );
       expect((await store.listJobs(build.id)).filter((j) => j.state === "built")).toHaveLength(8);
       await Promise.all(names.map((n, i) => (i % 2 ? service : other).onPublished(build.id, n)));
@@ -187,7 +205,10 @@ function serviceSuite(name: string, harness: () => Harness) {
 
       const metaRun = ports.runOf("meta");
       await Promise.all([
-        service.onJobEvent({ runId: metaRun, pkgbase: "meta" }, { status: "completed", conclusion: "success" }),
+        service.onJobEvent(
+          { runId: metaRun, pkgbase: "meta" },
+          { status: "completed", conclusion: "success" },
+        ),
         other.onJobEvent({ runId: metaRun, pkgbase: "meta" }, { status: "completed", conclusion: "success" }),
       ]);
       await Promise.all([service.onPublished(build.id, "meta"), other.onPublished(build.id, "meta")]);
@@ -200,7 +221,10 @@ function serviceSuite(name: string, harness: () => Harness) {
       const { store, reopen, ports, service, clock } = await setup();
       const other = new BuildService({ store: reopen(), ports, clock, log: () => undefined });
       const names = Array.from({ length: 9 }, (_, i) => `p${i}`);
-      const build = await service.startBuild(names.map((n) => planned(n)), meta({ maxParallel: 3 }));
+      const build = await service.startBuild(
+        names.map((n) => planned(n)),
+        meta({ maxParallel: 3 }),
+      );
       expect(ports.dispatched()).toEqual(["p0", "p1", "p2"]);
       for (let round = 0; round < 3; round++) {
         const active = (await store.listJobs(build.id)).filter((j) => j.state === "dispatched");
@@ -208,11 +232,16 @@ function serviceSuite(name: string, harness: () => Harness) {
         await Promise.all(
           active.map(async (j, i) => {
             const s = i % 2 ? other : service;
-            await s.onJobEvent({ runId: ports.runOf(j.pkgbase), pkgbase: j.pkgbase }, { status: "completed", conclusion: "success" });
+            await s.onJobEvent(
+              { runId: ports.runOf(j.pkgbase), pkgbase: j.pkgbase },
+              { status: "completed", conclusion: "success" },
+            );
             await s.onPublished(build.id, j.pkgbase);
           }),
         );
-        const live = (await store.listJobs(build.id)).filter((j) => j.state === "dispatched" || j.state === "running");
+        const live = (await store.listJobs(build.id)).filter(
+          (j) => j.state === "dispatched" || j.state === "running",
+        );
         expect(live.length).toBeLessThanOrEqual(3);
       }
       expect(new Set(ports.dispatched()).size).toBe(9);
@@ -224,11 +253,19 @@ function serviceSuite(name: string, harness: () => Harness) {
       const { store, ports, service } = await setup();
       ports.available = new Set(["bash"]);
       const build = await service.startBuild(
-        [planned("liba"), planned("app", ["liba"]), planned("tool"), planned("meta", ["app", "tool"], ["app", "tool", "bash"])],
+        [
+          planned("liba"),
+          planned("app", ["liba"]),
+          planned("tool"),
+          planned("meta", ["app", "tool"], ["app", "tool", "bash"]),
+        ],
         meta({ metapackage: "meta" }),
       );
       expect(ports.dispatched()).toEqual(["liba", "tool"]);
-      await service.onJobEvent({ runId: ports.runOf("liba"), pkgbase: "liba" }, { status: "completed", conclusion: "failure" });
+      await service.onJobEvent(
+        { runId: ports.runOf("liba"), pkgbase: "liba" },
+        { status: "completed", conclusion: "failure" },
+      );
       await runToPublished(service, ports, build.id, "tool");
 
       const jobs = Object.fromEntries((await store.listJobs(build.id)).map((j) => [j.pkgbase, j]));
@@ -236,13 +273,20 @@ function serviceSuite(name: string, harness: () => Harness) {
       expect(jobs.app).toMatchObject({ state: "skipped", stateReason: "dependency liba failed" });
       expect(jobs.tool?.state).toBe("published");
       expect(jobs.meta).toMatchObject({ state: "skipped", stateReason: "dependencies not available: app" });
-      expect(ports.notifications.filter((n) => n.kind === "job-failed").map((n) => n.kind === "job-failed" && n.job.pkgbase)).toEqual([
-        "liba",
-      ]);
+      expect(
+        ports.notifications
+          .filter((n) => n.kind === "job-failed")
+          .map((n) => n.kind === "job-failed" && n.job.pkgbase),
+      ).toEqual(["liba"]);
       const finished = ports.finished();
       expect(finished).toHaveLength(1);
       expect(finished[0]?.build.conclusion).toBe("failure");
-      expect(finished[0]?.jobs.map((j) => `${j.pkgbase}:${j.state}`)).toEqual(["app:skipped", "liba:failed", "meta:skipped", "tool:published"]);
+      expect(finished[0]?.jobs.map((j) => `${j.pkgbase}:${j.state}`)).toEqual([
+        "app:skipped",
+        "liba:failed",
+        "meta:skipped",
+        "tool:published",
+      ]);
     });
 
     it("still builds the metapackage when a failed update leaves the older version available", async () => {
@@ -252,10 +296,50 @@ function serviceSuite(name: string, harness: () => Harness) {
         [planned("app"), planned("meta", ["app"], ["app"])],
         meta({ metapackage: "meta" }),
       );
-      await service.onJobEvent({ runId: ports.runOf("app"), pkgbase: "app" }, { status: "completed", conclusion: "failure" });
+      await service.onJobEvent(
+        { runId: ports.runOf("app"), pkgbase: "app" },
+        { status: "completed", conclusion: "failure" },
+      );
       expect(ports.dispatched()).toEqual(["app", "meta"]);
       await runToPublished(service, ports, build.id, "meta");
       expect((await store.getBuild(build.id))?.conclusion).toBe("failure");
+    });
+
+    it("fails the jobs of a cancelled workflow run that never reported, and ignores a successful run", async () => {
+      const { store, ports, service } = await setup();
+      const build = await service.startBuild(
+        [planned("one"), planned("two"), planned("three", ["one"])],
+        meta(),
+      );
+      const runId = ports.runOf("one");
+      await service.onJobEvent({ runId, pkgbase: "one" }, { status: "completed", conclusion: "success" });
+      await service.onRunCompleted(runId, "success");
+      expect((await store.getJob(build.id, "two"))?.state).toBe("dispatched");
+      await service.onRunCompleted(runId, "cancelled", "https://github.test/run");
+      const jobs = Object.fromEntries((await store.listJobs(build.id)).map((j) => [j.pkgbase, j]));
+      expect(jobs.one?.state).toBe("built"); // its own success stands
+      expect(jobs.two).toMatchObject({ state: "failed", error: "GitHub Actions job cancelled" });
+      expect(jobs.three?.state).toBe("planned"); // waits for one's publish
+    });
+
+    it("holds a job for approval until someone approves it", async () => {
+      const { store, ports, service } = await setup();
+      const build = await service.startBuild(
+        [{ ...planned("fresh"), approvalReason: "new AUR maintainer" }, planned("dep", ["fresh"])],
+        meta(),
+      );
+      expect(ports.dispatched()).toEqual([]);
+      expect(await store.getJob(build.id, "fresh")).toMatchObject({
+        state: "awaiting-approval",
+        stateReason: "new AUR maintainer",
+      });
+      expect(await service.approve(build.id, "fresh", "alice")).toBe(true);
+      expect(await service.approve(build.id, "fresh", "alice")).toBe(false);
+      expect(ports.dispatched()).toEqual(["fresh"]);
+      expect(await store.getJob(build.id, "fresh")).toMatchObject({
+        state: "dispatched",
+        approvedBy: "alice",
+      });
     });
 
     it("resumes an unfinished build after a restart", async () => {
@@ -268,7 +352,12 @@ function serviceSuite(name: string, harness: () => Harness) {
       const restartedPorts = new FakePorts();
       restartedPorts.publishOutcome = "published";
       restartedPorts.statuses.set("liba", { status: "completed", conclusion: "success", jobId: 5 });
-      const restarted = new BuildService({ store: reopen(), ports: restartedPorts, clock, log: () => undefined });
+      const restarted = new BuildService({
+        store: reopen(),
+        ports: restartedPorts,
+        clock,
+        log: () => undefined,
+      });
       await restarted.resume();
 
       expect(restartedPorts.published).toEqual(["liba"]);
@@ -284,23 +373,37 @@ function serviceSuite(name: string, harness: () => Harness) {
     it("hands built jobs to the publisher again on resume", async () => {
       const { store, reopen, ports, service, clock } = await setup();
       const build = await service.startBuild([planned("one")], meta());
-      await service.onJobEvent({ runId: ports.runOf("one"), pkgbase: "one" }, { status: "completed", conclusion: "success" });
+      await service.onJobEvent(
+        { runId: ports.runOf("one"), pkgbase: "one" },
+        { status: "completed", conclusion: "success" },
+      );
       const restartedPorts = new FakePorts();
       restartedPorts.publishOutcome = "published";
-      await new BuildService({ store: reopen(), ports: restartedPorts, clock, log: () => undefined }).resume();
+      await new BuildService({
+        store: reopen(),
+        ports: restartedPorts,
+        clock,
+        log: () => undefined,
+      }).resume();
       expect(restartedPorts.published).toEqual(["one"]);
       expect((await store.getBuild(build.id))?.conclusion).toBe("success");
     });
 
     it("fails jobs stuck past the timeout on tick", async () => {
       const { store, ports, service, advance } = await setup();
-      const build = await service.startBuild([planned("slow"), planned("after", ["slow"])], meta({ jobTimeoutMs: 30 * MIN }));
+      const build = await service.startBuild(
+        [planned("slow"), planned("after", ["slow"])],
+        meta({ jobTimeoutMs: 30 * MIN }),
+      );
       advance(29 * MIN);
       await service.tick();
       expect((await store.getJob(build.id, "slow"))?.state).toBe("dispatched");
       advance(MIN);
       await service.tick();
-      expect(await store.getJob(build.id, "slow")).toMatchObject({ state: "failed", error: "timed out after 30 min (dispatched)" });
+      expect(await store.getJob(build.id, "slow")).toMatchObject({
+        state: "failed",
+        error: "timed out after 30 min (dispatched)",
+      });
       expect((await store.getJob(build.id, "after"))?.state).toBe("skipped");
       expect((await store.getBuild(build.id))?.conclusion).toBe("failure");
       expect(ports.finished()).toHaveLength(1);
@@ -310,7 +413,10 @@ function serviceSuite(name: string, harness: () => Harness) {
       const { store, ports, service } = await setup();
       ports.failDispatch = true;
       const build = await service.startBuild([planned("one")], meta());
-      expect(await store.getJob(build.id, "one")).toMatchObject({ state: "failed", error: "dispatch failed: GitHub answered 422" });
+      expect(await store.getJob(build.id, "one")).toMatchObject({
+        state: "failed",
+        error: "dispatch failed: GitHub answered 422",
+      });
       expect((await store.getBuild(build.id))?.state).toBe("closed");
 
       ports.failDispatch = false;
@@ -323,22 +429,35 @@ function serviceSuite(name: string, harness: () => Harness) {
 
     it("cancels queued jobs of an older build that a newer build supersedes", async () => {
       const { store, ports, service, advance } = await setup();
-      const older = await service.startBuild([planned("base"), planned("x", ["base"]), planned("y")], meta({ maxParallel: 1 }));
+      const older = await service.startBuild(
+        [planned("base"), planned("x", ["base"]), planned("y")],
+        meta({ maxParallel: 1 }),
+      );
       expect(ports.dispatched()).toEqual(["base"]);
       advance(1000);
       const newer = await service.startBuild([planned("x"), planned("y")], meta({ maxParallel: 1 }));
       const olderJobs = Object.fromEntries((await store.listJobs(older.id)).map((j) => [j.pkgbase, j]));
       expect(olderJobs.base?.state).toBe("dispatched");
-      expect(olderJobs.x).toMatchObject({ state: "cancelled", stateReason: `superseded by build ${newer.id}` });
-      expect(olderJobs.y).toMatchObject({ state: "cancelled", stateReason: `superseded by build ${newer.id}` });
+      expect(olderJobs.x).toMatchObject({
+        state: "cancelled",
+        stateReason: `superseded by build ${newer.id}`,
+      });
+      expect(olderJobs.y).toMatchObject({
+        state: "cancelled",
+        stateReason: `superseded by build ${newer.id}`,
+      });
     });
 
     it("refuses a plan with bad names or dangling needs before writing anything", async () => {
       const { store, service } = await setup();
-      await expect(service.startBuild([planned("../../etc")], meta())).rejects.toBeInstanceOf(InvalidPlanError);
+      await expect(service.startBuild([planned("../../etc")], meta())).rejects.toBeInstanceOf(
+        InvalidPlanError,
+      );
       await expect(service.startBuild([planned("a", ["nope"])], meta())).rejects.toThrow(/needs nope/);
       await expect(service.startBuild([planned("a"), planned("a")], meta())).rejects.toThrow(/twice/);
-      await expect(service.startBuild([planned("a")], meta({ metapackage: "m" }))).rejects.toThrow(/metapackage m/);
+      await expect(service.startBuild([planned("a")], meta({ metapackage: "m" }))).rejects.toThrow(
+        /metapackage m/,
+      );
       expect(await store.listBuilds()).toEqual([]);
     });
 
@@ -357,16 +476,26 @@ function serviceSuite(name: string, harness: () => Harness) {
         if (!lease) throw new Error("no lease");
         const db = await s.getRecord<string[]>("repo-db", "alicerepo");
         await stall?.();
-        if (!(await s.holdsLease("repo:alicerepo:x86_64", owner, lease.token, now))) return { token: lease.token, wrote: false };
-        await s.putRecord("repo-db", "alicerepo", [...(db?.value ?? []), entry], { ifVersion: db?.version ?? 0 });
+        if (!(await s.holdsLease("repo:alicerepo:x86_64", owner, lease.token, now)))
+          return { token: lease.token, wrote: false };
+        await s.putRecord("repo-db", "alicerepo", [...(db?.value ?? []), entry], {
+          ifVersion: db?.version ?? 0,
+        });
         await s.releaseLease("repo:alicerepo:x86_64", owner, lease.token);
         return { token: lease.token, wrote: true };
       }
 
-      const results = await Promise.all(["a", "b", "c", "d"].map((e, i) => publish(i % 2 ? other : store, `pub-${e}`, e)));
+      const results = await Promise.all(
+        ["a", "b", "c", "d"].map((e, i) => publish(i % 2 ? other : store, `pub-${e}`, e)),
+      );
       expect(results.every((r) => r.wrote)).toBe(true);
       expect(results.map((r) => r.token).sort()).toEqual([1, 2, 3, 4]);
-      expect((await store.getRecord<string[]>("repo-db", "alicerepo"))?.value?.slice().sort()).toEqual(["a", "b", "c", "d"]);
+      expect((await store.getRecord<string[]>("repo-db", "alicerepo"))?.value?.slice().sort()).toEqual([
+        "a",
+        "b",
+        "c",
+        "d",
+      ]);
 
       // Publisher "slow" stalls past its lease; "fast" takes over with a larger token and writes first.
       let fastResult: { token: number; wrote: boolean } | undefined;

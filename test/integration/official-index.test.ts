@@ -1,9 +1,15 @@
 /** The official index from the real corpus sync DBs served by local mirrors: failover, country preference, cache. */
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MirrorError, MirrorOfficialIndex, orderMirrors, syncDbUrl } from "../../src/resolve/official-index.js";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import {
+  MirrorError,
+  MirrorOfficialIndex,
+  orderMirrors,
+  syncDbUrl,
+} from "../../src/resolve/official-index.js";
 import { DEFAULT_MIRRORS, plannerSettings } from "../../src/resolve/settings.js";
 import { type FileServer, startFileServer, startMirrorServer } from "../helpers/aur-server.js";
 import { corpusDir } from "../helpers/real-tools.js";
@@ -30,11 +36,19 @@ afterAll(async () => {
 
 describe("MirrorOfficialIndex", () => {
   it("reads the real core and extra DBs: names, versions, provides with versions", async () => {
-    const index = new MirrorOfficialIndex({ mirrors: [{ url: good.template }], repos: ["core", "extra"], arch: "x86_64", cacheDir: cacheDir() });
+    const index = new MirrorOfficialIndex({
+      mirrors: [{ url: good.template }],
+      repos: ["core", "extra"],
+      arch: "x86_64",
+      cacheDir: cacheDir(),
+    });
     const packages = await index.load();
     // Counts from corpus/repo-db/README.md (pacman -Sl): 265 + 2974.
     expect(packages.size).toBe(265 + 2974);
-    const sl = readFileSync(join(corpusDir, "repo-db", "xadaemon__pacman-tools", "core.db.pacman-Sl.txt"), "utf8");
+    const sl = readFileSync(
+      join(corpusDir, "repo-db", "xadaemon__pacman-tools", "core.db.pacman-Sl.txt"),
+      "utf8",
+    );
     const bashLine = sl.split("\n").find((l) => l.startsWith("core bash "));
     expect(bashLine).toBe(`core bash ${packages.byName("bash")?.version}`);
     expect(packages.resolve({ name: "sh" })?.pkg.name).toBe("bash");
@@ -45,7 +59,12 @@ describe("MirrorOfficialIndex", () => {
 
   it("fails over to the next mirror and prefers mirrors of the chosen country", async () => {
     const mirrors = [{ url: `${empty.url}/$repo/os/$arch` }, { url: good.template, country: "DE" }];
-    const failover = new MirrorOfficialIndex({ mirrors, repos: ["core", "extra"], arch: "x86_64", cacheDir: cacheDir() });
+    const failover = new MirrorOfficialIndex({
+      mirrors,
+      repos: ["core", "extra"],
+      arch: "x86_64",
+      cacheDir: cacheDir(),
+    });
     await failover.load();
     expect(failover.requestsMade).toBe(4);
 
@@ -78,7 +97,14 @@ describe("MirrorOfficialIndex", () => {
     let now = 0;
     const dir = cacheDir();
     const make = () =>
-      new MirrorOfficialIndex({ mirrors: [{ url: good.template }], repos: ["core"], arch: "x86_64", cacheDir: dir, freshForMs: 1_000, now: () => now });
+      new MirrorOfficialIndex({
+        mirrors: [{ url: good.template }],
+        repos: ["core"],
+        arch: "x86_64",
+        cacheDir: dir,
+        freshForMs: 1_000,
+        now: () => now,
+      });
     await make().load();
     good.log.length = 0;
     now = 500;
@@ -100,7 +126,12 @@ describe("mirror templates and settings", () => {
   });
 
   it("orders preferred countries first, keeping the configured order otherwise", () => {
-    const m = [{ url: "a" }, { url: "b", country: "US" }, { url: "c", country: "DE" }, { url: "d", country: "DE" }];
+    const m = [
+      { url: "a" },
+      { url: "b", country: "US" },
+      { url: "c", country: "DE" },
+      { url: "d", country: "DE" },
+    ];
     expect(orderMirrors(m, ["DE", "US"]).map((x) => x.url)).toEqual(["c", "d", "b", "a"]);
     expect(orderMirrors(m, []).map((x) => x.url)).toEqual(["a", "b", "c", "d"]);
   });

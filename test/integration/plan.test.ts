@@ -3,16 +3,23 @@
  * (synthetic fixture answers), a local mirror serving the real core/extra sync DBs of the corpus,
  * and our repository's DB over HTTP.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { AurError } from "../../src/resolve/aur-client.js";
 import { loadLocalSources } from "../../src/resolve/local-sources.js";
 import { createPlanServices, makePlan } from "../../src/resolve/make-plan.js";
 import type { LocalPkgbase } from "../../src/resolve/planner.js";
 import { plannerSettings } from "../../src/resolve/settings.js";
-import { type FakeAur, type FileServer, startAurServer, startFileServer, startMirrorServer } from "../helpers/aur-server.js";
+import {
+  type FakeAur,
+  type FileServer,
+  startAurServer,
+  startFileServer,
+  startMirrorServer,
+} from "../helpers/aur-server.js";
 import { metapackageAurResults, OUR_REPO_NAME, ourRepoDb } from "../helpers/our-repo-fixture.js";
 import { corpusDir } from "../helpers/real-tools.js";
 
@@ -22,9 +29,15 @@ let repo: FileServer;
 let local: LocalPkgbase[];
 const cacheDirs: string[] = [];
 
-function settings() {
-  const cacheDir = mkdtempSync(join(tmpdir(), "arb-plan-cache-"));
-  cacheDirs.push(cacheDir);
+let sharedCache: string;
+
+function freshCacheDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "arb-plan-cache-"));
+  cacheDirs.push(dir);
+  return dir;
+}
+
+function settings(cacheDir = freshCacheDir()) {
   return plannerSettings({
     AUR_URL: aur.url,
     ARCH_MIRRORS: mirror.template,
@@ -38,6 +51,7 @@ function settings() {
 const noSleep = async () => {};
 
 beforeAll(async () => {
+  sharedCache = freshCacheDir();
   aur = await startAurServer(metapackageAurResults());
   mirror = await startMirrorServer();
   repo = await startFileServer({ [`/x86_64/${OUR_REPO_NAME}.db`]: await ourRepoDb() });
@@ -61,9 +75,23 @@ describe("planning the real metapackage", () => {
     const official = plan.skipped.filter((s) => s.reason.startsWith("official"));
     const upToDate = plan.skipped.filter((s) => s.reason.startsWith("ours, up to date"));
     const oursOnly = plan.skipped.filter((s) => s.reason === "in our repository, not in the AUR");
-    expect(official.filter((s) => !s.name.match(/[<>=]/) && local[0]?.packages.some((p) => p.depends.includes(s.name)))).toHaveLength(108);
-    expect(upToDate.map((s) => s.satisfiedBy).sort()).toEqual(["010editor 15.0.1-1", "pass-git-helper 3.1.0-1", "vivaldi 6.9.3447.54-1"]);
-    expect(oursOnly).toEqual([{ name: "pepper-flash", reason: "in our repository, not in the AUR", satisfiedBy: "pepper-flash 32.0.0.465-1" }]);
+    expect(
+      official.filter(
+        (s) => !s.name.match(/[<>=]/) && local[0]?.packages.some((p) => p.depends.includes(s.name)),
+      ),
+    ).toHaveLength(108);
+    expect(upToDate.map((s) => s.satisfiedBy).sort()).toEqual([
+      "010editor 15.0.1-1",
+      "pass-git-helper 3.1.0-1",
+      "vivaldi 6.9.3447.54-1",
+    ]);
+    expect(oursOnly).toEqual([
+      {
+        name: "pepper-flash",
+        reason: "in our repository, not in the AUR",
+        satisfiedBy: "pepper-flash 32.0.0.465-1",
+      },
+    ]);
     expect(plan.errors).toEqual([]);
 
     // 135 AUR pkgbases named by the metapackage + python-pwntools, python-ropgadget, gradle, pacutils
@@ -71,7 +99,12 @@ describe("planning the real metapackage", () => {
     expect(plan.builds.filter((b) => b.source === "aur")).toHaveLength(139);
     expect(plan.builds.filter((b) => b.source === "local")).toHaveLength(1);
     const last = plan.builds[plan.builds.length - 1];
-    expect(last).toMatchObject({ pkgbase: "couldinho", source: "local", path: ".", reason: "local 5-62 > repo 5-61" });
+    expect(last).toMatchObject({
+      pkgbase: "couldinho",
+      source: "local",
+      path: ".",
+      reason: "local 5-62 > repo 5-61",
+    });
     expect(last?.pkgnames).toHaveLength(7);
     expect(last?.needs).toHaveLength(135);
 
@@ -82,7 +115,10 @@ describe("planning the real metapackage", () => {
     // AUR dep of an AUR dep of an AUR dep, in a valid order.
     expect(byBase.get("pwndbg")?.needs).toEqual(["python-capstone", "python-pwntools", "unicorn"]);
     expect(byBase.get("python-pwntools")?.needs).toEqual(["python-capstone", "python-ropgadget", "unicorn"]);
-    expect(byBase.get("python-ropgadget")).toMatchObject({ reason: "new, dependency of python-pwntools", needs: ["python-capstone"] });
+    expect(byBase.get("python-ropgadget")).toMatchObject({
+      reason: "new, dependency of python-pwntools",
+      needs: ["python-capstone"],
+    });
     const seen = new Set<string>();
     for (const b of plan.builds) {
       for (const n of b.needs) expect(seen.has(n)).toBe(true);
@@ -98,7 +134,11 @@ describe("planning the real metapackage", () => {
       satisfiedBy: "jre-openjdk 17.0.1.u12-1",
     });
     // usbguard moved from the AUR to [extra]: official, never asked of the AUR.
-    expect(plan.skipped).toContainEqual({ name: "usbguard", reason: "official (extra)", satisfiedBy: "usbguard 1.0.0-6" });
+    expect(plan.skipped).toContainEqual({
+      name: "usbguard",
+      reason: "official (extra)",
+      satisfiedBy: "usbguard 1.0.0-6",
+    });
     expect(aur.log.flatMap((l) => l.names)).not.toContain("usbguard");
 
     expect(plan.requests).toEqual({ aur: 3, mirror: 2, repo: 1 });
@@ -131,13 +171,15 @@ describe("planning the real metapackage", () => {
   });
 
   it("fails with a clear error and no plan when the AUR is down", async () => {
-    const services = createPlanServices(settings(), { sleep: noSleep });
+    const services = createPlanServices(settings(sharedCache), { sleep: noSleep });
     aur.failure = "down";
     aur.failTimes = Number.POSITIVE_INFINITY;
     try {
       const attempt = makePlan({ local }, services);
       await expect(attempt).rejects.toBeInstanceOf(AurError);
-      await expect(attempt).rejects.toThrow(/AUR request to http:\/\/127\.0\.0\.1:\d+\/rpc\/v5\/info failed: .*gave up after 4 attempts/);
+      await expect(attempt).rejects.toThrow(
+        /AUR request to http:\/\/127\.0\.0\.1:\d+\/rpc\/v5\/info failed: .*gave up after 4 attempts/,
+      );
     } finally {
       aur.failure = "none";
     }
@@ -148,9 +190,20 @@ describe("planning the real metapackage", () => {
       pkgbase: "tools",
       version: "1-1",
       path: "tools",
-      packages: [{ ...(local[0]?.packages[0] as LocalPkgbase["packages"][number]), pkgbase: "tools", pkgname: "tools", version: "1-1", depends: ["pwndbg", "libdoesnotexist>=2"] }],
+      packages: [
+        {
+          ...(local[0]?.packages[0] as LocalPkgbase["packages"][number]),
+          pkgbase: "tools",
+          pkgname: "tools",
+          version: "1-1",
+          depends: ["pwndbg", "libdoesnotexist>=2"],
+        },
+      ],
     };
-    const plan = await makePlan({ local: [extra] }, createPlanServices(settings(), { sleep: noSleep }));
+    const plan = await makePlan(
+      { local: [extra] },
+      createPlanServices(settings(sharedCache), { sleep: noSleep }),
+    );
     expect(plan.errors).toEqual([
       {
         name: "libdoesnotexist>=2",
@@ -158,6 +211,13 @@ describe("planning the real metapackage", () => {
         message: "libdoesnotexist>=2 not found in the official repositories, our repository or the AUR",
       },
     ]);
-    expect(plan.builds.map((b) => b.pkgbase)).toEqual(["python-capstone", "python-ropgadget", "unicorn", "python-pwntools", "pwndbg", "tools"]);
+    expect(plan.builds.map((b) => b.pkgbase)).toEqual([
+      "python-capstone",
+      "python-ropgadget",
+      "unicorn",
+      "python-pwntools",
+      "pwndbg",
+      "tools",
+    ]);
   });
 });

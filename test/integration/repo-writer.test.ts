@@ -4,7 +4,15 @@
  * pacman (temporary root, keyring holding only our key, SigLevel = Required) syncing and installing.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -180,7 +188,9 @@ describe.each(backends)("RepositoryWriter into %s", (_name, makeBackend) => {
     }
     const pacman = pacmanFor("arbtest", server);
     await pacman.run("-Sy");
-    expect(await pacman.run("-Sl", "arbtest")).toBe("arbtest arb-pub-hello 2.1-3\narbtest arb-pub-lib 2.1-3\n");
+    expect(await pacman.run("-Sl", "arbtest")).toBe(
+      "arbtest arb-pub-hello 2.1-3\narbtest arb-pub-lib 2.1-3\n",
+    );
     await pacman.run("-S", "arb-pub-hello");
     expect(await pacman.run("-Q")).toBe("arb-pub-hello 2.1-3\narb-pub-lib 2.1-3\n");
     expect(existsSync(join(pacman.root, "usr/bin/arb-pub-hello"))).toBe(true);
@@ -277,7 +287,9 @@ describe.each(backends)("RepositoryWriter into %s", (_name, makeBackend) => {
     await expect(
       writer.publish("arbbad", arch, [{ packageFile: anyPkg.bytes, filename: anyPkg.filename }]),
     ).rejects.toThrow(/built for aarch64, not x86_64/);
-    expect(Buffer.compare(Buffer.from((await storage.get(`${arch}/arbbad.db`))!), Buffer.from(dbBefore!))).toBe(0);
+    expect(
+      Buffer.compare(Buffer.from((await storage.get(`${arch}/arbbad.db`))!), Buffer.from(dbBefore!)),
+    ).toBe(0);
     expect((await storage.list(`${arch}/`)).map((o) => o.key).filter((k) => k.includes("pkg.tar"))).toEqual([
       `${arch}/${ok.filename}`,
       `${arch}/${ok.filename}.sig`,
@@ -348,7 +360,9 @@ describe("RepositoryWriter when S3 goes away mid-way", () => {
       .catch((e: unknown) => e);
     expect(stopped).toBe(true);
     expect(error).toBeInstanceOf(StorageUnavailableError);
-    expect((error as Error).message).toMatch(/storage put x86_64\/arbdown\.files\.sig failed after 3 attempts/);
+    expect((error as Error).message).toMatch(
+      /storage put x86_64\/arbdown\.files\.sig failed after 3 attempts/,
+    );
 
     await s3.restart();
     const pacman = pacmanFor("arbdown", server);

@@ -3,6 +3,7 @@
  * (dynalite on 127.0.0.1). Concurrency cases use real concurrent calls (Promise.all on the same store and on
  * two store instances sharing the same data).
  */
+import { execFile } from "node:child_process";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,7 +44,15 @@ function sampleBuild(id: string, overrides: Partial<Build> = {}): Omit<Build, "r
 }
 
 function planned(pkgbase: string, needs: string[] = []): PlannedJob {
-  return { pkgbase, pkgnames: [pkgbase], version: "1.0-1", source: "aur", ref: "b".repeat(40), reason: "new", needs };
+  return {
+    pkgbase,
+    pkgnames: [pkgbase],
+    version: "1.0-1",
+    source: "aur",
+    ref: "b".repeat(40),
+    reason: "new",
+    needs,
+  };
 }
 
 function jobOf(buildId: string, pkgbase: string): Omit<Job, "revision"> {
@@ -60,9 +69,23 @@ function contractSuite(name: string, harness: () => Harness) {
       expect(await store.getBuild("b1")).toEqual(created);
       await expect(store.createBuild(sampleBuild("b1"))).rejects.toBeInstanceOf(ConflictError);
 
-      const updated = await store.updateBuild("b1", 1, { state: "closed", conclusion: "success", updatedAt: 2000 });
-      expect(updated).toMatchObject({ revision: 2, state: "closed", conclusion: "success", headSha: "a".repeat(40) });
+      const updated = await store.updateBuild("b1", 1, {
+        state: "closed",
+        conclusion: "success",
+        updatedAt: 2000,
+      });
+      expect(updated).toMatchObject({
+        revision: 2,
+        state: "closed",
+        conclusion: "success",
+        headSha: "a".repeat(40),
+      });
       expect(await store.getBuild("b1")).toEqual(updated);
+      expect(await store.listUnfinishedBuilds()).toEqual([]);
+      const reopened = await store.updateBuild("b1", 2, { state: "open", conclusion: undefined });
+      expect("conclusion" in reopened).toBe(false);
+      expect((await store.listUnfinishedBuilds()).map((b) => b.id)).toEqual(["b1"]);
+      await store.updateBuild("b1", 3, { state: "closed", conclusion: "success" });
       await expect(store.updateBuild("b1", 1, { updatedAt: 3000 })).rejects.toBeInstanceOf(ConflictError);
       await expect(store.updateBuild("nope", 1, { updatedAt: 3000 })).rejects.toBeInstanceOf(NotFoundError);
       expect(await store.getBuild("nope")).toBeUndefined();
@@ -89,17 +112,28 @@ function contractSuite(name: string, harness: () => Harness) {
       await store.createBuild(sampleBuild("b1"));
       for (const p of ["zlib-ng", "aaa", "python-foo.bar"]) await store.createJob(jobOf("b1", p));
       await expect(store.createJob(jobOf("b1", "aaa"))).rejects.toBeInstanceOf(ConflictError);
-      expect((await store.listJobs("b1")).map((j) => j.pkgbase)).toEqual(["aaa", "python-foo.bar", "zlib-ng"]);
+      expect((await store.listJobs("b1")).map((j) => j.pkgbase)).toEqual([
+        "aaa",
+        "python-foo.bar",
+        "zlib-ng",
+      ]);
       expect(await store.listJobs("other")).toEqual([]);
 
-      const running = await store.updateJob("b1", "aaa", 1, { state: "running", runId: 7, error: "x", updatedAt: 5 });
+      const running = await store.updateJob("b1", "aaa", 1, {
+        state: "running",
+        runId: 7,
+        error: "x",
+        updatedAt: 5,
+      });
       expect(running).toMatchObject({ revision: 2, state: "running", runId: 7, error: "x", pkgbase: "aaa" });
       const cleared = await store.updateJob("b1", "aaa", 2, { error: undefined });
       expect(cleared.revision).toBe(3);
       expect("error" in cleared).toBe(false);
       expect(await store.getJob("b1", "aaa")).toEqual(cleared);
       await expect(store.updateJob("b1", "aaa", 2, { state: "built" })).rejects.toBeInstanceOf(ConflictError);
-      await expect(store.updateJob("b1", "missing", 1, { state: "built" })).rejects.toBeInstanceOf(NotFoundError);
+      await expect(store.updateJob("b1", "missing", 1, { state: "built" })).rejects.toBeInstanceOf(
+        NotFoundError,
+      );
     });
 
     it("loses no update when many callers change one job at the same instant", async () => {
@@ -146,7 +180,9 @@ function contractSuite(name: string, harness: () => Harness) {
       expect(await store.recordDelivery("d-1", 1000, 10_500)).toBe(false);
       expect(await store.recordDelivery("d-2", 1000, 10_500)).toBe(true);
       expect(await store.recordDelivery("d-1", 1000, 11_001)).toBe(true);
-      const racing = await Promise.all(Array.from({ length: 10 }, () => store.recordDelivery("d-3", 1000, 20_000)));
+      const racing = await Promise.all(
+        Array.from({ length: 10 }, () => store.recordDelivery("d-3", 1000, 20_000)),
+      );
       expect(racing.filter(Boolean)).toHaveLength(1);
     });
 
@@ -178,7 +214,9 @@ function contractSuite(name: string, harness: () => Harness) {
       const { store, reopen } = await harness().fresh();
       const other = reopen();
       const takes = await Promise.all(
-        Array.from({ length: 12 }, (_, i) => (i % 2 ? store : other).acquireLease("repo/x", `p${i}`, 60_000, 1)),
+        Array.from({ length: 12 }, (_, i) =>
+          (i % 2 ? store : other).acquireLease("repo/x", `p${i}`, 60_000, 1),
+        ),
       );
       const winners = takes.filter((t) => t !== undefined);
       expect(winners).toHaveLength(1);
@@ -190,15 +228,20 @@ function contractSuite(name: string, harness: () => Harness) {
       const { store } = await harness().fresh(() => now);
       expect(await store.getRecord("publish-queue", "alicerepo")).toBeUndefined();
       expect(await store.putRecord("publish-queue", "alicerepo", { items: ["a"] }, { ifVersion: 0 })).toBe(1);
-      await expect(store.putRecord("publish-queue", "alicerepo", { items: [] }, { ifVersion: 0 })).rejects.toBeInstanceOf(
-        ConflictError,
-      );
-      expect(await store.putRecord("publish-queue", "alicerepo", { items: ["a", "b"] }, { ifVersion: 1 })).toBe(2);
-      await expect(store.putRecord("publish-queue", "alicerepo", { items: [] }, { ifVersion: 1 })).rejects.toBeInstanceOf(
-        ConflictError,
-      );
+      await expect(
+        store.putRecord("publish-queue", "alicerepo", { items: [] }, { ifVersion: 0 }),
+      ).rejects.toBeInstanceOf(ConflictError);
+      expect(
+        await store.putRecord("publish-queue", "alicerepo", { items: ["a", "b"] }, { ifVersion: 1 }),
+      ).toBe(2);
+      await expect(
+        store.putRecord("publish-queue", "alicerepo", { items: [] }, { ifVersion: 1 }),
+      ).rejects.toBeInstanceOf(ConflictError);
       expect(await store.putRecord("publish-queue", "alicerepo", { items: ["c"] })).toBe(3);
-      expect(await store.getRecord("publish-queue", "alicerepo")).toEqual({ value: { items: ["c"] }, version: 3 });
+      expect(await store.getRecord("publish-queue", "alicerepo")).toEqual({
+        value: { items: ["c"] },
+        version: 3,
+      });
 
       await store.putRecord("approvals", "b", true);
       await store.putRecord("approvals", "a", { by: "alice", note: "ünïcode ✓" });
@@ -209,7 +252,9 @@ function contractSuite(name: string, harness: () => Harness) {
       expect((await store.listRecords("approvals")).map((r) => r.key)).toEqual(["a", "b"]);
       expect(await store.putRecord("approvals", "temp", 2, { ifVersion: 0 })).toBe(2); // expired counts as absent
 
-      await expect(store.deleteRecord("approvals", "a", { ifVersion: 9 })).rejects.toBeInstanceOf(ConflictError);
+      await expect(store.deleteRecord("approvals", "a", { ifVersion: 9 })).rejects.toBeInstanceOf(
+        ConflictError,
+      );
       await store.deleteRecord("approvals", "a", { ifVersion: 1 });
       await store.deleteRecord("approvals", "a"); // missing: no-op
       expect(await store.getRecord("approvals", "a")).toBeUndefined();
@@ -278,6 +323,38 @@ describe("FileStateStore specifics", () => {
     expect((await readdir(kdir)).filter((n) => n.endsWith(".lock"))).toEqual([]);
   });
 
+  it("loses no update and gives the lease once when two processes share the folder", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "arb-state-"));
+    tempDirs.push(dir);
+    const store = new FileStateStore(dir);
+    await store.createBuild(sampleBuild("b1"));
+    await store.createJob(jobOf("b1", "pkg"));
+    const worker = join(import.meta.dirname, "..", "helpers", "file-store-worker.ts");
+    const tsx = join(import.meta.dirname, "..", "..", "node_modules", ".bin", "tsx");
+    const runWorker = (owner: string) =>
+      new Promise<string>((resolve, reject) =>
+        execFile(tsx, [worker, dir, "b1", "pkg", "25", owner], (error, stdout) =>
+          error ? reject(error) : resolve(stdout),
+        ),
+      );
+    const outputs = await Promise.all([runWorker("w1"), runWorker("w2")]);
+    expect((await store.getJob("b1", "pkg"))?.attempt).toBe(1 + 2 * 25);
+    const tokens = outputs.map((o) => (JSON.parse(o) as { lease: number | null }).lease);
+    expect(tokens.filter((t) => t !== null)).toEqual([1]);
+  });
+
+  it("sweeps expired delivery records (files have no TTL)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "arb-state-"));
+    tempDirs.push(dir);
+    const store = new FileStateStore(dir);
+    for (let i = 0; i < 150; i++) expect(await store.recordDelivery(`old-${i}`, 1000, 0)).toBe(true);
+    for (let i = 0; i < 250; i++) expect(await store.recordDelivery(`new-${i}`, 1000, 5000)).toBe(true);
+    const left = await readdir(join(dir, "DELIVERY"));
+    expect(left.filter((n) => n.startsWith("old-"))).toEqual([]);
+    expect(left.filter((n) => n.startsWith("new-")).length).toBe(250);
+    expect(await store.recordDelivery("new-1", 1000, 5500)).toBe(false);
+  });
+
   it("is the default of stateStoreFromEnv, under DATA_DIR/state", async () => {
     const dir = await mkdtemp(join(tmpdir(), "arb-state-"));
     tempDirs.push(dir);
@@ -337,7 +414,11 @@ describe("DynamoDbStateStore specifics", () => {
 
   it("does not create the table when DYNAMODB_CREATE_TABLE=false", async () => {
     if (!dynamo) throw new Error("dynalite not started");
-    const store = await stateStoreFromEnv({ ...dynamo.env, DYNAMODB_TABLE: "arb-absent", DYNAMODB_CREATE_TABLE: "false" });
+    const store = await stateStoreFromEnv({
+      ...dynamo.env,
+      DYNAMODB_TABLE: "arb-absent",
+      DYNAMODB_CREATE_TABLE: "false",
+    });
     dynamoStores.push(store as DynamoDbStateStore);
     await expect(store.getRecord("k", "x")).rejects.toThrow(/non-existent table|not found|ResourceNotFound/i);
   });

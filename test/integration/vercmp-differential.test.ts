@@ -20,7 +20,7 @@ import { corpusDir } from "../helpers/real-tools.js";
 const execFileAsync = promisify(execFile);
 
 const GENERATED_PAIRS = 120_000;
-const TOOL_SAMPLE = 80;
+const TOOL_SAMPLE = 40;
 
 const HELPER_SOURCE = `#include <stdio.h>
 #include <string.h>

@@ -43,7 +43,11 @@ describe("unzipArtifact", () => {
       "logs/build.log": enc("==> Finished"),
     });
     const files = unzipArtifact(zip);
-    expect([...files.keys()].sort()).toEqual(["foo-1.0-1-x86_64.pkg.tar.zst", "logs/build.log", "result.json"]);
+    expect([...files.keys()].sort()).toEqual([
+      "foo-1.0-1-x86_64.pkg.tar.zst",
+      "logs/build.log",
+      "result.json",
+    ]);
     expect(new TextDecoder().decode(files.get("result.json"))).toBe('{"ok":true}');
     expect(files.get("foo-1.0-1-x86_64.pkg.tar.zst")?.every((b) => b === 7)).toBe(true);
   });
@@ -65,11 +69,14 @@ describe("unzipArtifact", () => {
     expect(() => unzipArtifact(bigLie)).toThrow(/over the limit/);
   });
 
-  it.each(["../../etc/x", "/etc/passwdx", "a\\..\\..\\b", "C:/windows"])("refuses the path-traversal entry %j", (bad) => {
-    const placeholder = "p".repeat(enc(bad).length);
-    const zip = renameEntry(zipSync({ [placeholder]: enc("x") }), placeholder, bad);
-    expect(() => unzipArtifact(zip)).toThrow(/unsafe entry name/);
-  });
+  it.each(["../../etc/x", "/etc/passwdx", "a\\..\\..\\b", "C:/windows"])(
+    "refuses the path-traversal entry %j",
+    (bad) => {
+      const placeholder = "p".repeat(enc(bad).length);
+      const zip = renameEntry(zipSync({ [placeholder]: enc("x") }), placeholder, bad);
+      expect(() => unzipArtifact(zip)).toThrow(/unsafe entry name/);
+    },
+  );
 
   it("refuses duplicate names and garbage", () => {
     const zip = renameEntry(zipSync({ aa: enc("1") }), "aa", "__");
@@ -88,6 +95,7 @@ describe("unzipArtifact", () => {
   it("isSafeEntryName", () => {
     expect(isSafeEntryName("foo-1.0-1-x86_64.pkg.tar.zst")).toBe(true);
     expect(isSafeEntryName("sub/dir/file")).toBe(true);
-    for (const bad of ["", "a//b", "./a", "a/.", "..", "a\u0001", "/x", "D:x"]) expect(isSafeEntryName(bad)).toBe(false);
+    for (const bad of ["", "a//b", "./a", "a/.", "..", "a\u0001", "/x", "D:x"])
+      expect(isSafeEntryName(bad)).toBe(false);
   });
 });

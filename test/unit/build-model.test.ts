@@ -40,7 +40,8 @@ describe("canTransition", () => {
     expect(canTransition("built", "running")).toBe(false);
     expect(canTransition("running", "running")).toBe(false);
     expect(canTransition("dispatched", "awaiting-approval")).toBe(false);
-    for (const from of TERMINAL_JOB_STATES) for (const to of JOB_STATES) expect(canTransition(from, to)).toBe(false);
+    for (const from of TERMINAL_JOB_STATES)
+      for (const to of JOB_STATES) expect(canTransition(from, to)).toBe(false);
   });
 
   it("publishes only what was built, and skips only what has not run", () => {
@@ -81,7 +82,11 @@ describe("transition and retry", () => {
   it("stamps the time of each step", () => {
     const job = newJob("b1", planned, 10);
     expect(job).toMatchObject({ state: "planned", attempt: 1, revision: 1, createdAt: 10 });
-    expect(transition(job, "dispatched", 20)).toEqual({ state: "dispatched", updatedAt: 20, dispatchedAt: 20 });
+    expect(transition(job, "dispatched", 20)).toEqual({
+      state: "dispatched",
+      updatedAt: 20,
+      dispatchedAt: 20,
+    });
     expect(transition(job, "running", 30, { runId: 5 })).toEqual({
       state: "running",
       updatedAt: 30,
@@ -98,7 +103,13 @@ describe("transition and retry", () => {
   });
 
   it("retries failed, skipped and cancelled jobs as a new attempt, never published ones", () => {
-    const failed = { ...newJob("b1", planned, 0), state: "failed" as const, runId: 9, jobId: 8, error: "boom" };
+    const failed = {
+      ...newJob("b1", planned, 0),
+      state: "failed" as const,
+      runId: 9,
+      jobId: 8,
+      error: "boom",
+    };
     const patch = retryJob(failed, 100);
     expect(patch).toMatchObject({ state: "planned", attempt: 2, updatedAt: 100 });
     const next = JSON.parse(JSON.stringify({ ...failed, ...patch }));

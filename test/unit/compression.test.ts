@@ -27,19 +27,22 @@ const tools = {
 } as const;
 
 describe("compression", () => {
-  it.each(["gzip", "zstd", "xz"] as const)("%s: our output decompresses with the real tool and back", async (kind) => {
-    const packed = await compress(sample, kind);
-    expect(detectCompression(packed)).toBe(kind);
-    // @napi-rs/lzma's xz encoder stores chunks uncompressed (documented in compression.ts).
-    if (kind !== "xz") expect(packed.length).toBeLessThan(sample.length / 4);
-    const file = join(work, `ours.${kind}`);
-    writeFileSync(file, packed);
-    const [cmd, ...args] = tools[kind];
-    const out = join(work, `ours.${kind}.out`);
-    await run("sh", ["-c", '"$@" > "$0"', out, cmd, ...args, file]);
-    expect(new Uint8Array(readFileSync(out))).toEqual(sample);
-    expect(decompress(packed)).toEqual(sample);
-  });
+  it.each(["gzip", "zstd", "xz"] as const)(
+    "%s: our output decompresses with the real tool and back",
+    async (kind) => {
+      const packed = await compress(sample, kind);
+      expect(detectCompression(packed)).toBe(kind);
+      // @napi-rs/lzma's xz encoder stores chunks uncompressed (documented in compression.ts).
+      if (kind !== "xz") expect(packed.length).toBeLessThan(sample.length / 4);
+      const file = join(work, `ours.${kind}`);
+      writeFileSync(file, packed);
+      const [cmd, ...args] = tools[kind];
+      const out = join(work, `ours.${kind}.out`);
+      await run("sh", ["-c", '"$@" > "$0"', out, cmd, ...args, file]);
+      expect(new Uint8Array(readFileSync(out))).toEqual(sample);
+      expect(decompress(packed)).toEqual(sample);
+    },
+  );
 
   it.each([
     ["gzip", ["gzip", "-c"]],
@@ -80,20 +83,23 @@ describe("compression", () => {
     ["gzip", "gzip -c"],
     ["zstd", "zstd -c -q"],
     ["xz", "xz -c -1"],
-  ] as const)("%s: a bomb (32 MiB of zeros made by the real tool) stops at the output limit", async (kind, cmd) => {
-    const file = join(work, `bomb.${kind}`);
-    await run("sh", ["-c", `head -c 33554432 /dev/zero | ${cmd} > "$0"`, file]);
-    const bomb = readFileSync(file);
-    expect(bomb.length).toBeLessThan(100_000);
-    let error: unknown;
-    try {
-      decompress(bomb, 1024 * 1024);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(CompressionError);
-    expect(error).toMatchObject({ compression: kind, reason: "too-large" });
-  });
+  ] as const)(
+    "%s: a bomb (32 MiB of zeros made by the real tool) stops at the output limit",
+    async (kind, cmd) => {
+      const file = join(work, `bomb.${kind}`);
+      await run("sh", ["-c", `head -c 33554432 /dev/zero | ${cmd} > "$0"`, file]);
+      const bomb = readFileSync(file);
+      expect(bomb.length).toBeLessThan(100_000);
+      let error: unknown;
+      try {
+        decompress(bomb, 1024 * 1024);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(CompressionError);
+      expect(error).toMatchObject({ compression: kind, reason: "too-large" });
+    },
+  );
 
   it.each(["gzip", "zstd", "xz"] as const)("%s: truncated data is a typed error", async (kind) => {
     const packed = await compress(sample, kind);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
+import fc from "fast-check";
 import {
   DepSpecError,
   formatDepSpec,
@@ -129,5 +130,47 @@ describe("satisfies (_alpm_depcmp)", () => {
   it("does not match a provide by prefix", () => {
     const pkg: Satisfier = { name: "x", version: "1-1", provides: ["foobar=1"] };
     expect(satisfies(parseDepSpec("foo"), pkg)).toBe(false);
+  });
+});
+
+describe("parseDepSpec on arbitrary input", () => {
+  it("either parses to a spec that formats back to the input, or throws DepSpecError", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 40 }),
+          fc.string({
+            unit: fc.constantFrom(
+              "a",
+              "Z",
+              "1",
+              ":",
+              " ",
+              ": ",
+              "<",
+              ">",
+              "=",
+              "-",
+              ".",
+              "/",
+              "é",
+              "\n",
+              "\0",
+            ),
+            maxLength: 20,
+          }),
+          fc.stringMatching(/^[a-z0-9@._+-]{0,8}([<>=]{1,2}[0-9a-z.:~_-]{0,6})?(: .{0,5})?$/),
+        ),
+        (s) => {
+          try {
+            const dep = parseDepSpec(s);
+            expect(formatDepSpec(dep)).toBe(s);
+          } catch (e) {
+            expect(e).toBeInstanceOf(DepSpecError);
+          }
+        },
+      ),
+      { seed: 20261124, numRuns: 1000 },
+    );
   });
 });

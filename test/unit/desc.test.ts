@@ -130,7 +130,9 @@ describe("desc files as repo-add writes them", () => {
   });
 
   it("tolerates CRLF line ends and unknown fields like libalpm", () => {
-    const entry = parseDesc("%FILENAME%\r\nf\r\n\r\n%NAME%\r\nfoo\r\n\r\n%VERSION%\r\n1-1\r\n\r\n%DELTAS%\r\nx\r\n");
+    const entry = parseDesc(
+      "%FILENAME%\r\nf\r\n\r\n%NAME%\r\nfoo\r\n\r\n%VERSION%\r\n1-1\r\n\r\n%DELTAS%\r\nx\r\n",
+    );
     expect([entry.name, entry.version, entry.filename]).toEqual(["foo", "1-1", "f"]);
   });
 });

@@ -79,10 +79,12 @@ beforeAll(async () => {
   writeFileSync(join(tree, ".PKGINFO"), PKGINFO);
   writeFileSync(join(tree, ".BUILDINFO"), BUILDINFO);
   writeFileSync(join(tree, ".INSTALL"), "post_install() { :; }\n");
-  // makepkg's own packing command (create_package in makepkg): bsdtar with the dot files first.
+  // makepkg's own packing (list_package_files + create_package): dot files first, then the sorted tree.
   await run("sh", [
     "-c",
-    'cd "$1" && bsdtar --no-fflags -cnf - .PKGINFO .BUILDINFO .INSTALL usr etc | zstd -c -q -T0 --ultra -20 > "$2"',
+    `cd "$1" && (find . -path './.*' \\! -name '.'; find . \\! -path './.*' \\! -name '.' | LC_ALL=C sort) |
+      sed -e 's|^\\./||' | tr '\\n' '\\0' |
+      LANG=C bsdtar --no-fflags -cnf - --null --files-from - | zstd -c -q -T0 --ultra -20 > "$2"`,
     "sh",
     tree,
     join(pkgDir, pkgFile),
@@ -131,7 +133,12 @@ describe("readPackageFile on a package packed by bsdtar + zstd like makepkg", ()
   it("lists files exactly as repo-add's `bsdtar --exclude='^.*' -tf | LC_ALL=C sort -u`", async () => {
     const path = join(pkgDir, pkgFile);
     const info = await readPackageFile(readFileSync(path), pkgFile);
-    const theirs = await run("sh", ["-c", "bsdtar --exclude='^.*' -tf \"$1\" | LC_ALL=C sort -u", "sh", path]);
+    const theirs = await run("sh", [
+      "-c",
+      "bsdtar --exclude='^.*' -tf \"$1\" | LC_ALL=C sort -u",
+      "sh",
+      path,
+    ]);
     expect(info.files).toEqual(theirs.split("\n").filter(Boolean));
     expect(info.files).toContain("usr/share/odd/.hidden-inside");
   });
@@ -168,14 +175,34 @@ async function fakePackage(members: { path: string; text?: string; type?: "file"
 describe("readPackageFile on bad input", () => {
   const good = "pkgname = x\npkgver = 1-1\n";
   const cases: [string, Promise<Uint8Array> | Uint8Array, string][] = [
-    ["not an archive", new TextEncoder().encode("hello, this is not a tar at all"), "not a readable package archive"],
-    ["a truncated archive", fakePackage([{ path: ".PKGINFO", text: good }]).then((b) => b.subarray(0, 40)), "not a readable"],
+    [
+      "not an archive",
+      new TextEncoder().encode("hello, this is not a tar at all"),
+      "not a readable package archive",
+    ],
+    [
+      "a truncated archive",
+      fakePackage([{ path: ".PKGINFO", text: good }]).then((b) => b.subarray(0, 40)),
+      "not a readable",
+    ],
     ["no .PKGINFO", fakePackage([{ path: "usr/bin/x", text: "x" }]), "no .PKGINFO"],
     ["no pkgver", fakePackage([{ path: ".PKGINFO", text: "pkgname = x\n" }]), "lacks pkgname or pkgver"],
-    ["an invalid pkgname", fakePackage([{ path: ".PKGINFO", text: "pkgname = ../evil\npkgver = 1-1\n" }]), "invalid pkgname"],
-    ["a non-numeric size", fakePackage([{ path: ".PKGINFO", text: `${good}size = 12k\n` }]), "size is not a number"],
+    [
+      "an invalid pkgname",
+      fakePackage([{ path: ".PKGINFO", text: "pkgname = ../evil\npkgver = 1-1\n" }]),
+      "invalid pkgname",
+    ],
+    [
+      "a non-numeric size",
+      fakePackage([{ path: ".PKGINFO", text: `${good}size = 12k\n` }]),
+      "size is not a number",
+    ],
     ["a ../ member", fakePackage([{ path: ".PKGINFO", text: good }, { path: "../../etc/x" }]), "unsafe path"],
-    ["an absolute member", fakePackage([{ path: ".PKGINFO", text: good }, { path: "/etc/x" }]), "unsafe path"],
+    [
+      "an absolute member",
+      fakePackage([{ path: ".PKGINFO", text: good }, { path: "/etc/x" }]),
+      "unsafe path",
+    ],
   ];
   it.each(cases)("%s is a PackageFileError naming the file", async (_label, bytes, message) => {
     const attempt = readPackageFile(await bytes, "bad-1-1-any.pkg.tar.gz");
@@ -189,8 +216,13 @@ describe("readPackageFile on bad input", () => {
   });
 
   it("stops at its decompressed size limit", async () => {
-    const big = await fakePackage([{ path: ".PKGINFO", text: good }, { path: "usr/big", text: "z".repeat(100_000) }]);
-    await expect(readPackageFile(big, "x-1-1-any.pkg.tar.gz", { maxBytes: 10_000 })).rejects.toThrow("beyond the limit");
+    const big = await fakePackage([
+      { path: ".PKGINFO", text: good },
+      { path: "usr/big", text: "z".repeat(100_000) },
+    ]);
+    await expect(readPackageFile(big, "x-1-1-any.pkg.tar.gz", { maxBytes: 10_000 })).rejects.toThrow(
+      "beyond the limit",
+    );
   });
 });
 
@@ -205,12 +237,8 @@ describe("helpers", () => {
   });
 
   it("sorts file lists by bytes (LC_ALL=C), drops top-level dot files and duplicates", () => {
-    expect(repoAddFileList([".PKGINFO", "usr/", "usr/b", "usr/B", "usr/é", "usr/z", "usr/", ".MTREE"])).toEqual([
-      "usr/",
-      "usr/B",
-      "usr/b",
-      "usr/z",
-      "usr/é",
-    ]);
+    expect(
+      repoAddFileList([".PKGINFO", "usr/", "usr/b", "usr/B", "usr/é", "usr/z", "usr/", ".MTREE"]),
+    ).toEqual(["usr/", "usr/B", "usr/b", "usr/z", "usr/é"]);
   });
 });

@@ -2,7 +2,12 @@ import { describe, expect, it } from "@jest/globals";
 import type { PackageMeta } from "../../src/arch/types.js";
 import { type AurPackage, MemoryAurClient } from "../../src/resolve/aur-client.js";
 import { type IndexedPackage, PackageIndex } from "../../src/resolve/package-index.js";
-import { type LocalPkgbase, type PlanInput, planBuilds, stronglyConnected } from "../../src/resolve/planner.js";
+import {
+  type LocalPkgbase,
+  type PlanInput,
+  planBuilds,
+  stronglyConnected,
+} from "../../src/resolve/planner.js";
 
 function meta(pkgname: string, fields: Partial<PackageMeta> = {}): PackageMeta {
   return {
@@ -27,7 +32,13 @@ function meta(pkgname: string, fields: Partial<PackageMeta> = {}): PackageMeta {
 }
 
 function metapackage(depends: string[], extra: Partial<LocalPkgbase> = {}): LocalPkgbase {
-  return { pkgbase: "meta", version: "1-1", path: "pkg", packages: [meta("meta-base", { depends })], ...extra };
+  return {
+    pkgbase: "meta",
+    version: "1-1",
+    path: "pkg",
+    packages: [meta("meta-base", { depends })],
+    ...extra,
+  };
 }
 
 function aur(name: string, fields: Partial<AurPackage> = {}): AurPackage {
@@ -48,7 +59,13 @@ function aur(name: string, fields: Partial<AurPackage> = {}): AurPackage {
 }
 
 function repo(name: string, packages: [string, string, string[]?][]): IndexedPackage[] {
-  return packages.map(([n, version, provides]) => ({ repo: name, name: n, pkgbase: n, version, provides: provides ?? [] }));
+  return packages.map(([n, version, provides]) => ({
+    repo: name,
+    name: n,
+    pkgbase: n,
+    version,
+    provides: provides ?? [],
+  }));
 }
 
 const official = new PackageIndex([
@@ -84,7 +101,11 @@ describe("planBuilds", () => {
     const p = await plan({ local: [metapackage(["sh", "libgcc_s.so"])] }, []);
     expect(p.skipped).toEqual([
       { name: "sh", reason: "official (core), provided by bash", satisfiedBy: "bash 5.2.037-1" },
-      { name: "libgcc_s.so", reason: "official (core), provided by gcc-libs", satisfiedBy: "gcc-libs 14.2.1-1" },
+      {
+        name: "libgcc_s.so",
+        reason: "official (core), provided by gcc-libs",
+        satisfiedBy: "gcc-libs 14.2.1-1",
+      },
     ]);
     expect(p.builds.map((b) => [b.pkgbase, b.reason])).toEqual([["meta", "new"]]);
     expect(p.errors).toEqual([]);
@@ -116,8 +137,23 @@ describe("planBuilds", () => {
       aur("libfoo-docs", { pkgbase: "foo", version: "2.1-1" }),
     ]);
     expect(p.builds).toEqual([
-      { pkgbase: "foo", pkgnames: ["libfoo", "libfoo-docs"], version: "2.1-1", source: "aur", reason: "new, dependency of meta-base", needs: [] },
-      { pkgbase: "meta", pkgnames: ["meta-base"], version: "1-1", source: "local", path: "pkg", reason: "new", needs: ["foo"] },
+      {
+        pkgbase: "foo",
+        pkgnames: ["libfoo", "libfoo-docs"],
+        version: "2.1-1",
+        source: "aur",
+        reason: "new, dependency of meta-base",
+        needs: [],
+      },
+      {
+        pkgbase: "meta",
+        pkgnames: ["meta-base"],
+        version: "1-1",
+        source: "local",
+        path: "pkg",
+        reason: "new",
+        needs: ["foo"],
+      },
     ]);
     expect(p.aurRequests).toBe(1);
   });
@@ -155,7 +191,10 @@ describe("planBuilds", () => {
   });
 
   it("names the whole chain of a missing package and blocks only what needs it", async () => {
-    const p = await plan({ local: [metapackage(["foo", "ok"])] }, [aur("foo", { depends: ["libbar>=2"] }), aur("ok")]);
+    const p = await plan({ local: [metapackage(["foo", "ok"])] }, [
+      aur("foo", { depends: ["libbar>=2"] }),
+      aur("ok"),
+    ]);
     expect(p.errors).toEqual([
       {
         name: "libbar>=2",
@@ -168,8 +207,12 @@ describe("planBuilds", () => {
   });
 
   it("skips a dependency that moved from the AUR to the official repositories, without asking the AUR", async () => {
-    const p = await plan({ local: [metapackage(["ripgrep-all"])] }, [aur("ripgrep-all", { version: "0.9.6-1" })]);
-    expect(p.skipped).toEqual([{ name: "ripgrep-all", reason: "official (extra)", satisfiedBy: "ripgrep-all 0.10.6-1" }]);
+    const p = await plan({ local: [metapackage(["ripgrep-all"])] }, [
+      aur("ripgrep-all", { version: "0.9.6-1" }),
+    ]);
+    expect(p.skipped).toEqual([
+      { name: "ripgrep-all", reason: "official (extra)", satisfiedBy: "ripgrep-all 0.10.6-1" },
+    ]);
     expect(p.aurRequests).toBe(0);
   });
 
@@ -177,7 +220,12 @@ describe("planBuilds", () => {
     const local = metapackage(["same", "older", "epoch", "missing"]);
     const p = await plan(
       { local: [local] },
-      [aur("same", { version: "1.0-1" }), aur("older", { version: "1.10-1" }), aur("epoch", { version: "9.0-1" }), aur("missing")],
+      [
+        aur("same", { version: "1.0-1" }),
+        aur("older", { version: "1.10-1" }),
+        aur("epoch", { version: "9.0-1" }),
+        aur("missing"),
+      ],
       [
         ...repo("ours", [
           ["same", "1.0-1"],
@@ -198,21 +246,30 @@ describe("planBuilds", () => {
   });
 
   it("rebuilds on request even when up to date, and keeps an up-to-date metapackage", async () => {
-    const p = await plan({ local: [metapackage(["same"])], rebuild: ["same"] }, [aur("same")], repo("ours", [
-      ["same", "1.0-1"],
-      ["meta-base", "1-1"],
-    ]));
+    const p = await plan(
+      { local: [metapackage(["same"])], rebuild: ["same"] },
+      [aur("same")],
+      repo("ours", [
+        ["same", "1.0-1"],
+        ["meta-base", "1-1"],
+      ]),
+    );
     expect(p.builds.map((b) => [b.pkgbase, b.reason])).toEqual([["same", "rebuild requested"]]);
   });
 
   it("prefers a provider our repository has, else the AUR provider with most votes, and says why", async () => {
     const withOurs = await plan(
       { local: [metapackage(["java-runtime"])] },
-      [aur("jre-a", { provides: ["java-runtime"], numVotes: 10 }), aur("jre-b", { provides: ["java-runtime=17"], numVotes: 99 })],
+      [
+        aur("jre-a", { provides: ["java-runtime"], numVotes: 10 }),
+        aur("jre-b", { provides: ["java-runtime=17"], numVotes: 99 }),
+      ],
       repo("ours", [["jre-a", "1.0-1", ["java-runtime"]]]),
     );
     expect(withOurs.builds.map((b) => b.pkgbase)).toEqual(["meta"]);
-    expect(withOurs.skipped).toEqual([{ name: "java-runtime", reason: "ours, up to date (AUR 1.0-1)", satisfiedBy: "jre-a 1.0-1" }]);
+    expect(withOurs.skipped).toEqual([
+      { name: "java-runtime", reason: "ours, up to date (AUR 1.0-1)", satisfiedBy: "jre-a 1.0-1" },
+    ]);
 
     const byVotes = await plan({ local: [metapackage(["java-runtime"])] }, [
       aur("jre-a", { provides: ["java-runtime"], numVotes: 10 }),
@@ -220,12 +277,18 @@ describe("planBuilds", () => {
     ]);
     expect(byVotes.builds[0]).toMatchObject({
       pkgbase: "jre-b",
-      reason: "new, dependency of meta-base; provides java-runtime, chosen among jre-b, jre-a by most votes, then name",
+      reason:
+        "new, dependency of meta-base; provides java-runtime, chosen among jre-b, jre-a by most votes, then name",
     });
   });
 
   it("builds a local PKGBUILD that provides a dependency instead of looking elsewhere", async () => {
-    const lib: LocalPkgbase = { pkgbase: "mylib", version: "3-1", path: "mylib", packages: [meta("mylib", { version: "3-1" })] };
+    const lib: LocalPkgbase = {
+      pkgbase: "mylib",
+      version: "3-1",
+      path: "mylib",
+      packages: [meta("mylib", { version: "3-1" })],
+    };
     const p = await plan({ local: [metapackage(["mylib>=3"]), lib] }, [aur("mylib", { version: "9-1" })]);
     expect(p.builds.map((b) => [b.pkgbase, b.source, b.needs])).toEqual([
       ["mylib", "local", []],
@@ -242,7 +305,10 @@ describe("planBuilds", () => {
   });
 
   it("plans explicitly requested AUR names without a local PKGBUILD", async () => {
-    const p = await plan({ local: [], explicit: ["tool"] }, [aur("tool", { depends: ["helper"] }), aur("helper")]);
+    const p = await plan({ local: [], explicit: ["tool"] }, [
+      aur("tool", { depends: ["helper"] }),
+      aur("helper"),
+    ]);
     expect(p.builds.map((b) => [b.pkgbase, b.reason])).toEqual([
       ["helper", "new, dependency of tool"],
       ["tool", "new"],
@@ -253,6 +319,10 @@ describe("planBuilds", () => {
 describe("stronglyConnected", () => {
   it("finds cycles and leaves acyclic nodes alone", () => {
     const edges: Record<string, string[]> = { a: ["b"], b: ["c"], c: ["a"], d: ["a"], e: [] };
-    expect(stronglyConnected(Object.keys(edges), (n) => edges[n] ?? [])).toEqual([["a", "b", "c"], ["d"], ["e"]]);
+    expect(stronglyConnected(Object.keys(edges), (n) => edges[n] ?? [])).toEqual([
+      ["a", "b", "c"],
+      ["d"],
+      ["e"],
+    ]);
   });
 });

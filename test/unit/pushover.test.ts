@@ -3,6 +3,7 @@ import nock from "nock";
 import "../helpers/promise-with-resolvers.js";
 import type { Logger } from "probot";
 import {
+  type Notifier,
   type NotifierLogger,
   NullNotifier,
   notifierFromEnv,
@@ -213,5 +214,47 @@ describe("notifierFromEnv", () => {
       await n.notify({ title: "x", message: "y" }); // nock has no interceptor and net connect is off
     }
     expect(entries.every((e) => e.level === "info")).toBe(true);
+  });
+});
+
+describe("Notifier contract (every implementation)", () => {
+  const messages = [
+    { title: "", message: "" },
+    { title: "t", message: "m", priority: -1 as const },
+    {
+      title: "ü😀".repeat(400),
+      message: "\n".repeat(3000),
+      url: `https://x/${"a".repeat(600)}`,
+      urlTitle: "u",
+    },
+  ];
+  const implementations: [string, () => { notifier: Notifier; done: () => boolean }][] = [
+    ["NullNotifier", () => ({ notifier: new NullNotifier(), done: () => true })],
+    [
+      "PushoverNotifier against a failing server",
+      () => {
+        const scope = nock(API)
+          .post("/1/messages.json")
+          .times(2 * messages.length)
+          .reply(502);
+        const { log } = recordingLogger();
+        const { sleep } = recordingSleep();
+        const notifier = new PushoverNotifier({
+          token: "t",
+          user: "u",
+          apiUrl: API,
+          log,
+          sleep,
+          maxAttempts: 2,
+        });
+        return { notifier, done: () => scope.isDone() };
+      },
+    ],
+  ];
+
+  it.each(implementations)("%s resolves for any message and never rejects", async (_name, make) => {
+    const { notifier, done } = make();
+    for (const m of messages) await expect(notifier.notify(m)).resolves.toBeUndefined();
+    expect(done()).toBe(true);
   });
 });

@@ -15,7 +15,9 @@ function slLines(repo: string, entries: readonly { name: string; version: string
 }
 
 function groundTruth(file: string): string[] {
-  return readFileSync(join(dir, `${file}.pacman-Sl.txt`), "utf8").split("\n").filter(Boolean);
+  return readFileSync(join(dir, `${file}.pacman-Sl.txt`), "utf8")
+    .split("\n")
+    .filter(Boolean);
 }
 
 describe("every repo DB of the corpus", () => {
@@ -92,14 +94,19 @@ describe("every repo DB of the corpus", () => {
     const { entries, errors } = await read(file);
     expect(entries).toEqual([]);
     expect(errors).toHaveLength(10);
-    expect(errors.every((e) => e.message === `invalid name for database entry '${e.path}'` && e.path.startsWith("./"))).toBe(
-      true,
-    );
+    expect(
+      errors.every(
+        (e) => e.message === `invalid name for database entry '${e.path}'` && e.path.startsWith("./"),
+      ),
+    ).toBe(true);
   });
 
   it("splits entry names the way libalpm's _alpm_splitname does", () => {
     expect(splitEntryName("st-gh0stzk-0.9.2-1.1/desc")).toEqual({ name: "st-gh0stzk", version: "0.9.2-1.1" });
-    expect(splitEntryName("alsa-plugins-1:1.2.6-2/desc")).toEqual({ name: "alsa-plugins", version: "1:1.2.6-2" });
+    expect(splitEntryName("alsa-plugins-1:1.2.6-2/desc")).toEqual({
+      name: "alsa-plugins",
+      version: "1:1.2.6-2",
+    });
     expect(splitEntryName("./vim-8.2.0717-2/desc")).toBeUndefined();
     expect(splitEntryName("nohyphen/desc")).toBeUndefined();
     expect(splitEntryName("-1-1/desc")).toBeUndefined();

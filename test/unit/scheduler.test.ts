@@ -1,6 +1,13 @@
 import { describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
-import { type Build, isTerminal, type Job, type JobState, newJob, type PlannedJob } from "../../src/build/model.js";
+import {
+  type Build,
+  isTerminal,
+  type Job,
+  type JobState,
+  newJob,
+  type PlannedJob,
+} from "../../src/build/model.js";
 import { conclusionOf, schedule, supersededJobs } from "../../src/build/scheduler.js";
 
 const HOUR = 3_600_000;
@@ -36,7 +43,11 @@ function buildOf(items: PlannedJob[], overrides: Partial<Build> = {}): Build {
   };
 }
 
-function jobsOf(build: Build, states: Record<string, JobState> = {}, extra: Record<string, Partial<Job>> = {}): Job[] {
+function jobsOf(
+  build: Build,
+  states: Record<string, JobState> = {},
+  extra: Record<string, Partial<Job>> = {},
+): Job[] {
   return build.plan.map((p) => ({
     ...newJob(build.id, p, 0),
     state: states[p.pkgbase] ?? "planned",
@@ -61,15 +72,22 @@ describe("schedule: ready set", () => {
     const build = buildOf(plan(["a"], ["b"], ["c"], ["d"], ["e"]), { maxParallel: 2 });
     expect(schedule(build, jobsOf(build), { now: 0 }).dispatch).toEqual(["a", "b"]);
     expect(schedule(build, jobsOf(build, { a: "running" }), { now: 0 }).dispatch).toEqual(["b"]);
-    expect(schedule(build, jobsOf(build, { a: "running", b: "dispatched" }), { now: 0 }).dispatch).toEqual([]);
+    expect(schedule(build, jobsOf(build, { a: "running", b: "dispatched" }), { now: 0 }).dispatch).toEqual(
+      [],
+    );
     // built jobs wait for the publisher, not for a runner: they free their slot.
-    expect(schedule(build, jobsOf(build, { a: "built", b: "published" }), { now: 0 }).dispatch).toEqual(["c", "d"]);
+    expect(schedule(build, jobsOf(build, { a: "built", b: "published" }), { now: 0 }).dispatch).toEqual([
+      "c",
+      "d",
+    ]);
   });
 
-  it("leaves jobs awaiting approval alone", () => {
+  it("leaves jobs awaiting approval alone until someone approves them", () => {
     const build = buildOf(plan(["a"], ["b", ["a"]]));
     const decisions = schedule(build, jobsOf(build, { a: "awaiting-approval" }), { now: 0 });
     expect(decisions).toEqual({ timedOut: [], skip: [], dispatch: [] });
+    const approved = jobsOf(build, { a: "awaiting-approval" }, { a: { approvedBy: "alice" } });
+    expect(schedule(build, approved, { now: 0 }).dispatch).toEqual(["a"]);
   });
 });
 
@@ -214,9 +232,9 @@ describe("schedule: simulated builds of random plans", () => {
               expect(jobs.find((j) => j.pkgbase === need)?.state).toBe("published");
             set(name, "dispatched");
           }
-          expect(jobs.filter((j) => j.state === "dispatched" || j.state === "running").length).toBeLessThanOrEqual(
-            maxParallel,
-          );
+          expect(
+            jobs.filter((j) => j.state === "dispatched" || j.state === "running").length,
+          ).toBeLessThanOrEqual(maxParallel);
           if (d.close) {
             expect(jobs.every((j) => isTerminal(j.state))).toBe(true);
             const anyFailed = jobs.some((j) => j.state === "failed" || j.state === "skipped");

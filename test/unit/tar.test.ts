@@ -136,10 +136,16 @@ describe("readTar on hostile input", () => {
 
   it("enforces the entry count, total size and header size limits", () => {
     const many = writeTar(Array.from({ length: 20 }, (_, i) => ({ path: `f${i}`, type: "file" as const })));
-    expect(() => readTar(many, { maxEntries: 10 })).toThrow(expect.objectContaining({ reason: "too-many-entries" }));
-    expect(() => readTar(one, { maxTotalBytes: 1000 })).toThrow(expect.objectContaining({ reason: "too-large" }));
+    expect(() => readTar(many, { maxEntries: 10 })).toThrow(
+      expect.objectContaining({ reason: "too-many-entries" }),
+    );
+    expect(() => readTar(one, { maxTotalBytes: 1000 })).toThrow(
+      expect.objectContaining({ reason: "too-large" }),
+    );
     const pax = writeTar([{ path: `${"p".repeat(400)}/q`, type: "file" }]);
-    expect(() => readTar(pax, { maxHeaderBytes: 100 })).toThrow(expect.objectContaining({ reason: "header-too-large" }));
+    expect(() => readTar(pax, { maxHeaderBytes: 100 })).toThrow(
+      expect.objectContaining({ reason: "header-too-large" }),
+    );
   });
 
   it("rejects a size that points past the end (a bomb declaring gigabytes)", () => {

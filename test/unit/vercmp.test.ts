@@ -92,3 +92,11 @@ describe("parseVersion / formatVersion", () => {
     }
   });
 });
+
+describe("vercmp on large input", () => {
+  it("handles very long versions and digit runs without recursion or overflow", () => {
+    const long = "1.".repeat(100_000);
+    expect(vercmp(`${long}1`, `${long}2`)).toBe(-1);
+    expect(vercmp("9".repeat(200_000), `1${"0".repeat(200_000)}`)).toBe(-1);
+  });
+});

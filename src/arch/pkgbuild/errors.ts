@@ -22,7 +22,7 @@ export interface Unknown {
 export const LIMITS = {
   maxInputBytes: 1024 * 1024,
   maxDepth: 100,
-  maxFields: 100_000,
+  maxFields: 20_000,
   maxStringLength: 4 * 1024 * 1024,
   maxLoopIterations: 10_000,
   maxSteps: 1_000_000,

@@ -12,7 +12,15 @@ import { parsePkgbuild } from "./parser.js";
 export interface EvaluateOptions {
   filename?: string;
   carch?: string;
+  /**
+   * What the PKGBUILD's folder holds (path relative to it), so file tests on `$startdir/…` can be
+   * decided as makepkg would. Without it such tests are a PkgbuildError.
+   */
+  fileExists?: (relativePath: string) => "file" | "dir" | undefined;
 }
+
+/** `$startdir` as the evaluator sees it: the PKGBUILD's folder. */
+export const STARTDIR = "/startdir";
 
 /** Commands that cannot change shell variables when run at the top level of a sourced PKGBUILD. */
 const HARMLESS = new Set([
@@ -98,6 +106,7 @@ class Interpreter implements Scope {
   constructor(
     readonly filename: string,
     readonly carch: string,
+    private readonly fileExists?: (relativePath: string) => "file" | "dir" | undefined,
   ) {
     const set = (name: string, value: string) => this.vars.set(name, { values: [value], isArray: false });
     set("CARCH", carch);
@@ -504,6 +513,13 @@ class Interpreter implements Scope {
     if (op === "-n") return value !== "";
     if (op === "-z") return value === "";
     if (op === "-v") return this.get(value) !== undefined;
+    if (["-e", "-f", "-d", "-x", "-r", "-s", "-L", "-h"].includes(op) && value.startsWith(`${STARTDIR}/`) && this.fileExists) {
+      // A file test inside the PKGBUILD's own folder: decided by what that folder holds (what makepkg would see).
+      const kind = this.fileExists(value.slice(STARTDIR.length + 1));
+      if (op === "-d") return kind === "dir";
+      if (op === "-e") return kind !== undefined;
+      return kind === "file";
+    }
     this.fail(`test '${op}' depends on the file system at run time`, op, line);
   }
 
@@ -528,15 +544,13 @@ class Interpreter implements Scope {
   private globalValue(attr: string, isArray: boolean): string[] | undefined {
     const v = this.vars.get(attr);
     if (!v) return undefined;
+    if (v.unknown) this.failUnknown(v.unknown, `'${attr}'`);
     if (isArray) {
       const values = v.values.filter((x): x is string => x !== undefined);
-      if (values.length === 0) return undefined;
-      if (v.unknown) this.failUnknown(v.unknown, `'${attr}'`);
-      return values;
+      return values.length === 0 ? undefined : values;
     }
     const first = v.values[0] ?? "";
     if (first === "") return undefined;
-    if (v.unknown) this.failUnknown(v.unknown, `'${attr}'`);
     return [first];
   }
 
@@ -699,7 +713,7 @@ export function evaluatePkgbuild(text: string, options: EvaluateOptions = {}): S
     throw new PkgbuildError(`input larger than ${LIMITS.maxInputBytes} bytes`, filename, 1, "limit");
   if (text.includes("\0")) throw new PkgbuildError("input contains a NUL byte", filename, text.slice(0, text.indexOf("\0")).split("\n").length, "NUL");
   const cmds = parsePkgbuild(text, filename);
-  const interp = new Interpreter(filename, options.carch ?? "x86_64");
+  const interp = new Interpreter(filename, options.carch ?? "x86_64", options.fileExists);
   interp.run(cmds);
   return interp.srcinfo();
 }

@@ -7,6 +7,9 @@
 import type { Cmd, ParamPart, Part, Word } from "./ast.js";
 import { LIMITS, type Unknown } from "./errors.js";
 
+/** Pattern trimming tests every prefix/suffix; keep its subject small enough to stay fast. */
+const MAX_PATTERN_SUBJECT = 10_000;
+
 export interface Variable {
   /** Sparse for sparse arrays; a scalar is element 0. */
   values: (string | undefined)[];
@@ -386,6 +389,8 @@ export class Expander {
       unknown ??= r.unknown;
       return r.value;
     };
+    if ("#%/".includes(op[0]!) && values.some((v) => v.length > MAX_PATTERN_SUBJECT))
+      this.scope.fail(`pattern operation on a value longer than ${MAX_PATTERN_SUBJECT} characters`, "limit", p.line);
     const isNull = !got.set || (values.length === 1 && values[0] === "") || values.length === 0;
     switch (op) {
       case ":-":
@@ -429,7 +434,12 @@ export class Expander {
         const rep = this.expandString(p.arg2);
         unknown ??= rep.unknown;
         const src = globToRegex(pat.pieces);
-        if (!src) return done(values);
+        if (!src) {
+          // An empty pattern matches nothing, except anchored: `${a[@]/#/x}` prefixes, `${a[@]/%/x}` suffixes.
+          if (op === "/#") values = values.map((v) => rep.value + v);
+          if (op === "/%") values = values.map((v) => v + rep.value);
+          return done(values);
+        }
         const re =
           op === "/#" ? new RegExp(`^(?:${src})`) : op === "/%" ? new RegExp(`(?:${src})$`) : new RegExp(src, op === "//" ? "g" : "");
         values = values.map((v) => (op === "/%" ? replaceLongestSuffix(v, src, rep.value) : v.replace(re, () => rep.value)));

@@ -126,7 +126,10 @@ export class Parser {
 
   private expectWord(word: string): void {
     this.skipSeparators(true);
-    if (this.peekWord() !== word) this.fail(`expected '${word}'`);
+    if (this.peekWord() !== word) {
+      const found = this.pos >= this.src.length ? "end of file" : this.peekWord() || this.peek();
+      this.fail(`unexpected '${found}' where '${word}' was expected`);
+    }
     this.advance(word.length);
   }
 

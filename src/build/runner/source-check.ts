@@ -55,7 +55,7 @@ export function summarizeSrcinfo(text: string, carch: string): SourceSummary {
     ...(base.get(k) ?? []),
     ...(base.get(`${k}_${carch}`) ?? []),
   ]);
-  return { pkgbase, pkgnames, version, buildDepends: [...new Set(buildDepends)] };
+  return { pkgbase, pkgnames, version, buildDepends: [...new Set(buildDepends.filter((d) => d !== ""))] };
 }
 
 /** What the plan expects; an absent field is not checked (the local `build` command without a plan). */

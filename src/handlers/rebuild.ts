@@ -1,0 +1,86 @@
+/**
+ * A requested rebuild of named packages (from `/rebuild NAME...`, or a "Rebuild" button on a published
+ * package): plans those names against the default branch and starts a build; an unchanged version gets a
+ * pkgrel bump so pacman clients upgrade.
+ */
+import type { Build, PlannedJob } from "../build/model.js";
+import type { RepoConfig } from "../config/repo-config.js";
+import type { Octokit } from "../github/octokit.js";
+import { fetchFileText, listPkgbuilds } from "../github/sources.js";
+import { renderPlanTable } from "../resolve/plan.js";
+import { evaluateLocal, type FetchedPkgbuild, plannedJobs } from "./plan-jobs.js";
+import type { AppRuntime } from "./runtime.js";
+
+export interface RebuildRequest {
+  readonly owner: string;
+  readonly repo: string;
+  readonly installationId?: number;
+  readonly branch: string;
+  readonly config: RepoConfig;
+  /** Validated pkgnames or pkgbases. */
+  readonly names: readonly string[];
+}
+
+export type RebuildOutcome =
+  | { readonly kind: "started"; readonly build: Build; readonly jobs: readonly PlannedJob[] }
+  | { readonly kind: "not-started"; readonly reason: string };
+
+export async function startRebuild(runtime: AppRuntime, octokit: Octokit, request: RebuildRequest): Promise<RebuildOutcome> {
+  const { owner, repo, branch, config, names } = request;
+  const repoName = config.branches[branch];
+  if (repoName === undefined) {
+    return { kind: "not-started", reason: `branch \`${branch}\` is not mapped in \`branches\` of .github/arch-repo.yml` };
+  }
+  const arch = config.architecture;
+  const target = { repoName, arch };
+
+  // 1. The branch head and its PKGBUILDs; the ones that build a requested name are local, the rest the AUR's.
+  const { data: head } = await octokit.request("GET /repos/{owner}/{repo}/git/ref/{ref}", {
+    owner,
+    repo,
+    ref: `heads/${branch}`,
+  });
+  const sha = head.object.sha;
+  const files: FetchedPkgbuild[] = [];
+  for (const path of await listPkgbuilds(octokit, owner, repo, sha)) {
+    const text = await fetchFileText(octokit, owner, repo, path, sha);
+    if (text !== undefined) files.push({ path, text });
+  }
+  const { local: all, errors } = evaluateLocal(files, arch);
+  const wanted = new Set(names);
+  const local = all.filter((l) => wanted.has(l.pkgbase) || l.packages.some((p) => wanted.has(p.pkgname)));
+  const localNames = new Set(local.flatMap((l) => [l.pkgbase, ...l.packages.map((p) => p.pkgname)]));
+  const explicit = names.filter((n) => !localNames.has(n));
+  if (errors.length > 0 && local.length < names.length - explicit.length) {
+    return { kind: "not-started", reason: errors.join("\n") };
+  }
+
+  // 2. Plan with the names forced.
+  const plan = await runtime.deps.planner.plan({ local, explicit, rebuild: names }, target);
+  if (plan.errors.length > 0) return { kind: "not-started", reason: renderPlanTable(plan) };
+  if (plan.builds.length === 0) return { kind: "not-started", reason: "nothing to build" };
+
+  // 3. Jobs (forced pkgrels for names our repository already has at this version), then the build.
+  const forced = new Set(
+    plan.builds.filter((b) => wanted.has(b.pkgbase) || b.pkgnames.some((n) => wanted.has(n))).map((b) => b.pkgbase),
+  );
+  const jobs = await plannedJobs(plan, local, {
+    headSha: sha,
+    aurRef: (b) => runtime.deps.planner.aurRef(b),
+    forced,
+    ours: await runtime.deps.planner.ours(target),
+  });
+  const build = await runtime.builds.startBuild(jobs, {
+    repository: {
+      owner,
+      name: repo,
+      ...(request.installationId !== undefined ? { installationId: request.installationId } : {}),
+    },
+    branch,
+    repo: repoName,
+    headSha: sha,
+    maxParallel: config.maxParallel,
+    jobTimeoutMs: config.jobTimeoutMinutes * 60_000,
+  });
+  return { kind: "started", build, jobs };
+}

@@ -1,0 +1,42 @@
+/** What every entrance shares: the ports, the build service and the background task runner. */
+import type { Context } from "probot";
+import type { BuildService } from "../build/build-service.js";
+import { parseRepoConfig, type RepoConfig } from "../config/repo-config.js";
+import type { BackgroundTasks, AppDeps } from "./deps.js";
+
+export interface AppRuntime {
+  readonly deps: AppDeps;
+  readonly builds: BuildService;
+  readonly tasks: BackgroundTasks;
+}
+
+export const CONFIG_FILE = "arch-repo.yml";
+
+export type LoadedConfig =
+  | { readonly kind: "ok"; readonly config: RepoConfig }
+  | { readonly kind: "missing" }
+  | { readonly kind: "invalid"; readonly message: string };
+
+/** `.github/arch-repo.yml` through Probot's `context.config` (default branch; falls back to `OWNER/.github`). */
+export async function loadConfig(context: Context): Promise<LoadedConfig> {
+  let raw: unknown;
+  try {
+    raw = await context.config(CONFIG_FILE);
+  } catch (error) {
+    // Probot throws on YAML it cannot parse.
+    return { kind: "invalid", message: `.github/${CONFIG_FILE} is not valid YAML: ${(error as Error).message}` };
+  }
+  if (raw === null) return { kind: "missing" };
+  const parsed = parseRepoConfig(raw);
+  return parsed.ok ? { kind: "ok", config: parsed.config } : { kind: "invalid", message: parsed.error.message };
+}
+
+/**
+ * True the first time a delivery id is seen. GitHub redelivers with the same `X-GitHub-Delivery`
+ * (`context.id`), which must not start anything twice.
+ */
+export async function firstDelivery(context: Context, runtime: AppRuntime): Promise<boolean> {
+  const first = await runtime.deps.store.recordDelivery(context.id, runtime.deps.deliveryTtlMs, runtime.deps.clock());
+  if (!first) context.log.info(`delivery ${context.id} (${context.name}) seen before: ignored`);
+  return first;
+}

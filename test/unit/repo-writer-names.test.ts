@@ -1,0 +1,59 @@
+import { describe, expect, it } from "@jest/globals";
+import {
+  keepVersionsFromEnv,
+  PublishError,
+  parsePackageFilename,
+  repositoryKeys,
+} from "../../src/publish/repo-writer.js";
+
+describe("parsePackageFilename", () => {
+  it("splits makepkg's NAME-[EPOCH:]PKGVER-PKGREL-ARCH.pkg.tar.EXT", () => {
+    expect(parsePackageFilename("lib32-glibc-2.39+r52-1-x86_64.pkg.tar.zst")).toEqual({
+      name: "lib32-glibc",
+      version: "2.39+r52-1",
+      arch: "x86_64",
+      extension: ".pkg.tar.zst",
+    });
+    expect(parsePackageFilename("python-foo-1:2.0.r3.gabc-2.1-any.pkg.tar.xz")).toEqual({
+      name: "python-foo",
+      version: "1:2.0.r3.gabc-2.1",
+      arch: "any",
+      extension: ".pkg.tar.xz",
+    });
+    expect(parsePackageFilename("a-1-1-x86_64.pkg.tar")?.name).toBe("a");
+  });
+
+  it.each([
+    "foo-1.0-x86_64.pkg.tar.zst",
+    "foo-1.0-1-x86_64.tar.zst",
+    "foo-1.0-1-x86_64.pkg.tar.zst.sig",
+    "-foo-1.0-1-x86_64.pkg.tar.zst",
+    "../foo-1.0-1-x86_64.pkg.tar.zst",
+    "foo-1.0-1-x86_64.pkg.tar.exe",
+  ])("refuses %j", (name) => {
+    expect(parsePackageFilename(name)).toBeUndefined();
+  });
+});
+
+describe("repositoryKeys", () => {
+  it("lays the repository out like repo-add does, with the symlinked names as real objects", () => {
+    expect(repositoryKeys("myrepo", "x86_64")).toEqual({
+      dir: "x86_64/",
+      db: "x86_64/myrepo.db",
+      dbAlias: "x86_64/myrepo.db.tar.zst",
+      files: "x86_64/myrepo.files",
+      filesAlias: "x86_64/myrepo.files.tar.zst",
+      leaseKey: "repo:myrepo:x86_64",
+    });
+  });
+});
+
+describe("keepVersionsFromEnv", () => {
+  it("defaults to 1 and accepts whole numbers only", () => {
+    expect(keepVersionsFromEnv({})).toBe(1);
+    expect(keepVersionsFromEnv({ KEEP_VERSIONS: "0" })).toBe(0);
+    expect(keepVersionsFromEnv({ KEEP_VERSIONS: " 3 " })).toBe(3);
+    expect(() => keepVersionsFromEnv({ KEEP_VERSIONS: "-1" })).toThrow(PublishError);
+    expect(() => keepVersionsFromEnv({ KEEP_VERSIONS: "two" })).toThrow(/whole number/);
+  });
+});
