@@ -14,8 +14,10 @@ export class SourceError extends Error {
   override readonly name = "SourceError";
 }
 
-export function aurGitUrl(pkgbase: string): string {
-  return `https://aur.archlinux.org/${encodeURIComponent(pkgbase)}.git`;
+export const AUR_BASE_URL = "https://aur.archlinux.org";
+
+export function aurGitUrl(pkgbase: string, baseUrl = AUR_BASE_URL): string {
+  return `${baseUrl}/${encodeURIComponent(pkgbase)}.git`;
 }
 
 /** The local source folder inside the workspace; symlinks may not lead out of it. */
@@ -35,8 +37,14 @@ export function localSourceDir(workspace: string, path: string | undefined): str
 }
 
 /** `git clone` + `git checkout REF` as the build user (the ref and pkgbase were validated as hex and a name). */
-async function cloneAur(entry: MatrixEntry, dest: string, user: string, log: BuildLog): Promise<void> {
-  const url = aurGitUrl(entry.pkgbase);
+async function cloneAur(
+  entry: MatrixEntry,
+  dest: string,
+  user: string,
+  aurBaseUrl: string,
+  log: BuildLog,
+): Promise<void> {
+  const url = aurGitUrl(entry.pkgbase, aurBaseUrl);
   const env = { PATH: process.env.PATH, LC_ALL: "C.UTF-8", GIT_TERMINAL_PROMPT: "0" };
   const onOutput = (chunk: Buffer) => log.write(chunk);
   log.note(`git clone ${url} at ${entry.ref}`);
@@ -54,13 +62,23 @@ async function cloneAur(entry: MatrixEntry, dest: string, user: string, log: Bui
 /** A private work folder owned by the build user, holding the source of `entry`. */
 export async function getSource(
   entry: MatrixEntry,
-  options: { readonly user: string; readonly workspace: string | undefined },
+  options: {
+    readonly user: string;
+    readonly workspace: string | undefined;
+    /** The AUR (a local git server in tests). */
+    readonly aurBaseUrl?: string;
+  },
   log: BuildLog,
 ): Promise<WorkDir> {
   const owner = await lookupUser(options.user);
   if (entry.source === "aur") {
     const work = makeWorkDir(owner);
-    await cloneAur(entry, work.sourceDir, options.user, log);
+    try {
+      await cloneAur(entry, work.sourceDir, options.user, options.aurBaseUrl ?? AUR_BASE_URL, log);
+    } catch (error) {
+      work.remove();
+      throw error;
+    }
     return work;
   }
   if (options.workspace === undefined) throw new SourceError("GITHUB_WORKSPACE is not set");

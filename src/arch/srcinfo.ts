@@ -26,7 +26,8 @@ export function printSrcinfo(s: Srcinfo): string {
 }
 
 export function parseSrcinfo(text: string, filename = ".SRCINFO"): Srcinfo {
-  if (text.length > MAX_SRCINFO_BYTES) throw new SrcinfoError(`larger than ${MAX_SRCINFO_BYTES} bytes`, 1, filename);
+  if (text.length > MAX_SRCINFO_BYTES)
+    throw new SrcinfoError(`larger than ${MAX_SRCINFO_BYTES} bytes`, 1, filename);
   const lines = text.split("\n");
   let pkgbase: { name: string; fields: SrcinfoField[] } | undefined;
   const packages: { name: string; fields: SrcinfoField[] }[] = [];
@@ -88,7 +89,16 @@ const LIST_KEYS = [
   "options",
   "source",
 ] as const;
-const ARCH_SPECIFIC = new Set(["depends", "makedepends", "checkdepends", "optdepends", "provides", "conflicts", "replaces", "source"]);
+const ARCH_SPECIFIC = new Set([
+  "depends",
+  "makedepends",
+  "checkdepends",
+  "optdepends",
+  "provides",
+  "conflicts",
+  "replaces",
+  "source",
+]);
 
 /**
  * Effective metadata per pkgname for `arch`: a key set in the pkgname section replaces the
@@ -110,7 +120,9 @@ export function packageMetas(s: Srcinfo, arch: string): PackageMeta[] {
   const pkgrel = one(base, "pkgrel") ?? "";
   const epoch = one(base, "epoch");
   const version = `${epoch && epoch !== "0" ? `${epoch}:` : ""}${pkgver}-${pkgrel}`;
-  const sections = s.packages.length ? s.packages : [{ kind: "pkgname" as const, name: s.pkgbase.name, fields: [] }];
+  const sections = s.packages.length
+    ? s.packages
+    : [{ kind: "pkgname" as const, name: s.pkgbase.name, fields: [] }];
   return sections.map((sec) => {
     const own = collect(sec.fields);
     const get = (k: string): string[] => {

@@ -29,6 +29,17 @@ export interface ReadRepoDbOptions {
 const utf8 = new TextDecoder("utf-8");
 
 /**
+ * The desc/files bytes each entry was read from. writeRepoDb writes an entry it finds here verbatim, as repo-add
+ * re-tars the entries it did not touch; read entries are frozen, so the bytes always match the object.
+ */
+const rawMembers = new WeakMap<DescEntry, { desc: Uint8Array; files?: Uint8Array }>();
+
+function freezeEntry(e: DescEntry): DescEntry {
+  for (const v of Object.values(e)) if (Array.isArray(v)) Object.freeze(v);
+  return Object.freeze(e);
+}
+
+/**
  * Reads a .db or .files archive (compression detected from the bytes). Archive-level damage (corrupt
  * compression, truncated tar) throws CompressionError/TarError; problems with single entries land in `errors`.
  */
@@ -36,9 +47,11 @@ export async function readRepoDb(
   bytes: Uint8Array,
   options: ReadRepoDbOptions = {},
 ): Promise<RepoDbReadResult> {
-  const tar = readTar(decompress(bytes, options.maxBytes), options.tarLimits);
+  const plain = decompress(bytes, options.maxBytes);
+  // Entries keep views into the tar (see rawMembers): own the bytes when they are the caller's buffer.
+  const tar = readTar(plain === bytes ? bytes.slice() : plain, options.tarLimits);
   const errors: { path: string; message: string }[] = [];
-  const groups = new Map<string, { name: string; version: string; parts: Map<string, string> }>();
+  const groups = new Map<string, { name: string; version: string; parts: Map<string, Uint8Array> }>();
 
   for (const t of tar) {
     // libalpm skips directories and reads every other member.
@@ -68,15 +81,15 @@ export async function readRepoDb(
       group = { ...split, parts: new Map() };
       groups.set(dir, group);
     }
-    group.parts.set(filename, utf8.decode(t.data));
+    group.parts.set(filename, t.data);
   }
 
   const entries: DescEntry[] = [];
   const seen = new Set<string>();
   for (const [dir, g] of groups) {
     const descPath = `${dir}/desc`;
-    const desc = g.parts.get("desc");
-    if (desc === undefined) {
+    const descBytes = g.parts.get("desc");
+    if (descBytes === undefined) {
       errors.push({ path: descPath, message: `missing desc for database entry '${dir}'` });
       continue;
     }
@@ -91,7 +104,14 @@ export async function readRepoDb(
     let entry: DescEntry;
     try {
       // An old-format `depends` file holds the dependency fields of the same entry.
-      entry = parseDesc(`${desc}\n${g.parts.get("depends") ?? ""}`, g.parts.get("files"));
+      const depends = g.parts.get("depends");
+      const filesBytes = g.parts.get("files");
+      const desc = utf8.decode(descBytes);
+      entry = parseDesc(
+        depends ? `${desc}\n${utf8.decode(depends)}` : desc,
+        filesBytes ? utf8.decode(filesBytes) : undefined,
+      );
+      if (!depends) rawMembers.set(entry, { desc: descBytes, ...(filesBytes ? { files: filesBytes } : {}) });
     } catch (e) {
       if (!(e instanceof DescError)) throw e;
       errors.push({
@@ -119,7 +139,7 @@ export async function readRepoDb(
       continue;
     }
     seen.add(entry.name);
-    entries.push(entry);
+    entries.push(freezeEntry(entry));
   }
   return { entries, errors };
 }
@@ -164,18 +184,20 @@ export async function writeRepoDb(
   );
   const members = sorted.flatMap((e) => {
     const dir = `${e.name}-${e.version}`;
+    const raw = rawMembers.get(e);
     const list = [
       { path: `${dir}/`, type: "directory" as const, mode: 0o755, mtime },
-      { path: `${dir}/desc`, type: "file" as const, mode: 0o644, mtime, data: encoder.encode(formatDesc(e)) },
-    ];
-    if (options.files) {
-      list.push({
-        path: `${dir}/files`,
-        type: "file",
+      {
+        path: `${dir}/desc`,
+        type: "file" as const,
         mode: 0o644,
         mtime,
-        data: encoder.encode(formatFiles(e.files ?? [])),
-      });
+        data: raw?.desc ?? encoder.encode(formatDesc(e)),
+      },
+    ];
+    if (options.files) {
+      const data = raw?.files ?? encoder.encode(formatFiles(e.files ?? []));
+      list.push({ path: `${dir}/files`, type: "file", mode: 0o644, mtime, data });
     }
     return list;
   });

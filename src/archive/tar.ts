@@ -172,54 +172,61 @@ const RECORD = 10240;
 
 /** Writes a ustar archive like `bsdtar -cf` (pax `path` record only for names ustar cannot hold). */
 export function writeTar(inputs: readonly TarInput[]): Uint8Array {
-  const parts: Uint8Array[] = [];
-  let length = 0;
-  const push = (b: Uint8Array) => {
-    parts.push(b);
-    length += b.length;
-  };
-  for (const e of inputs) {
-    const data = e.type === "file" ? (e.data ?? new Uint8Array(0)) : new Uint8Array(0);
-    const mtime = e.mtime ?? 0;
+  const empty = new Uint8Array(0);
+  // Plan every member first so the archive is written into one buffer (DBs have tens of thousands of members).
+  const plan = inputs.map((e) => {
+    const data = e.type === "file" ? (e.data ?? empty) : empty;
     const split = splitUstarPath(e.path);
-    if (!split) {
-      const body = paxRecord("path", e.path);
-      push(header({ name: paxName(e.path), mode: 0o644, size: body.length, mtime, typeflag: "x" }));
-      push(padded(body));
-    }
-    push(
-      header({
-        name: split?.name ?? e.path.slice(-99),
-        prefix: split?.prefix,
-        mode: e.mode ?? (e.type === "directory" ? 0o755 : 0o644),
-        size: data.length,
-        mtime,
-        typeflag: e.type === "directory" ? "5" : "0",
-      }),
-    );
-    if (data.length) push(padded(data));
+    const pax = split ? undefined : paxRecord("path", e.path);
+    return { e, data, split, pax };
+  });
+  let length = BLOCK * 2;
+  for (const p of plan) {
+    length += BLOCK + padTo(p.data.length);
+    if (p.pax) length += BLOCK + padTo(p.pax.length);
   }
-  push(new Uint8Array(BLOCK * 2));
   const out = new Uint8Array(Math.ceil(length / RECORD) * RECORD);
   let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
+  for (const { e, data, split, pax } of plan) {
+    const mtime = e.mtime ?? 0;
+    if (pax) {
+      writeHeader(out, off, { name: paxName(e.path), mode: 0o644, size: pax.length, mtime, typeflag: "x" });
+      out.set(pax, off + BLOCK);
+      off += BLOCK + padTo(pax.length);
+    }
+    writeHeader(out, off, {
+      name: split?.name ?? e.path.slice(-99),
+      prefix: split?.prefix,
+      mode: e.mode ?? (e.type === "directory" ? 0o755 : 0o644),
+      size: data.length,
+      mtime,
+      typeflag: e.type === "directory" ? "5" : "0",
+    });
+    out.set(data, off + BLOCK);
+    off += BLOCK + padTo(data.length);
   }
   return out;
 }
 
 const encoder = new TextEncoder();
 
-function header(h: {
-  name: string;
-  prefix?: string;
-  mode: number;
-  size: number;
-  mtime: number;
-  typeflag: string;
-}) {
-  const b = new Uint8Array(BLOCK);
+function padTo(n: number): number {
+  return Math.ceil(n / BLOCK) * BLOCK;
+}
+
+function writeHeader(
+  out: Uint8Array,
+  at: number,
+  h: {
+    name: string;
+    prefix?: string | undefined;
+    mode: number;
+    size: number;
+    mtime: number;
+    typeflag: string;
+  },
+): void {
+  const b = out.subarray(at, at + BLOCK);
   writeString(b, 0, 100, h.name);
   writeOctal(b, 100, 8, h.mode);
   writeOctal(b, 108, 8, 0);
@@ -234,9 +241,8 @@ function header(h: {
   writeString(b, 297, 32, "root");
   if (h.prefix) writeString(b, 345, 155, h.prefix);
   let sum = 0;
-  for (const x of b) sum += x;
+  for (let i = 0; i < BLOCK; i++) sum += b[i] as number;
   writeString(b, 148, 8, `${sum.toString(8).padStart(6, "0")}\0 `);
-  return b;
 }
 
 function splitUstarPath(path: string): { name: string; prefix?: string } | undefined {
@@ -266,17 +272,13 @@ function paxRecord(key: string, value: string): Uint8Array {
   return encoder.encode(`${len}${rest}`);
 }
 
-function padded(data: Uint8Array): Uint8Array {
-  const rem = data.length % BLOCK;
-  if (rem === 0) return data;
-  const out = new Uint8Array(data.length + BLOCK - rem);
-  out.set(data);
-  return out;
-}
-
 function writeString(b: Uint8Array, at: number, len: number, s: string) {
-  const enc = encoder.encode(s);
-  b.set(enc.subarray(0, len), at);
+  if (/^[\x00-\x7f]*$/.test(s)) {
+    const n = Math.min(len, s.length);
+    for (let i = 0; i < n; i++) b[at + i] = s.charCodeAt(i);
+    return;
+  }
+  b.set(encoder.encode(s).subarray(0, len), at);
 }
 
 function writeOctal(b: Uint8Array, at: number, len: number, n: number) {

@@ -81,6 +81,12 @@ export interface BuildServiceOptions {
   readonly instanceId?: string;
   readonly defaultMaxParallel?: number;
   readonly defaultJobTimeoutMs?: number;
+  /**
+   * `tick` asks GitHub (`readJobStatus`) about a dispatched or running job that has been quiet this long, at most
+   * once per this interval per job: webhook deliveries can be lost, or arrive before the run id was stored.
+   * Default 10 minutes; 0 turns polling off.
+   */
+  readonly pollQuietJobsAfterMs?: number;
 }
 
 export interface StartBuildMeta {
@@ -117,6 +123,9 @@ export class BuildService {
   private readonly instanceId: string;
   private readonly defaultMaxParallel: number;
   private readonly defaultJobTimeoutMs: number;
+  private readonly pollAfterMs: number;
+  /** When each quiet job was last polled (in memory: after a restart `resume` polls everything anyway). */
+  private readonly lastPolled = new Map<string, number>();
   private passes = 0;
 
   constructor(options: BuildServiceOptions) {
@@ -127,6 +136,7 @@ export class BuildService {
     this.instanceId = options.instanceId ?? `${process.pid}-${Math.random().toString(16).slice(2, 10)}`;
     this.defaultMaxParallel = options.defaultMaxParallel ?? 4;
     this.defaultJobTimeoutMs = options.defaultJobTimeoutMs ?? 6 * 3_600_000;
+    this.pollAfterMs = options.pollQuietJobsAfterMs ?? 10 * 60_000;
   }
 
   /** Persists a new build for a plan, cancels queued jobs it supersedes, and dispatches what is ready. */
@@ -135,9 +145,14 @@ export class BuildService {
     const now = this.clock();
     const id = newBuildId(now);
     // Jobs first, the build record last: a build that exists is complete (listUnfinishedBuilds sees whole builds).
-    for (const planned of plan) {
-      const { revision: _r, ...job } = newJob(id, planned, now);
-      await this.store.createJob(job);
+    // In parallel batches: a 250-package plan must be stored well within GitHub's 10 s webhook timeout.
+    for (let i = 0; i < plan.length; i += 25) {
+      await Promise.all(
+        plan.slice(i, i + 25).map((planned) => {
+          const { revision: _r, ...job } = newJob(id, planned, now);
+          return this.store.createJob(job);
+        }),
+      );
     }
     const build = await this.store.createBuild({
       id,
@@ -244,9 +259,12 @@ export class BuildService {
     return retried;
   }
 
-  /** Periodic pass over every open build: timeouts, dispatch, fan-in, close. */
+  /** Periodic pass over every open build: quiet jobs polled, timeouts, dispatch, fan-in, close. */
   async tick(): Promise<void> {
-    for (const build of await this.store.listUnfinishedBuilds()) await this.runExclusive(build.id);
+    for (const build of await this.store.listUnfinishedBuilds()) {
+      await this.pollQuietJobs(build);
+      await this.runExclusive(build.id);
+    }
   }
 
   /**
@@ -271,6 +289,26 @@ export class BuildService {
   }
 
   // ---- internals ----
+
+  private async pollQuietJobs(build: Build): Promise<void> {
+    if (!this.ports.readJobStatus || this.pollAfterMs <= 0) return;
+    const now = this.clock();
+    for (const job of await this.store.listJobs(build.id)) {
+      const key = `${build.id}/${job.pkgbase}`;
+      if (job.state !== "dispatched" && job.state !== "running") {
+        this.lastPolled.delete(key);
+        continue;
+      }
+      if (now - job.updatedAt < this.pollAfterMs || now - (this.lastPolled.get(key) ?? 0) < this.pollAfterMs)
+        continue;
+      this.lastPolled.set(key, now);
+      const status = await this.ports.readJobStatus(build, job).catch((error: unknown) => {
+        this.log(`tick: reading the status of ${key} failed`, error);
+        return undefined;
+      });
+      if (status) await this.applyJobStatus(job, status);
+    }
+  }
 
   private async findJob(target: JobEventTarget): Promise<Job | undefined> {
     if (target.jobId !== undefined) {

@@ -182,6 +182,26 @@ class DynamoKv implements VersionedKv {
     }
   }
 
+  async queryPage(
+    pk: string,
+    options: { reverse?: boolean; limit: number; startAfter?: string },
+  ): Promise<{ items: { sk: string; item: KvItem }[]; next?: string }> {
+    const page: QueryCommandOutput = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": pk },
+        ConsistentRead: true,
+        ScanIndexForward: !options.reverse,
+        Limit: options.limit,
+        ...(options.startAfter !== undefined ? { ExclusiveStartKey: { pk, sk: options.startAfter } } : {}),
+      }),
+    );
+    const items = (page.Items ?? []).map((raw) => ({ sk: String(raw.sk), item: toKvItem(raw) }));
+    const next = page.LastEvaluatedKey?.sk;
+    return typeof next === "string" ? { items, next } : { items };
+  }
+
   async query(pk: string): Promise<{ sk: string; item: KvItem }[]> {
     const out: { sk: string; item: KvItem }[] = [];
     let start: Record<string, unknown> | undefined;

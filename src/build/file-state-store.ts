@@ -150,6 +150,43 @@ class FileKv implements VersionedKv {
       .map((item) => ({ sk: item.sk, item }));
   }
 
+  async queryPage(
+    pk: string,
+    options: { reverse?: boolean; limit: number; startAfter?: string },
+  ): Promise<{ items: { sk: string; item: KvItem }[]; next?: string }> {
+    // Sort keys come from the file names (no read needed) except for hashed long names, read to learn theirs.
+    let names: string[];
+    try {
+      names = (await readdir(this.dir(pk))).filter((n) => n.endsWith(".json"));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return { items: [] };
+      throw error;
+    }
+    const keyed: { sk: string; name: string }[] = [];
+    for (const name of names) {
+      const base = name.slice(0, -".json".length);
+      if (!base.startsWith("~")) keyed.push({ sk: decodeURIComponent(base), name });
+      else {
+        const item = await readItem(join(this.dir(pk), name));
+        if (item) keyed.push({ sk: item.sk, name });
+      }
+    }
+    const direction = options.reverse ? -1 : 1;
+    keyed.sort((a, b) => direction * Buffer.compare(Buffer.from(a.sk), Buffer.from(b.sk)));
+    const after = options.startAfter;
+    const rest =
+      after === undefined
+        ? keyed
+        : keyed.filter((k) => direction * Buffer.compare(Buffer.from(k.sk), Buffer.from(after)) > 0);
+    const slice = rest.slice(0, options.limit);
+    const items = await Promise.all(slice.map((k) => readItem(join(this.dir(pk), k.name))));
+    const page = items
+      .filter((item): item is FileItem => item !== undefined)
+      .map((item) => ({ sk: item.sk, item }) as { sk: string; item: KvItem });
+    const last = slice[slice.length - 1];
+    return rest.length > slice.length && last ? { items: page, next: last.sk } : { items: page };
+  }
+
   async sweepExpired(pk: string, now: number): Promise<number> {
     let swept = 0;
     for (const { sk, item } of await this.query(pk)) {

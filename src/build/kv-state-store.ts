@@ -51,6 +51,14 @@ export interface VersionedKv {
   delete(pk: string, sk: string, options?: { ifVersion?: number }): Promise<void>;
   /** Every item of a partition, ordered by sort key. */
   query(pk: string): Promise<{ sk: string; item: KvItem }[]>;
+  /**
+   * One page of a partition in sort-key order (`reverse`: descending), starting after `startAfter`; `next` is
+   * the sort key to continue after, absent at the end.
+   */
+  queryPage(
+    pk: string,
+    options: { reverse?: boolean; limit: number; startAfter?: string },
+  ): Promise<{ items: { sk: string; item: KvItem }[]; next?: string }>;
   /** Removes expired items of a partition, for backends without a native TTL (files). */
   sweepExpired?(pk: string, now: number): Promise<number>;
 }
@@ -135,18 +143,30 @@ export class KvStateStore implements StateStore {
   }
 
   async listBuilds(options: ListBuildsOptions = {}): Promise<Build[]> {
-    // One partition holds every build: fine at the scale of a personal repository (a few builds a day).
-    const all = (await this.kv.query(BUILD)).map(({ item }) => withRevision<Build>(item));
-    const matching = all
-      .filter(
-        (b) =>
-          (options.state === undefined || b.state === options.state) &&
-          (options.owner === undefined || b.repository.owner === options.owner) &&
-          (options.name === undefined || b.repository.name === options.name) &&
-          (options.branch === undefined || b.branch === options.branch),
-      )
-      .reverse();
-    return options.limit === undefined ? matching : matching.slice(0, options.limit);
+    // One partition holds every build (a personal repository has a few a day), read newest first page by page
+    // so that "the last build" does not read the whole history.
+    const matches = (b: Build) =>
+      (options.state === undefined || b.state === options.state) &&
+      (options.owner === undefined || b.repository.owner === options.owner) &&
+      (options.name === undefined || b.repository.name === options.name) &&
+      (options.branch === undefined || b.branch === options.branch);
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    const found: Build[] = [];
+    let startAfter: string | undefined;
+    do {
+      const page = await this.kv.queryPage(BUILD, {
+        reverse: true,
+        limit: Number.isFinite(limit) ? Math.max(20, 2 * limit) : 200,
+        ...(startAfter !== undefined ? { startAfter } : {}),
+      });
+      for (const { item } of page.items) {
+        const build = withRevision<Build>(item);
+        if (matches(build)) found.push(build);
+        if (found.length >= limit) return found;
+      }
+      startAfter = page.next;
+    } while (startAfter !== undefined);
+    return found;
   }
 
   async listUnfinishedBuilds(): Promise<Build[]> {

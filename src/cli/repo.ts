@@ -100,35 +100,47 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** The entries of the DB with the file lists of the .files DB attached (empty lists when it has none). */
-async function loadEntries(paths: DbPaths, io: CliIO): Promise<DescEntry[] | undefined> {
-  if (!(await exists(paths.db))) return [];
-  const db = await readRepoDb(await readFile(paths.db));
-  const filesDb = (await exists(paths.files))
-    ? await readRepoDb(await readFile(paths.files))
-    : { entries: [], errors: [] };
+/**
+ * The entries of the .db and of the .files DB, kept in step: the .db is authoritative, a package the .files DB
+ * lacks gets an empty file list (as repo-add would leave it), and stale .files entries are dropped.
+ */
+interface Loaded {
+  db: DescEntry[];
+  files: DescEntry[];
+}
+
+async function loadEntries(paths: DbPaths, io: CliIO): Promise<Loaded | undefined> {
+  if (!(await exists(paths.db))) return { db: [], files: [] };
+  const [db, filesDb] = await Promise.all([
+    readFile(paths.db).then((b) => readRepoDb(b)),
+    exists(paths.files).then(async (has) =>
+      has ? readRepoDb(await readFile(paths.files)) : { entries: [], errors: [] },
+    ),
+  ]);
   const errors = [...db.errors, ...filesDb.errors];
   if (errors.length > 0) {
     for (const e of errors) io.stderr(`error: ${e.message}\n`);
     io.stderr(`error: Repository file '${paths.db}' is not a proper pacman database.\n`);
     return undefined;
   }
-  const fileLists = new Map(filesDb.entries.map((e) => [`${e.name}-${e.version}`, e.files ?? []]));
-  return db.entries.map((e) => ({ ...e, files: fileLists.get(`${e.name}-${e.version}`) ?? [] }));
+  const withFiles = new Map(filesDb.entries.map((e) => [`${e.name}-${e.version}`, e]));
+  const files = db.entries.map((e) => withFiles.get(`${e.name}-${e.version}`) ?? { ...e, files: [] });
+  return { db: db.entries, files };
 }
 
 async function add(paths: DbPaths, pkgFiles: readonly string[], io: CliIO): Promise<number> {
   const loaded = await loadEntries(paths, io);
   if (!loaded) return 1;
-  let entries = loaded;
+  let { db, files } = loaded;
   let failed = false;
   for (const arg of pkgFiles) {
     const file = resolve(io.cwd, arg);
     try {
       const entry = await entryForPackage(file);
-      const result = addToDb(entries, entry);
+      const result = addToDb(db, entry);
       for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
-      entries = result.entries;
+      db = result.entries;
+      files = addToDb(files, entry).entries;
       io.stdout(`added ${entry.name} ${entry.version}\n`);
     } catch (e) {
       io.stderr(`error: ${(e as Error).message}\n`);
@@ -139,7 +151,7 @@ async function add(paths: DbPaths, pkgFiles: readonly string[], io: CliIO): Prom
     io.stderr("error: No packages modified, nothing to do.\n");
     return 1;
   }
-  await writeBoth(paths, entries);
+  await writeBoth(paths, { db, files });
   return 0;
 }
 
@@ -177,14 +189,14 @@ async function remove(paths: DbPaths, names: readonly string[], io: CliIO): Prom
   }
   const loaded = await loadEntries(paths, io);
   if (!loaded) return 1;
-  const result = removeFromDb(loaded, names);
+  const result = removeFromDb(loaded.db, names);
   for (const n of result.notFound) io.stderr(`error: Package matching '${n}' not found.\n`);
   if (result.notFound.length > 0) {
     io.stderr("error: No packages modified, nothing to do.\n");
     return 1;
   }
   for (const r of result.removed) io.stdout(`removed ${r.name} ${r.version}\n`);
-  await writeBoth(paths, result.entries);
+  await writeBoth(paths, { db: result.entries, files: removeFromDb(loaded.files, names).entries });
   return 0;
 }
 
@@ -203,9 +215,9 @@ async function list(paths: DbPaths, io: CliIO): Promise<number> {
   return errors.length > 0 ? 1 : 0;
 }
 
-async function writeBoth(paths: DbPaths, entries: readonly DescEntry[]): Promise<void> {
-  const db = await writeRepoDb(entries, { compression: paths.compression });
-  const files = await writeRepoDb(entries, { compression: paths.compression, files: true });
+async function writeBoth(paths: DbPaths, entries: Loaded): Promise<void> {
+  const db = await writeRepoDb(entries.db, { compression: paths.compression });
+  const files = await writeRepoDb(entries.files, { compression: paths.compression, files: true });
   // Every file is complete on disk before any is renamed into place.
   const writes: [string, Uint8Array][] = [
     [paths.files, files],

@@ -1,8 +1,8 @@
 /** `arch-repo-bot srcinfo [--write] PATH...`: .SRCINFO from PKGBUILDs, evaluated statically (never run). */
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { evaluatePkgbuild, PkgbuildError } from "../arch/pkgbuild/index.js";
 import { folderLookup } from "../arch/pkgbuild/folder.js";
+import { evaluatePkgbuild, PkgbuildError } from "../arch/pkgbuild/index.js";
 import { printSrcinfo } from "../arch/srcinfo.js";
 import type { Subcommand } from "./io.js";
 

@@ -135,11 +135,7 @@ export class PushoverNotifier implements Notifier {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      return {
-        ok: false,
-        retry: true,
-        reason: `network error: ${err instanceof Error ? err.message : String(err)}`,
-      };
+      return { ok: false, retry: true, reason: `network error: ${describeError(err)}` };
     }
     const text = await response.text().catch(() => "");
     if (response.ok) return { ok: true };
@@ -148,6 +144,13 @@ export class PushoverNotifier implements Notifier {
     const retry = response.status >= 500 || response.status < 400;
     return { ok: false, retry, reason: `HTTP ${response.status}: ${pushoverErrors(text)}` };
   }
+}
+
+/** fetch reports "fetch failed" and hides the reason (ECONNREFUSED, timeout…) in `cause`. */
+function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
+  return `${err.message}${cause}`;
 }
 
 /** Pushover answers `{"status":0,"errors":["user identifier is invalid"],…}` on 4xx. */

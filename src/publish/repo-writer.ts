@@ -24,6 +24,7 @@ import { vercmp } from "../arch/vercmp.js";
 import { descEntryFromPackage, readPackageFile } from "../archive/package-file.js";
 import { readRepoDb, writeRepoDb } from "../archive/repo-db.js";
 import type { LeaseStore } from "../build/state-store.js";
+import { parsePackageFilename } from "./package-filename.js";
 import type { Signer } from "./signer.js";
 import { type RepoStorage, StorageError } from "./storage.js";
 
@@ -101,27 +102,8 @@ export class RepoDbUnreadableError extends PublishError {
   override readonly name = "RepoDbUnreadableError";
 }
 
-const PACKAGE_FILE = /^(.+)-([^-/]+)-([^-/]+)-([^-/]+)(\.pkg\.tar(?:\.(?:zst|xz|gz|bz2|lz4|lrz|lzo|Z))?)$/;
 const REPO_NAME = /^[A-Za-z0-9@_+][A-Za-z0-9@._+-]*$/;
 const ARCH_NAME = /^[A-Za-z0-9_]+$/;
-
-/** Splits `NAME-[EPOCH:]PKGVER-PKGREL-ARCH.pkg.tar.EXT`; undefined when the name does not have that shape. */
-export function parsePackageFilename(
-  filename: string,
-): { name: string; version: string; arch: string; extension: string } | undefined {
-  const m = PACKAGE_FILE.exec(filename);
-  if (!m) return undefined;
-  const [, name, pkgver, pkgrel, arch, extension] = m as unknown as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-  ];
-  if (!isValidPkgname(name)) return undefined;
-  return { name, version: `${pkgver}-${pkgrel}`, arch, extension };
-}
 
 export function repositoryKeys(repo: string, arch: string) {
   const dir = `${arch}/`;

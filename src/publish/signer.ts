@@ -102,11 +102,17 @@ export async function signerFromEnv(env: NodeJS.ProcessEnv): Promise<Signer | un
 
 /** Generates a fresh Ed25519 v4 signing key (tests, benchmarks and first-run setup). */
 export async function generateSigningKey(
-  options: { name?: string; email?: string; passphrase?: string; type?: "ecc" | "rsa" } = {},
+  options: {
+    name?: string;
+    email?: string;
+    passphrase?: string;
+    type?: "ecc" | "rsa";
+    rsaBits?: number;
+  } = {},
 ): Promise<{ privateKeyArmored: string; publicKeyArmored: string }> {
   const { privateKey, publicKey } = await openpgp.generateKey({
     type: options.type ?? "ecc",
-    ...(options.type === "rsa" ? { rsaBits: 3072 } : { curve: "ed25519Legacy" as const }),
+    ...(options.type === "rsa" ? { rsaBits: options.rsaBits ?? 3072 } : { curve: "ed25519Legacy" as const }),
     userIDs: [{ name: options.name ?? "arch-repo-bot", email: options.email ?? "repo@localhost" }],
     ...(options.passphrase ? { passphrase: options.passphrase } : {}),
     format: "armored",

@@ -9,7 +9,7 @@ import type { DescEntry } from "../arch/types.js";
 import { descEntryFromPackage, readPackageFile } from "../archive/package-file.js";
 import type { BuildResult } from "../build/contracts.js";
 import { isSafeEntryName } from "./artifact.js";
-import { parsePackageFilename } from "./repo-writer.js";
+import { parsePackageFilename } from "./package-filename.js";
 
 export interface ExpectedBuild {
   readonly buildId: string;

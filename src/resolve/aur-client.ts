@@ -6,6 +6,8 @@
  * stay under about 4,000 requests a day per IP, so every request is counted (`requestsMade`),
  * a per-process budget stops runaway loops, and answers are cached in memory.
  */
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { z } from "zod";
 import { isValidPkgname } from "../arch/names.js";
 
@@ -109,7 +111,18 @@ export interface HttpAurClientOptions {
   readonly maxBodyBytes?: number;
   /** How long a cached answer (found or not found) is used without asking again. */
   readonly cacheTtlMs?: number;
+  /**
+   * A JSON file (under CACHE_DIR) that keeps the answers across processes, so a CLI run soon after
+   * another sends no AUR request either. Entries older than `cacheTtlMs` are ignored.
+   */
+  readonly cacheFile?: string;
   readonly now?: () => number;
+}
+
+interface PersistedCache {
+  readonly baseUrl: string;
+  readonly info: [name: string, pkg: AurPackage | null, at: number][];
+  readonly search: [name: string, names: readonly string[], at: number][];
 }
 
 interface CacheEntry {
@@ -121,7 +134,11 @@ export class HttpAurClient implements AurClient {
   #requests = 0;
   readonly #cache = new Map<string, CacheEntry>();
   readonly #searchCache = new Map<string, { names: readonly string[]; at: number }>();
-  readonly #o: Required<Omit<HttpAurClientOptions, "fetch">> & { fetch: typeof fetch };
+  readonly #o: Required<Omit<HttpAurClientOptions, "fetch" | "cacheFile">> & {
+    fetch: typeof fetch;
+    cacheFile?: string;
+  };
+  #persistedLoaded = false;
 
   constructor(options: HttpAurClientOptions) {
     this.#o = {
@@ -145,6 +162,7 @@ export class HttpAurClient implements AurClient {
   }
 
   async info(names: readonly string[]): Promise<ReadonlyMap<string, AurPackage>> {
+    await this.#loadPersisted();
     const now = this.#o.now();
     const found = new Map<string, AurPackage>();
     const missing: string[] = [];
@@ -168,10 +186,12 @@ export class HttpAurClient implements AurClient {
         if (batch.includes(pkg.name)) found.set(pkg.name, pkg);
       }
     }
+    if (missing.length > 0) await this.#persist();
     return found;
   }
 
   async searchProvides(name: string): Promise<readonly AurPackage[]> {
+    await this.#loadPersisted();
     const now = this.#o.now();
     let names = this.#searchCache.get(name);
     if (!names || now - names.at >= this.#o.cacheTtlMs) {
@@ -180,9 +200,50 @@ export class HttpAurClient implements AurClient {
       });
       names = { names: hits.map((h) => h.name).sort(), at: this.#o.now() };
       this.#searchCache.set(name, names);
+      await this.#persist();
     }
     const info = await this.info(names.names);
     return names.names.flatMap((n) => info.get(n) ?? []);
+  }
+
+  async #loadPersisted(): Promise<void> {
+    if (this.#persistedLoaded || !this.#o.cacheFile) return;
+    this.#persistedLoaded = true;
+    let saved: PersistedCache;
+    try {
+      saved = JSON.parse(await readFile(this.#o.cacheFile, "utf8")) as PersistedCache;
+    } catch {
+      return; // none yet, or unreadable: start empty
+    }
+    if (saved.baseUrl !== this.#o.baseUrl || !Array.isArray(saved.info) || !Array.isArray(saved.search))
+      return;
+    const now = this.#o.now();
+    for (const [name, pkg, at] of saved.info) {
+      if (now - at < this.#o.cacheTtlMs && !this.#cache.has(name)) this.#cache.set(name, { pkg, at });
+    }
+    for (const [name, names, at] of saved.search) {
+      if (now - at < this.#o.cacheTtlMs && !this.#searchCache.has(name))
+        this.#searchCache.set(name, { names, at });
+    }
+  }
+
+  async #persist(): Promise<void> {
+    const file = this.#o.cacheFile;
+    if (!file) return;
+    const now = this.#o.now();
+    const fresh = <T extends { at: number }>(e: T) => now - e.at < this.#o.cacheTtlMs;
+    const data: PersistedCache = {
+      baseUrl: this.#o.baseUrl,
+      info: [...this.#cache].filter(([, e]) => fresh(e)).map(([n, e]) => [n, e.pkg, e.at]),
+      search: [...this.#searchCache].filter(([, e]) => fresh(e)).map(([n, e]) => [n, e.names, e.at]),
+    };
+    // A cache that cannot be written costs requests later, not correctness now.
+    try {
+      await mkdir(dirname(file), { recursive: true });
+      const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+      await writeFile(tmp, JSON.stringify(data));
+      await rename(tmp, file);
+    } catch {}
   }
 
   *#batches(names: readonly string[]): Generator<string[]> {

@@ -3,6 +3,7 @@
  * core. Services are long-lived (the app keeps one set per process), so their caches stay warm
  * between plans; `requests` counts only what this plan sent.
  */
+import { join } from "node:path";
 import { type AurClient, HttpAurClient } from "./aur-client.js";
 import { MirrorOfficialIndex, type OfficialIndex } from "./official-index.js";
 import { OurRepo, type OurRepoIndex, ourRepoLocation } from "./our-repo.js";
@@ -46,6 +47,7 @@ export function createPlanServices(
       : {}),
     aur: new HttpAurClient({
       baseUrl: settings.aurUrl,
+      cacheFile: join(settings.cacheDir, "aur", "rpc-cache.json"),
       ...(options.fetch ? { fetch: options.fetch } : {}),
       ...(options.sleep ? { sleep: options.sleep } : {}),
     }),

@@ -5,6 +5,7 @@
  * schema (ajv 8, `strict: false`). A request that is invalid, or that no expectation matches, is answered with
  * 500 and recorded as a problem; `assertDone()` throws on any problem and on every expectation not used.
  */
+import "./promise-with-resolvers.js";
 import { createRequire } from "node:module";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
@@ -91,7 +92,6 @@ export interface RecordedRequest {
   readonly operationId: string | undefined;
   readonly query: Record<string, string>;
   readonly body: unknown;
-  readonly headers: Record<string, string>;
 }
 
 export interface MockReply {
@@ -190,11 +190,7 @@ export class GitHubMock {
     for (const method of ["get", "post", "put", "patch", "delete"] as const) {
       this.scope[method](/.*/)
         .query(true)
-        .reply(function (this: { req: { headers: Record<string, unknown> } }, uri: string, body: unknown) {
-          const headers: Record<string, string> = {};
-          for (const [name, value] of Object.entries(this.req.headers)) headers[name.toLowerCase()] = String(value);
-          return answer(method.toUpperCase(), uri, body, headers);
-        });
+        .reply((uri: string, body: unknown) => answer(method.toUpperCase(), uri, body));
     }
   }
 
@@ -218,7 +214,7 @@ export class GitHubMock {
     return this;
   }
 
-  private answer(method: string, uri: string, rawBody: unknown, headers: Record<string, string>): [number, unknown, Record<string, string>] {
+  private answer(method: string, uri: string, rawBody: unknown): [number, unknown, Record<string, string>] {
     const url = new URL(uri, this.baseUrl);
     const basePath = new URL(this.baseUrl).pathname.replace(/\/$/, "");
     const rawPath = url.pathname.startsWith(basePath) ? url.pathname.slice(basePath.length) : url.pathname;
@@ -231,7 +227,7 @@ export class GitHubMock {
       }
     }
     const query = Object.fromEntries(url.searchParams.entries());
-    const { route, problems } = validateGitHubRequest({ method, path: rawPath, query, body, headers });
+    const { route, problems } = validateGitHubRequest({ method, path: rawPath, query, body });
     const path = rawPath.split("/").map(decodeURIComponent).join("/");
     const request: RecordedRequest = {
       method,
@@ -240,7 +236,6 @@ export class GitHubMock {
       operationId: route?.operation.operationId,
       query,
       body,
-      headers,
     };
     this.requests.push(request);
     if (problems.length > 0) {

@@ -1,7 +1,10 @@
 /** The AUR RPC v5 client against a local AUR on 127.0.0.1 (real HTTP, no mocks of fetch). */
 
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { AurError, HttpAurClient } from "../../src/resolve/aur-client.js";
 import { type AurRpcResult, type FakeAur, startAurServer } from "../helpers/aur-server.js";
@@ -179,6 +182,38 @@ describe("HttpAurClient.info", () => {
     } finally {
       silent.closeAllConnections();
       await new Promise((r) => silent.close(r));
+    }
+  });
+});
+
+describe("the persisted cache (CACHE_DIR)", () => {
+  it("lets a new client (a new process) answer from the file, for this AUR only, within the window", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "arb-aur-cache-"));
+    try {
+      const cacheFile = join(dir, "aur", "rpc-cache.json");
+      let now = 10_000;
+      const opts = { cacheFile, now: () => now, cacheTtlMs: 60_000 };
+      await client(opts).info(["pkg-001", "missing-one"]);
+      await client(opts).searchProvides("java-runtime");
+      aur.log.length = 0;
+
+      const second = client(opts);
+      const found = await second.info(["pkg-001", "missing-one"]);
+      expect([...found.keys()]).toEqual(["pkg-001"]);
+      expect((await second.searchProvides("java-runtime")).map((p) => p.name)).toEqual(["jre-a", "jre-b"]);
+      expect(second.requestsMade).toBe(0);
+
+      const otherAur = new HttpAurClient({ ...opts, baseUrl: `${aur.url}/elsewhere`, sleep: async () => {} });
+      // Not answered from the file: it asks (and this path of the test server answers with an RPC error).
+      await expect(otherAur.info(["pkg-001"])).rejects.toMatchObject({ kind: "rpc" });
+      expect(otherAur.requestsMade).toBe(1);
+
+      now += 60_000;
+      const later = client(opts);
+      await later.info(["pkg-001"]);
+      expect(later.requestsMade).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -67,7 +67,12 @@ describe("arch-repo-bot build", () => {
     expect(built.stderr).toBe("");
     expect(built.code).toBe(0);
     const { result } = built;
-    expect(result).toMatchObject({ buildId: "b-test-1", pkgbase: "arb-hello", ok: true, version: "1.2.3-3.1" });
+    expect(result).toMatchObject({
+      buildId: "b-test-1",
+      pkgbase: "arb-hello",
+      ok: true,
+      version: "1.2.3-3.1",
+    });
     expect(result.exitCode).toBe(0);
     expect(result.error).toBeUndefined();
     expect(result.durationSeconds).toBeGreaterThan(0);

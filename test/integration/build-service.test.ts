@@ -409,6 +409,29 @@ function serviceSuite(name: string, harness: () => Harness) {
       expect(ports.finished()).toHaveLength(1);
     });
 
+    it("recovers a lost webhook by asking GitHub about a quiet job on tick, once per interval", async () => {
+      const { store, ports, service, advance } = await setup();
+      let reads = 0;
+      const read = ports.readJobStatus.bind(ports);
+      ports.readJobStatus = async (build, job) => {
+        reads++;
+        return read(build, job);
+      };
+      const build = await service.startBuild([planned("one"), planned("two", ["one"])], meta());
+      await service.tick();
+      expect(reads).toBe(0); // not quiet yet
+      advance(10 * MIN);
+      await service.tick();
+      await service.tick();
+      expect(reads).toBe(1); // GitHub knows nothing yet; asked once
+      ports.statuses.set("one", { status: "completed", conclusion: "success", jobId: 42 });
+      advance(10 * MIN);
+      await service.tick();
+      expect(reads).toBe(2);
+      expect(await store.getJob(build.id, "one")).toMatchObject({ state: "built", jobId: 42 });
+      expect(ports.published).toEqual(["one"]);
+    });
+
     it("fails dispatched jobs when the dispatch itself fails, and a retry starts a new attempt", async () => {
       const { store, ports, service } = await setup();
       ports.failDispatch = true;

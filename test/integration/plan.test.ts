@@ -155,12 +155,12 @@ describe("planning the real metapackage", () => {
     expect(repo.log.slice(-1)).toEqual([{ path: `/x86_64/${OUR_REPO_NAME}.db`, status: 304 }]);
   });
 
-  it("reuses the persisted sync DBs in a new process and revalidates them with ETags once stale", async () => {
+  it("reuses the persisted sync DBs and AUR answers in a new process, and revalidates the DBs with ETags once stale", async () => {
     const s = settings();
     await makePlan({ local }, createPlanServices(s, { sleep: noSleep }));
-    // A new process within the freshness window: no mirror request at all.
+    // A new process within the freshness windows: sync DBs and AUR answers from CACHE_DIR; our DB is asked again.
     const second = await makePlan({ local }, createPlanServices(s, { sleep: noSleep }));
-    expect(second.requests.mirror).toBe(0);
+    expect(second.requests).toEqual({ aur: 0, mirror: 0, repo: 1 });
     // Once stale: a conditional GET per repository, answered 304 (no download).
     const { MirrorOfficialIndex } = await import("../../src/resolve/official-index.js");
     const stale = new MirrorOfficialIndex({ ...s, cacheDir: s.cacheDir, freshForMs: 0 });
@@ -171,7 +171,7 @@ describe("planning the real metapackage", () => {
   });
 
   it("fails with a clear error and no plan when the AUR is down", async () => {
-    const services = createPlanServices(settings(sharedCache), { sleep: noSleep });
+    const services = createPlanServices(settings(), { sleep: noSleep });
     aur.failure = "down";
     aur.failTimes = Number.POSITIVE_INFINITY;
     try {

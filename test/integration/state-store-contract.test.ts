@@ -107,6 +107,23 @@ function contractSuite(name: string, harness: () => Harness) {
       expect((await store.listUnfinishedBuilds()).map((x) => x.id)).toEqual([a, c, d]);
     });
 
+    it("pages through many builds newest first when a limit is given", async () => {
+      const { store } = await harness().fresh();
+      const ids: string[] = [];
+      for (let i = 0; i < 45; i++) {
+        const id = newBuildId(10_000 + i, () => 0.5);
+        ids.push(id);
+        await store.createBuild(sampleBuild(id, { branch: i % 10 === 0 ? "dev" : "main" }));
+      }
+      const newest = [...ids].reverse();
+      expect((await store.listBuilds({ limit: 3 })).map((b) => b.id)).toEqual(newest.slice(0, 3));
+      // Only 5 builds are on dev, spread over several pages.
+      const dev = newest.filter((_, i) => (44 - i) % 10 === 0);
+      expect((await store.listBuilds({ branch: "dev", limit: 4 })).map((b) => b.id)).toEqual(dev.slice(0, 4));
+      expect((await store.listBuilds({ branch: "dev", limit: 50 })).map((b) => b.id)).toEqual(dev);
+      expect(await store.listBuilds()).toHaveLength(45);
+    });
+
     it("creates, lists and conditionally updates jobs; undefined fields are removed", async () => {
       const { store } = await harness().fresh();
       await store.createBuild(sampleBuild("b1"));

@@ -15,7 +15,9 @@ afterAll(() => rmSync(temp, { recursive: true, force: true }));
 
 describe("action/dist/index.js", () => {
   it("is in sync with action/src (run `npm run build:action` after changing the action)", async () => {
-    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+      scripts: Record<string, string>;
+    };
     const script = pkg.scripts["build:action"] ?? "";
     const [tool, ...args] = script.split(/\s+/);
     expect(tool).toBe("esbuild");
@@ -31,7 +33,12 @@ describe("action/dist/index.js", () => {
     const workspace = mkdtempSync(join(temp, "ws-"));
     const run = promisify(execFile)(process.execPath, [join(root, "action/dist/index.js")], {
       cwd: workspace,
-      env: { PATH: process.env.PATH, GITHUB_WORKSPACE: workspace, "INPUT_BUILD-ID": "b-1", INPUT_ENTRY: '{"pkgbase":"../x"}' },
+      env: {
+        PATH: process.env.PATH,
+        GITHUB_WORKSPACE: workspace,
+        "INPUT_BUILD-ID": "b-1",
+        INPUT_ENTRY: '{"pkgbase":"../x"}',
+      },
     });
     await expect(run).rejects.toMatchObject({ code: 1, stdout: expect.stringContaining("::error") });
     const result = JSON.parse(readFileSync(join(workspace, "arch-repo-out/result.json"), "utf8"));

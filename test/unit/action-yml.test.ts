@@ -4,9 +4,9 @@
  * workflow template passes.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { describe, expect, it } from "@jest/globals";
-import { parseAction } from "@actions/workflow-parser/actions/index";
 import { NoOperationTraceWriter } from "@actions/workflow-parser";
+import { parseAction } from "@actions/workflow-parser/actions/index";
+import { describe, expect, it } from "@jest/globals";
 import { Ajv } from "ajv";
 import { parse as parseYaml } from "yaml";
 import { readInputs } from "../../action/src/inputs.js";
@@ -74,7 +74,10 @@ describe("action/action.yml", () => {
   it("parses with GitHub's action parser without errors", () => {
     const result = parseAction({ name: "action.yml", content: text }, new NoOperationTraceWriter());
     expect(result.context.errors.getErrors()).toEqual([]);
-    const bad = parseAction({ name: "action.yml", content: `${text}\nbogus: 1\n` }, new NoOperationTraceWriter());
+    const bad = parseAction(
+      { name: "action.yml", content: `${text}\nbogus: 1\n` },
+      new NoOperationTraceWriter(),
+    );
     expect(bad.context.errors.getErrors().length).toBeGreaterThan(0);
   });
 
@@ -84,7 +87,9 @@ describe("action/action.yml", () => {
     );
     expect(metadata.inputs["build-id"]?.required).toBe(true);
     expect(metadata.inputs.entry?.required).toBe(true);
-    const env = Object.fromEntries(Object.keys(metadata.inputs).map((k) => [`INPUT_${k.toUpperCase()}`, `v-${k}`]));
+    const env = Object.fromEntries(
+      Object.keys(metadata.inputs).map((k) => [`INPUT_${k.toUpperCase()}`, `v-${k}`]),
+    );
     expect(readInputs(env)).toEqual({
       buildId: "v-build-id",
       entry: "v-entry",

@@ -99,7 +99,8 @@ describe("arch-repo-bot plan", () => {
   it("prints nothing on stdout and a clear error when the AUR refuses", async () => {
     aur.failure = "rpc-error";
     try {
-      const m = memoryIO("", env, work);
+      // A fresh CACHE_DIR: the answers persisted by the tests above would spare the AUR the request.
+      const m = memoryIO("", { ...env, CACHE_DIR: join(work, "cache-cold") }, work);
       expect(await runCli(["plan", metapackage], m.io)).toBe(1);
       expect(m.stdout()).toBe("");
       expect(m.stderr()).toMatch(/^arch-repo-bot plan: AUR RPC error for .*: Too many package results\.\n$/);

@@ -23,7 +23,13 @@ interface Case {
 function evaluateFolder(dir: string, id: string): Case {
   try {
     const text = readFileSync(join(dir, "PKGBUILD"), "utf8");
-    return { id, dir, ours: printSrcinfo(evaluatePkgbuild(text, { filename: `${id}/PKGBUILD`, fileExists: folderLookup(dir) })) };
+    return {
+      id,
+      dir,
+      ours: printSrcinfo(
+        evaluatePkgbuild(text, { filename: `${id}/PKGBUILD`, fileExists: folderLookup(dir) }),
+      ),
+    };
   } catch (e) {
     if (e instanceof PkgbuildError) return { id, dir, error: e };
     throw e;
@@ -36,7 +42,8 @@ function corpusCases(): Case[] {
     if (!existsSync(join(root, repo, "SOURCE.json"))) continue;
     for (const pkg of readdirSync(join(root, repo)).sort()) {
       const dir = join(root, repo, pkg);
-      if (existsSync(join(dir, "PKGBUILD")) && existsSync(join(dir, ".SRCINFO"))) cases.push(evaluateFolder(dir, `${repo}/${pkg}`));
+      if (existsSync(join(dir, "PKGBUILD")) && existsSync(join(dir, ".SRCINFO")))
+        cases.push(evaluateFolder(dir, `${repo}/${pkg}`));
     }
   }
   return cases;
@@ -72,7 +79,9 @@ describe("PKGBUILD evaluator over the corpus", () => {
   it("matches makepkg's own output (.SRCINFO.debian) byte for byte in at least 99% of folders", () => {
     const withDebian = cases.filter((c) => existsSync(join(c.dir, ".SRCINFO.debian")));
     const failures = withDebian.filter(
-      (c) => withoutTrailingBlank(c.ours ?? "") !== withoutTrailingBlank(readFileSync(join(c.dir, ".SRCINFO.debian"), "utf8")),
+      (c) =>
+        withoutTrailingBlank(c.ours ?? "") !==
+        withoutTrailingBlank(readFileSync(join(c.dir, ".SRCINFO.debian"), "utf8")),
     );
     const rate = (withDebian.length - failures.length) / withDebian.length;
     console.log(
@@ -108,18 +117,28 @@ describe("PKGBUILD evaluator over the corpus", () => {
       }
       const theirs = normalize(committed);
       if (theirs === "") add("committed .SRCINFO is empty", c.id);
-      else if (/^ +\S/m.test(theirs) || /^\t\t/m.test(theirs)) add("committed .SRCINFO hand-edited (space indentation)", c.id);
+      else if (/^ +\S/m.test(theirs) || /^\t\t/m.test(theirs))
+        add("committed .SRCINFO hand-edited (space indentation)", c.id);
       else {
         const keys = differingKeys(ours, theirs);
-        add(keys.length ? `stale committed file, differing keys: ${keys.join(",")}` : "same lines in another order than makepkg's", c.id);
+        add(
+          keys.length
+            ? `stale committed file, differing keys: ${keys.join(",")}`
+            : "same lines in another order than makepkg's",
+          c.id,
+        );
       }
     }
     const rate = identical / cases.length;
     const report = [...classes.entries()]
       .sort((a, b) => b[1].length - a[1].length)
-      .map(([cls, ids]) => `  ${String(ids.length).padStart(4)}  ${cls}  (e.g. ${ids.slice(0, 2).join(", ")})`)
+      .map(
+        ([cls, ids]) => `  ${String(ids.length).padStart(4)}  ${cls}  (e.g. ${ids.slice(0, 2).join(", ")})`,
+      )
       .join("\n");
-    console.log(`committed .SRCINFO: ${identical}/${cases.length} identical (${(100 * rate).toFixed(2)}%)\nmismatch classes:\n${report}`);
+    console.log(
+      `committed .SRCINFO: ${identical}/${cases.length} identical (${(100 * rate).toFixed(2)}%)\nmismatch classes:\n${report}`,
+    );
     expect(rate).toBeGreaterThanOrEqual(0.94);
     // No mismatch is left unclassified, and errors are typed with a location.
     const classified = [...classes.values()].reduce((n, ids) => n + ids.length, 0);
@@ -150,7 +169,8 @@ describe("PKGBUILD evaluator over the corpus", () => {
     ]);
     const head = printSrcinfo(evaluatePkgbuild(readFileSync(join(meta, "head", "PKGBUILD"), "utf8")));
     const debian = join(meta, "head", ".SRCINFO.debian");
-    if (existsSync(debian)) expect(withoutTrailingBlank(head)).toBe(withoutTrailingBlank(readFileSync(debian, "utf8")));
+    if (existsSync(debian))
+      expect(withoutTrailingBlank(head)).toBe(withoutTrailingBlank(readFileSync(debian, "utf8")));
     expect(head).toContain("pkgbase = couldinho");
   });
 });

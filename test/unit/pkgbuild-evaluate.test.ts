@@ -3,7 +3,8 @@ import { evaluatePkgbuild, PkgbuildError } from "../../src/arch/pkgbuild/index.j
 import { printSrcinfo } from "../../src/arch/srcinfo.js";
 import type { Srcinfo } from "../../src/arch/types.js";
 
-const values = (s: Srcinfo, key: string, section = s.pkgbase) => section.fields.filter(([k]) => k === key).map(([, v]) => v);
+const values = (s: Srcinfo, key: string, section = s.pkgbase) =>
+  section.fields.filter(([k]) => k === key).map(([, v]) => v);
 const header = "pkgname=x\npkgver=1\npkgrel=1\narch=(any)\n";
 
 /** Evaluates `code` after a minimal header and returns the `source` values it yields. */
@@ -53,7 +54,26 @@ source=("\${v#*.}" "\${v##*.}" "\${v%.*}" "\${v%%.*}" "\${v/./_}" "\${v//./_}" "
     const out = sources(`arr=(a "b c" d)
 source=($'a\\tb' {x,y}z {1..3} "\${arr[*]}" "\${arr[@]/#/p-}" 'it''s' "q\\"uote" foo.{c,h} \${arr[@]})`);
     // makepkg's srcinfo_write_attr turns whitespace runs (the tab here) into one space.
-    expect(out).toEqual(["a b", "xz", "yz", "1", "2", "3", "a b c d", "p-a", "p-b c", "p-d", "its", 'q"uote', "foo.c", "foo.h", "a", "b", "c", "d"]);
+    expect(out).toEqual([
+      "a b",
+      "xz",
+      "yz",
+      "1",
+      "2",
+      "3",
+      "a b c d",
+      "p-a",
+      "p-b c",
+      "p-d",
+      "its",
+      'q"uote',
+      "foo.c",
+      "foo.h",
+      "a",
+      "b",
+      "c",
+      "d",
+    ]);
   });
 
   it("supports +=, declare/local/export, line continuations, comments and makepkg variables", () => {
@@ -79,7 +99,9 @@ for _p in p1 p2; do source+=("\${_p}.patch"); done`);
   });
 
   it("uses the carch option", () => {
-    const s = evaluatePkgbuild(`${header}if [[ $CARCH = aarch64 ]]; then depends=(arm); fi`, { carch: "aarch64" });
+    const s = evaluatePkgbuild(`${header}if [[ $CARCH = aarch64 ]]; then depends=(arm); fi`, {
+      carch: "aarch64",
+    });
     expect(values(s, "depends")).toEqual(["arm"]);
   });
 
@@ -160,7 +182,9 @@ pkgname = three
   });
 
   it("reads package() for a single package, and ignores command substitution in other functions", () => {
-    const s = evaluatePkgbuild(`pkgname=single\npkgver=1\npkgrel=1\narch=(any)\nprepare() { v=$(cat VERSION); }\npackage() {\n  depends=(dep)\n}\n`);
+    const s = evaluatePkgbuild(
+      `pkgname=single\npkgver=1\npkgrel=1\narch=(any)\nprepare() { v=$(cat VERSION); }\npackage() {\n  depends=(dep)\n}\n`,
+    );
     expect(values(s, "depends", s.packages[0])).toEqual(["dep"]);
   });
 
@@ -193,7 +217,11 @@ describe("evaluatePkgbuild: what it refuses, with file:line and the construct", 
     ['pkgname=x\npkgdesc="unterminated\n', 2, '"…"'],
     ["pkgname=x\ndepends=(a b\n", 2, "array"],
     ["pkgname=x\nsource=({1..2000000})\n", 2, "limit"],
-    ["pkgname=x\nsource=({a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b})\n", 2, "limit"],
+    [
+      "pkgname=x\nsource=({a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b})\n",
+      2,
+      "limit",
+    ],
   ])("%j", (text, line, construct) => {
     const e = errorOf(text);
     expect(e.line).toBe(line);

@@ -12,7 +12,35 @@ const seeds = [
   "FabioLolix__PKGBUILD/gnuclad-git",
   "mfinelli__aur-packages/ndsplus-git",
 ].map((p) => readFileSync(join(corpusDir, "pkgbuild", p, "PKGBUILD"), "utf8"));
-const alphabet = ["'", '"', "$(", "${", "}", ")", "(", "{", "}", "`", "\\", "\n", " ", "=", "[[", "]]", "a", "{a,b}", "$'", "#", ";", "&&", "|", "<<EOF\n", "fi", "done", "esac"];
+const alphabet = [
+  "'",
+  '"',
+  "$(",
+  "${",
+  "}",
+  ")",
+  "(",
+  "{",
+  "}",
+  "`",
+  "\\",
+  "\n",
+  " ",
+  "=",
+  "[[",
+  "]]",
+  "a",
+  "{a,b}",
+  "$'",
+  "#",
+  ";",
+  "&&",
+  "|",
+  "<<EOF\n",
+  "fi",
+  "done",
+  "esac",
+];
 
 function mutate(rng: () => number, text: string): string {
   const ops = Math.floor(rng() * 6) + 1;
@@ -20,7 +48,8 @@ function mutate(rng: () => number, text: string): string {
   for (let i = 0; i < ops; i++) {
     const at = Math.floor(rng() * (out.length + 1));
     const r = rng();
-    if (r < 0.3) out = out.slice(0, at); // truncation
+    if (r < 0.3)
+      out = out.slice(0, at); // truncation
     else if (r < 0.7) out = out.slice(0, at) + alphabet[Math.floor(rng() * alphabet.length)] + out.slice(at);
     else out = out.slice(0, at) + out.slice(at + Math.floor(rng() * 50));
   }
@@ -76,12 +105,17 @@ describe("fuzzing the evaluator and the .SRCINFO parser", () => {
     })();
     expect(e).toBeInstanceOf(PkgbuildError);
     expect((e as PkgbuildError).construct).toBe("limit");
-    expect(() => parseSrcinfo(`pkgbase = x\n\tpkgdesc = ${"x".repeat(50 * 1024 * 1024)}\n`)).toThrow(SrcinfoError);
+    expect(() => parseSrcinfo(`pkgbase = x\n\tpkgdesc = ${"x".repeat(50 * 1024 * 1024)}\n`)).toThrow(
+      SrcinfoError,
+    );
   });
 
   it("never crashes the .SRCINFO parser on 3000 mutated files", () => {
     const rng = seedrandom("arch-repo-bot-srcinfo-fuzz");
-    const text = readFileSync(join(corpusDir, "pkgbuild", "FabioLolix__PKGBUILD", "gnuclad-git", ".SRCINFO"), "utf8");
+    const text = readFileSync(
+      join(corpusDir, "pkgbuild", "FabioLolix__PKGBUILD", "gnuclad-git", ".SRCINFO"),
+      "utf8",
+    );
     for (let i = 0; i < 3000; i++) expectTypedOrOk(() => parseSrcinfo(mutate(rng, text)), SrcinfoError);
   });
 });

@@ -1,3 +1,5 @@
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import nock from "nock";
 import "../helpers/promise-with-resolvers.js";
@@ -256,5 +258,36 @@ describe("Notifier contract (every implementation)", () => {
     const { notifier, done } = make();
     for (const m of messages) await expect(notifier.notify(m)).resolves.toBeUndefined();
     expect(done()).toBe(true);
+  });
+});
+
+describe("PushoverNotifier against a real local server that never answers", () => {
+  it("times each attempt out, retries, then gives up without throwing", async () => {
+    nock.enableNetConnect("127.0.0.1");
+    const hanging: ServerResponse[] = [];
+    const server = createServer((_req, res) => void hanging.push(res));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const { log, entries } = recordingLogger();
+      const { sleep } = recordingSleep();
+      const notifier = new PushoverNotifier({
+        token: "t",
+        user: "u",
+        apiUrl: `http://127.0.0.1:${port}`,
+        log,
+        sleep,
+        maxAttempts: 2,
+        timeoutMs: 200,
+      });
+      await expect(notifier.notify({ title: "x", message: "y" })).resolves.toBeUndefined();
+      expect(hanging).toHaveLength(2);
+      expect(entries.map((e) => e.level)).toEqual(["warn", "error"]);
+      expect(String(entries[1]?.obj.reason)).toMatch(/^network error: .*(timeout|aborted)/i);
+    } finally {
+      for (const res of hanging) res.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

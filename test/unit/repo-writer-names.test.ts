@@ -1,10 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
-import {
-  keepVersionsFromEnv,
-  PublishError,
-  parsePackageFilename,
-  repositoryKeys,
-} from "../../src/publish/repo-writer.js";
+import { parsePackageFilename } from "../../src/publish/package-filename.js";
+import { keepVersionsFromEnv, PublishError, repositoryKeys } from "../../src/publish/repo-writer.js";
 
 describe("parsePackageFilename", () => {
   it("splits makepkg's NAME-[EPOCH:]PKGVER-PKGREL-ARCH.pkg.tar.EXT", () => {
@@ -30,6 +26,9 @@ describe("parsePackageFilename", () => {
     "-foo-1.0-1-x86_64.pkg.tar.zst",
     "../foo-1.0-1-x86_64.pkg.tar.zst",
     "foo-1.0-1-x86_64.pkg.tar.exe",
+    "foo-1 0-1-x86_64.pkg.tar.zst",
+    "foo-1.0-1a-x86_64.pkg.tar.zst",
+    "foo-x:1.0-1-x86_64.pkg.tar.zst",
   ])("refuses %j", (name) => {
     expect(parsePackageFilename(name)).toBeUndefined();
   });

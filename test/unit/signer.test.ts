@@ -51,7 +51,10 @@ describe("OpenPgpSigner", () => {
   let rsa: { privateKeyArmored: string; publicKeyArmored: string };
 
   beforeAll(async () => {
-    [ed25519, rsa] = await Promise.all([generateSigningKey(), generateSigningKey({ type: "rsa" })]);
+    [ed25519, rsa] = await Promise.all([
+      generateSigningKey(),
+      generateSigningKey({ type: "rsa", rsaBits: 2048 }),
+    ]);
   });
   afterAll(() => {
     for (const h of homes) rmSync(h, { recursive: true, force: true });

@@ -93,7 +93,10 @@ describe("packageMetas", () => {
   });
 
   it("omits a zero epoch and uses pkgbase as the name when there is no pkgname section", () => {
-    const [m] = packageMetas(parseSrcinfo("pkgbase = solo\n\tpkgver = 2\n\tpkgrel = 1\n\tepoch = 0\n"), "x86_64");
+    const [m] = packageMetas(
+      parseSrcinfo("pkgbase = solo\n\tpkgver = 2\n\tpkgrel = 1\n\tepoch = 0\n"),
+      "x86_64",
+    );
     expect(m).toMatchObject({ pkgname: "solo", version: "2-1", depends: [] });
   });
 });

@@ -140,7 +140,8 @@ class Interpreter implements Scope {
   }
 
   private tick(line: number): void {
-    if (++this.steps > LIMITS.maxSteps) this.fail(`more than ${LIMITS.maxSteps} evaluation steps`, "limit", line);
+    if (++this.steps > LIMITS.maxSteps)
+      this.fail(`more than ${LIMITS.maxSteps} evaluation steps`, "limit", line);
   }
 
   run(cmds: readonly Cmd[]): void {
@@ -179,7 +180,8 @@ class Interpreter implements Scope {
         const words = cmd.words
           ? this.expander.expandWords(cmd.words)
           : { fields: [] as string[], unknown: { line: cmd.line, construct: '"$@"' } };
-        if (words.unknown && cmd.body.length > 0) this.failUnknown(words.unknown, "the words of this 'for' loop");
+        if (words.unknown && cmd.body.length > 0)
+          this.failUnknown(words.unknown, "the words of this 'for' loop");
         if (words.fields.length > LIMITS.maxLoopIterations)
           this.fail(`loop of more than ${LIMITS.maxLoopIterations} iterations`, "limit", cmd.line);
         for (const f of words.fields) {
@@ -288,7 +290,8 @@ class Interpreter implements Scope {
         const frame = this.frames[this.frames.length - 1];
         const isLocal = frame && name !== "export" && !args.some((a) => /^-[a-zA-Z]*g/.test(a));
         if (isLocal) {
-          for (const a of cmd.declAssigns) if (!frame.saved.has(a.name)) frame.saved.set(a.name, this.vars.get(a.name));
+          for (const a of cmd.declAssigns)
+            if (!frame.saved.has(a.name)) frame.saved.set(a.name, this.vars.get(a.name));
           for (const a of args)
             if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(a) && !frame.saved.has(a)) {
               frame.saved.set(a, this.vars.get(a));
@@ -470,7 +473,26 @@ class Interpreter implements Scope {
     const isBinaryAt = (k: number): boolean => {
       const t = tokens[k];
       const s = t && ("op" in t ? t.op : wordText(t.word));
-      return s !== undefined && ["==", "=", "!=", "=~", "<", ">", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", "-nt", "-ot", "-ef"].includes(s);
+      return (
+        s !== undefined &&
+        [
+          "==",
+          "=",
+          "!=",
+          "=~",
+          "<",
+          ">",
+          "-eq",
+          "-ne",
+          "-lt",
+          "-le",
+          "-gt",
+          "-ge",
+          "-nt",
+          "-ot",
+          "-ef",
+        ].includes(s)
+      );
     };
     const and = (): boolean => {
       let v = primary();
@@ -513,7 +535,11 @@ class Interpreter implements Scope {
     if (op === "-n") return value !== "";
     if (op === "-z") return value === "";
     if (op === "-v") return this.get(value) !== undefined;
-    if (["-e", "-f", "-d", "-x", "-r", "-s", "-L", "-h"].includes(op) && value.startsWith(`${STARTDIR}/`) && this.fileExists) {
+    if (
+      ["-e", "-f", "-d", "-x", "-r", "-s", "-L", "-h"].includes(op) &&
+      value.startsWith(`${STARTDIR}/`) &&
+      this.fileExists
+    ) {
       // A file test inside the PKGBUILD's own folder: decided by what that folder holds (what makepkg would see).
       const kind = this.fileExists(value.slice(STARTDIR.length + 1));
       if (op === "-d") return kind === "dir";
@@ -528,7 +554,8 @@ class Interpreter implements Scope {
     if (ints.includes(op)) {
       const a = this.expander.arith(l);
       const b = this.expander.arith(r);
-      if (a === undefined || b === undefined) this.fail(`'${l} ${op} ${r}' is not an integer comparison`, op, line);
+      if (a === undefined || b === undefined)
+        this.fail(`'${l} ${op} ${r}' is not an integer comparison`, op, line);
       return [a === b, a !== b, a < b, a <= b, a > b, a >= b][ints.indexOf(op)]!;
     }
     if (op === "<") return l < r;
@@ -562,7 +589,9 @@ class Interpreter implements Scope {
   private functionValue(pkg: string, attr: string, isArray: boolean, start: string[]): string[] | undefined {
     const fn = this.functions.get(`package_${pkg}`) ?? this.functions.get("package");
     if (!fn) return undefined;
-    const assigns = lineStartAssignments(fn.body).filter((a) => a.name === attr && !a.index && !!a.array === isArray);
+    const assigns = lineStartAssignments(fn.body).filter(
+      (a) => a.name === attr && !a.index && !!a.array === isArray,
+    );
     if (assigns.length === 0) return undefined;
     let values = start;
     let unknown: Unknown | undefined;
@@ -609,7 +638,8 @@ class Interpreter implements Scope {
       const v = this.attribute(pkg, attr, true);
       if (v) write(attr, v);
     }
-    const arches = this.attribute(pkg, "arch", true) ?? (pkg === undefined ? [] : (this.globalValue("arch", true) ?? []));
+    const arches =
+      this.attribute(pkg, "arch", true) ?? (pkg === undefined ? [] : (this.globalValue("arch", true) ?? []));
     for (const a of arches) {
       if (a === "any") continue;
       for (const attr of ARCH_ARRAYS) {
@@ -711,7 +741,13 @@ export function evaluatePkgbuild(text: string, options: EvaluateOptions = {}): S
   const filename = options.filename ?? "PKGBUILD";
   if (text.length > LIMITS.maxInputBytes)
     throw new PkgbuildError(`input larger than ${LIMITS.maxInputBytes} bytes`, filename, 1, "limit");
-  if (text.includes("\0")) throw new PkgbuildError("input contains a NUL byte", filename, text.slice(0, text.indexOf("\0")).split("\n").length, "NUL");
+  if (text.includes("\0"))
+    throw new PkgbuildError(
+      "input contains a NUL byte",
+      filename,
+      text.slice(0, text.indexOf("\0")).split("\n").length,
+      "NUL",
+    );
   const cmds = parsePkgbuild(text, filename);
   const interp = new Interpreter(filename, options.carch ?? "x86_64", options.fileExists);
   interp.run(cmds);

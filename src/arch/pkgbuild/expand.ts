@@ -123,7 +123,11 @@ export function braceExpand(word: Word): Word[] {
       const width = /^-?0\d/.test(m[1]!) || /^-?0\d/.test(m[2]!) ? Math.max(m[1]!.length, m[2]!.length) : 0;
       const out: string[][] = [];
       for (let k = 0, v = a; k < count; k++, v += a <= b ? step : -step) {
-        const s = width ? (v < 0 ? `-${String(-v).padStart(width - 1, "0")}` : String(v).padStart(width, "0")) : String(v);
+        const s = width
+          ? v < 0
+            ? `-${String(-v).padStart(width - 1, "0")}`
+            : String(v).padStart(width, "0")
+          : String(v);
         out.push([...s]);
       }
       return out;
@@ -209,7 +213,8 @@ export class Expander {
         unknown ??= r.unknown;
         for (const f of r.fields) {
           fields.push(f);
-          if (fields.length > LIMITS.maxFields) this.scope.fail("expansion produces too many words", "limit", w.line);
+          if (fields.length > LIMITS.maxFields)
+            this.scope.fail("expansion produces too many words", "limit", w.line);
         }
       }
     }
@@ -306,7 +311,9 @@ export class Expander {
           });
       }
     }
-    const out = split ? fields.filter((f) => f.exists).map((f) => f.text) : [fields.map((f) => f.text).join(" ")];
+    const out = split
+      ? fields.filter((f) => f.exists).map((f) => f.text)
+      : [fields.map((f) => f.text).join(" ")];
     return unknown ? { fields: out, unknown } : { fields: out };
   }
 
@@ -322,7 +329,8 @@ export class Expander {
     }
     if (p.k === "arith") {
       const v = this.arith(p.expr);
-      if (v === undefined) return { values: [""], multi: false, joiner: " ", unknown: { line: p.line, construct: "$((…))" } };
+      if (v === undefined)
+        return { values: [""], multi: false, joiner: " ", unknown: { line: p.line, construct: "$((…))" } };
       return { values: [String(v)], multi: false, joiner: " " };
     }
     if (p.k === "param") return this.expandParam(p, quoted);
@@ -356,11 +364,13 @@ export class Expander {
     unknown ??= v?.unknown;
     const defined = (v?.values ?? []).filter((x): x is string => x !== undefined);
     const base = unknown ? { unknown } : {};
-    if (p.index === "@" || p.index === "*") return { values: defined, all: true, set: defined.length > 0, ...base };
+    if (p.index === "@" || p.index === "*")
+      return { values: defined, all: true, set: defined.length > 0, ...base };
     let idx = 0;
     if (p.index !== undefined) {
       const n = this.arith(p.index);
-      if (n === undefined) return { values: [""], all: false, unknown: { line: p.line, construct: "${a[…]}" }, set: false };
+      if (n === undefined)
+        return { values: [""], all: false, unknown: { line: p.line, construct: "${a[…]}" }, set: false };
       idx = n < 0 ? (v?.values.length ?? 0) + n : n;
     }
     const value = v?.values[idx];
@@ -376,7 +386,8 @@ export class Expander {
     const star = p.index === "*" || p.name === "*";
     const multi = got.all && !star;
     const joiner = star && quoted ? " " : " ";
-    const done = (values: string[], m = multi) => (unknown ? { values, multi: m, joiner, unknown } : { values, multi: m, joiner });
+    const done = (values: string[], m = multi) =>
+      unknown ? { values, multi: m, joiner, unknown } : { values, multi: m, joiner };
     if (p.length) {
       if (got.all) return done([String(got.values.length)], false);
       return done([String([...(got.values[0] ?? "")].length)], false);
@@ -390,7 +401,11 @@ export class Expander {
       return r.value;
     };
     if ("#%/".includes(op[0]!) && values.some((v) => v.length > MAX_PATTERN_SUBJECT))
-      this.scope.fail(`pattern operation on a value longer than ${MAX_PATTERN_SUBJECT} characters`, "limit", p.line);
+      this.scope.fail(
+        `pattern operation on a value longer than ${MAX_PATTERN_SUBJECT} characters`,
+        "limit",
+        p.line,
+      );
     const isNull = !got.set || (values.length === 1 && values[0] === "") || values.length === 0;
     switch (op) {
       case ":-":
@@ -441,15 +456,22 @@ export class Expander {
           return done(values);
         }
         const re =
-          op === "/#" ? new RegExp(`^(?:${src})`) : op === "/%" ? new RegExp(`(?:${src})$`) : new RegExp(src, op === "//" ? "g" : "");
-        values = values.map((v) => (op === "/%" ? replaceLongestSuffix(v, src, rep.value) : v.replace(re, () => rep.value)));
+          op === "/#"
+            ? new RegExp(`^(?:${src})`)
+            : op === "/%"
+              ? new RegExp(`(?:${src})$`)
+              : new RegExp(src, op === "//" ? "g" : "");
+        values = values.map((v) =>
+          op === "/%" ? replaceLongestSuffix(v, src, rep.value) : v.replace(re, () => rep.value),
+        );
         return done(values);
       }
       case "^^":
       case ",,":
       case "^":
       case ",": {
-        if (p.arg && p.arg.parts.length > 0) this.scope.fail("case modification with a pattern", "${…^pat}", p.line);
+        if (p.arg && p.arg.parts.length > 0)
+          this.scope.fail("case modification with a pattern", "${…^pat}", p.line);
         const up = op.startsWith("^");
         values = values.map((v) => {
           if (op.length === 2) return up ? v.toUpperCase() : v.toLowerCase();
@@ -488,7 +510,9 @@ export class Expander {
   /** Integer arithmetic as in `$(( ))`: numbers, variables, + - * / % and parentheses. */
   arith(expr: string): number | undefined {
     if (expr.trim() === "") return 0;
-    const tokens = expr.match(/\s*(\d+|[A-Za-z_][A-Za-z0-9_]*|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\*\*|[-+*/%()])\s*/gy);
+    const tokens = expr.match(
+      /\s*(\d+|[A-Za-z_][A-Za-z0-9_]*|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\*\*|[-+*/%()])\s*/gy,
+    );
     if (!tokens || tokens.join("").length !== expr.length) return undefined;
     const toks = tokens.map((t) => t.trim());
     let i = 0;

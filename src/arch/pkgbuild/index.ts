@@ -1,3 +1,4 @@
 /** Static PKGBUILD evaluation: bash is parsed, never run. */
-export { type EvaluateOptions, evaluatePkgbuild } from "./evaluate.js";
+
 export { LIMITS, PkgbuildError } from "./errors.js";
+export { type EvaluateOptions, evaluatePkgbuild } from "./evaluate.js";
