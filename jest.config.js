@@ -8,6 +8,8 @@ export default {
   transform: {
     "^.+\\.ts$": ["ts-jest", { useESM: true, isolatedModules: true, diagnostics: false }],
   },
+  // nock 15 uses Promise.withResolvers, which Node 20 lacks.
+  setupFiles: ["<rootDir>/test/helpers/promise-with-resolvers.ts"],
   testTimeout: 120000,
   maxWorkers: 2,
 };

@@ -40,7 +40,7 @@ export default async function (): Promise<string> {
   const dirs = corpusFolders();
   const texts = dirs.map((d) => readFileSync(join(d, "PKGBUILD"), "utf8"));
   // Warm up the JIT once, then time three passes over the corpus and keep the best.
-  dirs.forEach((d, i) => ours(d, texts[i]!));
+  for (const [i, d] of dirs.entries()) ours(d, texts[i]!);
   let best = Number.POSITIVE_INFINITY;
   let failed = 0;
   for (let pass = 0; pass < 3; pass++) {

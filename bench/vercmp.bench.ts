@@ -10,7 +10,7 @@ import { formatDuration, formatRatio, timePerCall } from "./timing.js";
 
 const execFileAsync = promisify(execFile);
 const pairsFile = new URL("../../shared/corpus/vercmp/pairs.tsv", import.meta.url).pathname;
-const TOOL_SAMPLE = 200;
+const TOOL_SAMPLE = 100;
 
 export default async function benchVercmp(): Promise<string> {
   const rows = readFileSync(pairsFile, "utf8")

@@ -555,8 +555,9 @@ function makeWorkDir(owner, source, baseDir = tmpdir()) {
 var SourceError = class extends Error {
   name = "SourceError";
 };
-function aurGitUrl(pkgbase) {
-  return `https://aur.archlinux.org/${encodeURIComponent(pkgbase)}.git`;
+var AUR_BASE_URL = "https://aur.archlinux.org";
+function aurGitUrl(pkgbase, baseUrl = AUR_BASE_URL) {
+  return `${baseUrl}/${encodeURIComponent(pkgbase)}.git`;
 }
 function localSourceDir(workspace, path) {
   const root = realpathSync(workspace);
@@ -572,8 +573,8 @@ function localSourceDir(workspace, path) {
   }
   return dir;
 }
-async function cloneAur(entry, dest, user, log) {
-  const url = aurGitUrl(entry.pkgbase);
+async function cloneAur(entry, dest, user, aurBaseUrl, log) {
+  const url = aurGitUrl(entry.pkgbase, aurBaseUrl);
   const env = { PATH: process.env.PATH, LC_ALL: "C.UTF-8", GIT_TERMINAL_PROMPT: "0" };
   const onOutput = (chunk) => log.write(chunk);
   log.note(`git clone ${url} at ${entry.ref}`);
@@ -589,7 +590,12 @@ async function getSource(entry, options, log) {
   const owner = await lookupUser(options.user);
   if (entry.source === "aur") {
     const work = makeWorkDir(owner);
-    await cloneAur(entry, work.sourceDir, options.user, log);
+    try {
+      await cloneAur(entry, work.sourceDir, options.user, options.aurBaseUrl ?? AUR_BASE_URL, log);
+    } catch (error) {
+      work.remove();
+      throw error;
+    }
     return work;
   }
   if (options.workspace === void 0) throw new SourceError("GITHUB_WORKSPACE is not set");

@@ -2,7 +2,8 @@
  * Compression of repo databases and package files: detected by magic bytes (as libarchive does when pacman
  * opens a DB), decompressed with a hard output limit so a small hostile file cannot exhaust memory.
  */
-import { gunzipSync, gzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { gunzipSync, gzip } from "node:zlib";
 import { init as initZstdWasm, compress as zstdWasmCompress } from "@bokuweb/zstd-wasm";
 import { compressSync as xzCompressSync, decompressSync as xzDecompressSync } from "@napi-rs/lzma/xz";
 import { Decompress as ZstdDecompress } from "fzstd";
@@ -70,6 +71,7 @@ export function decompress(bytes: Uint8Array, maxOutput = DEFAULT_MAX_OUTPUT): U
 }
 
 let zstdReady: Promise<void> | undefined;
+const gzipAsync = promisify(gzip);
 
 export async function compress(bytes: Uint8Array, kind: Exclude<Compression, "bzip2">): Promise<Uint8Array> {
   switch (kind) {
@@ -77,7 +79,7 @@ export async function compress(bytes: Uint8Array, kind: Exclude<Compression, "bz
       return bytes;
     case "gzip":
       // `gzip -c -f -n` in repo-add: no name/mtime in the header, which node's gzip never writes either.
-      return new Uint8Array(gzipSync(bytes, { level: 6 }));
+      return new Uint8Array(await gzipAsync(bytes, { level: 6 }));
     case "zstd":
       zstdReady ??= initZstdWasm();
       await zstdReady;

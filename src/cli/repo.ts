@@ -216,8 +216,10 @@ async function list(paths: DbPaths, io: CliIO): Promise<number> {
 }
 
 async function writeBoth(paths: DbPaths, entries: Loaded): Promise<void> {
-  const db = await writeRepoDb(entries.db, { compression: paths.compression });
-  const files = await writeRepoDb(entries.files, { compression: paths.compression, files: true });
+  const [db, files] = await Promise.all([
+    writeRepoDb(entries.db, { compression: paths.compression }),
+    writeRepoDb(entries.files, { compression: paths.compression, files: true }),
+  ]);
   // Every file is complete on disk before any is renamed into place.
   const writes: [string, Uint8Array][] = [
     [paths.files, files],

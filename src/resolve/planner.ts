@@ -12,7 +12,7 @@
  *  4. `needs` edges, cycles (Tarjan), blocked bases, then a topological order with the local roots
  *     that nothing needs (the metapackage) last.
  */
-import { DepSpecError, parseDepSpec, satisfies } from "../arch/depspec.js";
+import { DepSpecError, formatDepSpec, parseDepSpec, satisfies } from "../arch/depspec.js";
 import type { DepSpec, PackageMeta } from "../arch/types.js";
 import { vercmp } from "../arch/vercmp.js";
 import type { AurClient, AurPackage } from "./aur-client.js";
@@ -502,10 +502,6 @@ function nameOf(spec: string): string {
   } catch {
     return spec;
   }
-}
-
-function formatDepSpec(d: DepSpec): string {
-  return d.op !== undefined ? `${d.name}${d.op}${d.version ?? ""}` : d.name;
 }
 
 /** Among AUR providers: most votes, then the smaller name (deterministic, and explained in the reason). */

@@ -74,7 +74,7 @@ describe("action step 3: get the source", () => {
     short.remove();
   });
 
-  it("fails on a commit the repository does not have, leaving nothing behind", async () => {
+  it("fails on a commit or a pkgbase the repository does not have", async () => {
     await expect(getSource(entry({ ref: "0".repeat(40) }), options(), log)).rejects.toThrow(CommandError);
     await expect(getSource(entry({ pkgbase: "arb-missing" }), options(), log)).rejects.toThrow(CommandError);
     expect(readFileSync(log.path, "utf8")).toContain(

@@ -302,35 +302,6 @@ describe.each(backends)("RepositoryWriter into %s", (_name, makeBackend) => {
     await expect(slow.publish("arblock", arch, [item])).rejects.toBeInstanceOf(LeaseLostError);
     expect(await storage.get(`${arch}/arblock.db`)).toBeUndefined();
   });
-
-  it("publishes real makepkg packages that pacman syncs and installs with SigLevel = Required", async () => {
-    const realPackages = await realPackagesBuilt;
-    const { storage, server } = makeBackend();
-    expect(realPackages.map((p) => p.filename)).toEqual([
-      "arb-pub-hello-2.1-3-x86_64.pkg.tar.zst",
-      "arb-pub-lib-2.1-3-any.pkg.tar.zst",
-    ]);
-    const result = await writerFor(storage).publish("arbtest", arch, realPackages);
-    expect(result.published.map((p) => p.name).sort()).toEqual(["arb-pub-hello", "arb-pub-lib"]);
-    expect(result.dbEntries).toBe(2);
-    const keys = (await storage.list(`${arch}/`)).map((o) => o.key);
-    for (const name of ["arbtest.db", "arbtest.db.tar.zst", "arbtest.files", "arbtest.files.tar.zst"]) {
-      expect(keys).toContain(`${arch}/${name}`);
-      expect(keys).toContain(`${arch}/${name}.sig`);
-    }
-    const pacman = pacmanFor("arbtest", server);
-    await pacman.run("-Sy");
-    expect(await pacman.run("-Sl", "arbtest")).toBe(
-      "arbtest arb-pub-hello 2.1-3\narbtest arb-pub-lib 2.1-3\n",
-    );
-    await pacman.run("-S", "arb-pub-hello");
-    expect(await pacman.run("-Q")).toBe("arb-pub-hello 2.1-3\narb-pub-lib 2.1-3\n");
-    expect(existsSync(join(pacman.root, "usr/bin/arb-pub-hello"))).toBe(true);
-    expect(readFileSync(join(pacman.root, "usr/share/arb-pub-lib/data.txt"), "utf8")).toBe("lib 2.1\n");
-    // The .files DB carries the file lists (pacman -F reads it).
-    await pacman.run("-Fy");
-    expect(await pacman.run("-Fl", "arb-pub-hello")).toContain("arb-pub-hello usr/bin/arb-pub-hello");
-  }, 300_000);
 });
 
 describe("RepositoryWriter when S3 goes away mid-way", () => {
@@ -380,4 +351,36 @@ describe("RepositoryWriter when S3 goes away mid-way", () => {
     await pacman.run("-Syu");
     expect(await pacman.run("-Q")).toBe("arb-down 2.0-1\n");
   });
+});
+
+// Last, so the makepkg build started in beforeAll overlaps every test above.
+describe.each(backends)("real makepkg packages into %s", (_name, makeBackend) => {
+  it("publishes real makepkg packages that pacman syncs and installs with SigLevel = Required", async () => {
+    const realPackages = await realPackagesBuilt;
+    const { storage, server } = makeBackend();
+    expect(realPackages.map((p) => p.filename)).toEqual([
+      "arb-pub-hello-2.1-3-x86_64.pkg.tar.zst",
+      "arb-pub-lib-2.1-3-any.pkg.tar.zst",
+    ]);
+    const result = await writerFor(storage).publish("arbtest", arch, realPackages);
+    expect(result.published.map((p) => p.name).sort()).toEqual(["arb-pub-hello", "arb-pub-lib"]);
+    expect(result.dbEntries).toBe(2);
+    const keys = (await storage.list(`${arch}/`)).map((o) => o.key);
+    for (const name of ["arbtest.db", "arbtest.db.tar.zst", "arbtest.files", "arbtest.files.tar.zst"]) {
+      expect(keys).toContain(`${arch}/${name}`);
+      expect(keys).toContain(`${arch}/${name}.sig`);
+    }
+    const pacman = pacmanFor("arbtest", server);
+    await pacman.run("-Sy");
+    expect(await pacman.run("-Sl", "arbtest")).toBe(
+      "arbtest arb-pub-hello 2.1-3\narbtest arb-pub-lib 2.1-3\n",
+    );
+    await pacman.run("-S", "arb-pub-hello");
+    expect(await pacman.run("-Q")).toBe("arb-pub-hello 2.1-3\narb-pub-lib 2.1-3\n");
+    expect(existsSync(join(pacman.root, "usr/bin/arb-pub-hello"))).toBe(true);
+    expect(readFileSync(join(pacman.root, "usr/share/arb-pub-lib/data.txt"), "utf8")).toBe("lib 2.1\n");
+    // The .files DB carries the file lists (pacman -F reads it).
+    await pacman.run("-Fy");
+    expect(await pacman.run("-Fl", "arb-pub-hello")).toContain("arb-pub-hello usr/bin/arb-pub-hello");
+  }, 300_000);
 });

@@ -367,7 +367,7 @@ class Interpreter implements Scope {
       return r.unknown ? undefined : r.fields;
     };
     const first = argvOf(stages[0]!);
-    if (!first || first[0] !== "declare" || first[1] !== "-f" || first.length < 3) return undefined;
+    if (first?.[0] !== "declare" || first[1] !== "-f" || first.length < 3) return undefined;
     let out = first
       .slice(2)
       .map((n) => {

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: messages and construct names quote bash syntax such as ${x}.
 /**
  * Bash word expansion for the static evaluator: brace expansion, parameter expansion (with the
  * pattern operators), quote removal and field splitting. Values that only running bash could

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: messages and construct names quote bash syntax such as ${x}.
 /**
  * A recursive-descent parser for the bash subset found in PKGBUILDs. It parses the whole file,
  * function bodies included (it must find where they end), but never runs anything: command
