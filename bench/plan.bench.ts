@@ -48,7 +48,7 @@ export default async function benchPlan(): Promise<string> {
     t = performance.now();
     const warm = await makePlan({ local }, services);
     const warmMs = performance.now() - t;
-    // A new process: sync DBs from the persisted cache, AUR and our DB asked again.
+    // A new process: sync DBs and AUR answers from CACHE_DIR; our DB asked again.
     t = performance.now();
     const restarted = await makePlan({ local }, createPlanServices(settings));
     const restartMs = performance.now() - t;
@@ -69,7 +69,7 @@ export default async function benchPlan(): Promise<string> {
       `  original system (one Arch website request per dependency): ${deps.size} requests`,
       `  cold cache:             ${fmt(cold.requests)} requests, ${coldMs.toFixed(0)} ms   (goal ≤ 6 requests)`,
       `  warm cache, same process: ${fmt(warm.requests)} requests, ${warmMs.toFixed(0)} ms   (goal ≤ 2 requests)`,
-      `  new process, persisted sync DBs: ${fmt(restarted.requests)} requests, ${restartMs.toFixed(0)} ms`,
+      `  new process, persisted caches (sync DBs, AUR answers): ${fmt(restarted.requests)} requests, ${restartMs.toFixed(0)} ms`,
       `  in-process planning core: median ${median(times).toFixed(2)} ms over 30 runs (goal < 50 ms)`,
     ].join("\n");
   } finally {

@@ -408,7 +408,7 @@ function applyPkgrel(work, pkgrel, log) {
   writeFileSync2(file, overridePkgrel(readFileSync(file, "utf8"), pkgrel));
   log.note(`pkgrel set to ${pkgrel} (forced rebuild)`);
 }
-async function checkSource(work, request, settings, log) {
+async function readSource(work, settings, log) {
   log.note("reading .SRCINFO (makepkg --printsrcinfo)");
   const result = await execCommand(asUser(settings.user, ["makepkg", "--printsrcinfo"]), {
     cwd: work.sourceDir,
@@ -421,10 +421,7 @@ async function checkSource(work, request, settings, log) {
       result.exitCode
     );
   }
-  const summary = summarizeSrcinfo(result.stdout, settings.carch);
-  checkSourceAgainstPlan(summary, request.expected);
-  log.note(`source matches the plan: ${summary.pkgbase} ${summary.version} (${summary.pkgnames.join(" ")})`);
-  return summary;
+  return summarizeSrcinfo(result.stdout, settings.carch);
 }
 async function runMakepkg(work, settings, log) {
   const argv = ["makepkg", settings.syncdeps ? "--syncdeps" : "--nodeps", "--noconfirm", "--clean"];
@@ -471,8 +468,12 @@ async function buildPkgbase(work, outDir, request, settings, log = new BuildLog(
   let failure;
   try {
     applyPkgrel(work, request.pkgrel, log);
-    const summary = await checkSource(work, request, settings, log);
-    pkgbase = summary.pkgbase;
+    const summary = await readSource(work, settings, log);
+    pkgbase = request.expected.pkgbase ?? summary.pkgbase;
+    checkSourceAgainstPlan(summary, request.expected);
+    log.note(
+      `source matches the plan: ${summary.pkgbase} ${summary.version} (${summary.pkgnames.join(" ")})`
+    );
     version = summary.version;
     if (settings.installDependencies && summary.buildDepends.length > 0) {
       await settings.installDependencies(summary.buildDepends, log);

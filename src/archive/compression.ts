@@ -98,7 +98,7 @@ function tooLarge(kind: Compression, max: number): CompressionError {
 
 function gunzipBounded(bytes: Uint8Array, maxOutput: number): Uint8Array {
   try {
-    return new Uint8Array(gunzipSync(bytes, { maxOutputLength: maxOutput }));
+    return new Uint8Array(gunzipSync(bytes, { maxOutputLength: maxOutput, chunkSize: 1 << 20 }));
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === "ERR_BUFFER_TOO_LARGE") throw tooLarge("gzip", maxOutput);

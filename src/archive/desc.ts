@@ -63,24 +63,31 @@ const FIELDS: readonly (readonly [string, TextKey | ListKey | NumberKey, "text" 
 export function parseDescFields(text: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const lines = text.split("\n");
+  const n = lines.length;
   let i = 0;
-  while (i < lines.length) {
+  while (i < n) {
     const line = stripCr(lines[i] as string);
     i++;
-    if (line === "") continue;
-    if (!/^%[A-Z0-9]+%$/.test(line)) continue; // libalpm skips lines it does not know
-    const values: string[] = [];
-    while (i < lines.length) {
+    // libalpm skips lines it does not know; a header is `%NAME%`.
+    if (line.length < 3 || line.charCodeAt(0) !== 37 || line.charCodeAt(line.length - 1) !== 37) continue;
+    if (!HEADER.test(line)) continue;
+    const key = line.slice(1, -1);
+    let values = out.get(key);
+    if (!values) {
+      values = [];
+      out.set(key, values);
+    }
+    while (i < n) {
       const v = stripCr(lines[i] as string);
       if (v === "") break;
       values.push(v);
       i++;
     }
-    const key = line.slice(1, -1);
-    out.set(key, [...(out.get(key) ?? []), ...values]);
   }
   return out;
 }
+
+const HEADER = /^%[A-Z0-9]+%$/;
 
 /** A DescEntry from a `desc` text (and optionally the `files` text of a .files DB). Throws DescError. */
 export function parseDesc(descText: string, filesText?: string): DescEntry {
@@ -130,5 +137,5 @@ export function formatFiles(files: readonly string[]): string {
 }
 
 function stripCr(s: string): string {
-  return s.endsWith("\r") ? s.slice(0, -1) : s;
+  return s.charCodeAt(s.length - 1) === 13 ? s.slice(0, -1) : s;
 }

@@ -30,12 +30,11 @@ const utf8 = new TextDecoder("utf-8");
 
 /**
  * The desc/files bytes each entry was read from. writeRepoDb writes an entry it finds here verbatim, as repo-add
- * re-tars the entries it did not touch; read entries are frozen, so the bytes always match the object.
+ * re-tars the entries it did not touch; read entries are frozen (their arrays are readonly by type), so the bytes match the object.
  */
 const rawMembers = new WeakMap<DescEntry, { desc: Uint8Array; files?: Uint8Array }>();
 
 function freezeEntry(e: DescEntry): DescEntry {
-  for (const v of Object.values(e)) if (Array.isArray(v)) Object.freeze(v);
   return Object.freeze(e);
 }
 

@@ -242,11 +242,28 @@ export class BuildService {
     return changed;
   }
 
-  /** Retry failed/skipped/cancelled jobs of a finished or running build (a new attempt each). */
+  /**
+   * Retry failed/skipped/cancelled jobs of a finished or running build (a new attempt each). Jobs that were
+   * skipped because of them (dependants, transitively, and a skipped metapackage) are retried with them.
+   */
   async retry(buildId: string, pkgbases: readonly string[]): Promise<Job[]> {
     const now = this.clock();
     const retried: Job[] = [];
-    for (const pkgbase of pkgbases) {
+    const build = await this.store.getBuild(buildId);
+    const jobs = await this.store.listJobs(buildId);
+    const chosen = new Set(pkgbases);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const job of jobs) {
+        if (chosen.has(job.pkgbase) || job.state !== "skipped") continue;
+        const isMeta = job.pkgbase === build?.metapackage;
+        if (isMeta || job.needs.some((n) => chosen.has(n))) {
+          chosen.add(job.pkgbase);
+          grew = true;
+        }
+      }
+    }
+    for (const pkgbase of chosen) {
       const { job, changed } = await updateJobWith(this.store, buildId, pkgbase, (j) => retryJob(j, now));
       if (changed && job) retried.push(job);
     }

@@ -18,7 +18,8 @@ import type { CliIO, Subcommand } from "./io.js";
 const USAGE = `usage: arch-repo-bot repo add DB PKGFILE...
        arch-repo-bot repo remove DB NAME...
        arch-repo-bot repo list DB
-DB is PREFIX.db.tar.gz, PREFIX.db.tar.zst, PREFIX.db.tar.xz or PREFIX.db.tar
+For add/remove, DB is PREFIX.db.tar.gz, PREFIX.db.tar.zst, PREFIX.db.tar.xz or PREFIX.db.tar; PREFIX.files.*
+is kept in step and PREFIX.db/PREFIX.files are written as copies (not symlinks: S3 has none).
 `;
 
 type DbCompression = "gzip" | "zstd" | "xz" | "none";
@@ -68,6 +69,11 @@ export const repoCommand: Subcommand = async (argv, io) => {
   try {
     if (!action || !dbArg || action === "--help" || action === "-h")
       throw new UsageError("missing arguments");
+    // `list` reads any DB file (also the plain `PREFIX.db` copy); add/remove need the extension for compression.
+    if (action === "list") {
+      if (rest.length > 0) throw new UsageError("repo list takes only DB");
+      return await list(resolve(io.cwd, dbArg), io);
+    }
     const paths = dbPaths(dbArg, io.cwd);
     switch (action) {
       case "add":
@@ -76,9 +82,6 @@ export const repoCommand: Subcommand = async (argv, io) => {
       case "remove":
         if (rest.length === 0) throw new UsageError("repo remove needs at least one package name");
         return await remove(paths, rest, io);
-      case "list":
-        if (rest.length > 0) throw new UsageError("repo list takes only DB");
-        return await list(paths, io);
       default:
         throw new UsageError(`unknown action '${action}'`);
     }
@@ -200,12 +203,12 @@ async function remove(paths: DbPaths, names: readonly string[], io: CliIO): Prom
   return 0;
 }
 
-async function list(paths: DbPaths, io: CliIO): Promise<number> {
+async function list(dbFile: string, io: CliIO): Promise<number> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(paths.db);
+    bytes = await readFile(dbFile);
   } catch {
-    io.stderr(`error: Repository file '${paths.db}' was not found.\n`);
+    io.stderr(`error: Repository file '${dbFile}' was not found.\n`);
     return 1;
   }
   const { entries, errors } = await readRepoDb(bytes);

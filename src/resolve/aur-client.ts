@@ -139,6 +139,7 @@ export class HttpAurClient implements AurClient {
     cacheFile?: string;
   };
   #persistedLoaded = false;
+  readonly #inflight = new Map<string, Promise<void>>();
 
   constructor(options: HttpAurClientOptions) {
     this.#o = {
@@ -166,13 +167,39 @@ export class HttpAurClient implements AurClient {
     const now = this.#o.now();
     const found = new Map<string, AurPackage>();
     const missing: string[] = [];
+    const pending = new Set<Promise<void>>();
     for (const name of new Set(names)) {
       const hit = this.#cache.get(name);
+      const inflight = this.#inflight.get(name);
       if (hit && now - hit.at < this.#o.cacheTtlMs) {
         if (hit.pkg) found.set(name, hit.pkg);
+      } else if (inflight) {
+        // Another plan is asking for it right now: wait for that answer instead of asking twice.
+        pending.add(inflight);
+        missing.push(name);
       } else missing.push(name);
     }
-    for (const batch of this.#batches(missing)) {
+    const toFetch = missing.filter((n) => !this.#inflight.has(n));
+    if (toFetch.length > 0) {
+      const work = this.#fetchInfo(toFetch);
+      for (const name of toFetch) this.#inflight.set(name, work);
+      pending.add(work);
+      work
+        .finally(() => {
+          for (const name of toFetch) if (this.#inflight.get(name) === work) this.#inflight.delete(name);
+        })
+        .catch(() => {});
+    }
+    await Promise.all(pending);
+    for (const name of missing) {
+      const pkg = this.#cache.get(name)?.pkg;
+      if (pkg) found.set(name, pkg);
+    }
+    return found;
+  }
+
+  async #fetchInfo(names: readonly string[]): Promise<void> {
+    for (const batch of this.#batches(names)) {
       const body = new URLSearchParams(batch.map((n): [string, string] => ["arg[]", n])).toString();
       const results = await this.#call("/rpc/v5/info", {
         method: "POST",
@@ -181,13 +208,9 @@ export class HttpAurClient implements AurClient {
       });
       const at = this.#o.now();
       for (const name of batch) this.#cache.set(name, { pkg: null, at });
-      for (const pkg of results) {
-        this.#cache.set(pkg.name, { pkg, at });
-        if (batch.includes(pkg.name)) found.set(pkg.name, pkg);
-      }
+      for (const pkg of results) this.#cache.set(pkg.name, { pkg, at });
     }
-    if (missing.length > 0) await this.#persist();
-    return found;
+    await this.#persist();
   }
 
   async searchProvides(name: string): Promise<readonly AurPackage[]> {

@@ -78,6 +78,7 @@ export function syncDbUrl(template: string, repo: string, arch: string): string 
 export class MirrorOfficialIndex implements OfficialIndex {
   #requests = 0;
   #memory: { index: PackageIndex; at: number } | undefined;
+  #loading: Promise<PackageIndex> | undefined;
   readonly #o: MirrorOfficialIndexOptions;
 
   constructor(options: MirrorOfficialIndexOptions) {
@@ -91,6 +92,14 @@ export class MirrorOfficialIndex implements OfficialIndex {
   async load(): Promise<PackageIndex> {
     const now = (this.#o.now ?? Date.now)();
     if (this.#memory && now - this.#memory.at < this.#freshFor()) return this.#memory.index;
+    // Plans running at the same time (two pushes) share one download.
+    this.#loading ??= this.#loadAll(now).finally(() => {
+      this.#loading = undefined;
+    });
+    return this.#loading;
+  }
+
+  async #loadAll(now: number): Promise<PackageIndex> {
     const all: IndexedPackage[] = [];
     for (const repo of this.#o.repos) {
       const bytes = await this.#syncDb(repo, now);

@@ -110,6 +110,14 @@ describe("HttpAurClient.info", () => {
     expect(c.requestsMade).toBe(2);
   });
 
+  it("asks once when two plans want the same names at the same time", async () => {
+    const c = client();
+    const [a, b] = await Promise.all([c.info(["pkg-001", "pkg-002"]), c.info(["pkg-002", "pkg-003"])]);
+    expect([...a.keys()].sort()).toEqual(["pkg-001", "pkg-002"]);
+    expect([...b.keys()].sort()).toEqual(["pkg-002", "pkg-003"]);
+    expect(aur.log.map((l) => l.names)).toEqual([["pkg-001", "pkg-002"], ["pkg-003"]]);
+  });
+
   it("retries 5xx with doubling backoff, then succeeds", async () => {
     aur.failure = "http-500";
     aur.failTimes = 2;

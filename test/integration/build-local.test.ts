@@ -127,7 +127,7 @@ describe("arch-repo-bot build", () => {
   it("refuses a source that does not match the plan before building", () => {
     expect(mismatch.code).toBe(1);
     const { result } = mismatch;
-    expect(result.ok).toBe(false);
+    expect(result).toMatchObject({ pkgbase: "arb-hello", ok: false, version: "1.2.4-1", packages: [] });
     expect(result.error).toBe("source does not match the plan: version is 1.2.3-1, the plan expects 1.2.4-1");
     expect(mismatch.log).not.toContain("Making package");
     expect(readdirSync(mismatch.out).sort()).toEqual(["build.log", "result.json"]);

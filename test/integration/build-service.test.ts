@@ -287,6 +287,19 @@ function serviceSuite(name: string, harness: () => Harness) {
         "meta:skipped",
         "tool:published",
       ]);
+
+      // "Retry failed": liba again, and what was skipped because of it.
+      const retried = await service.retry(build.id, ["liba"]);
+      expect(retried.map((j) => j.pkgbase).sort()).toEqual(["app", "liba", "meta"]);
+      expect((await store.getBuild(build.id))?.state).toBe("open");
+      expect(ports.dispatched()).toEqual(["liba", "tool", "liba"]);
+      const again = ports.dispatches[ports.dispatches.length - 1]?.runId ?? 0;
+      await service.onJobEvent(
+        { runId: again, pkgbase: "liba" },
+        { status: "completed", conclusion: "success" },
+      );
+      await service.onPublished(build.id, "liba");
+      expect(ports.dispatched().slice(3)).toEqual(["app"]);
     });
 
     it("still builds the metapackage when a failed update leaves the older version available", async () => {

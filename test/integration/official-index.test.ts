@@ -1,6 +1,6 @@
 /** The official index from the real corpus sync DBs served by local mirrors: failover, country preference, cache. */
 
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -17,6 +17,8 @@ import { corpusDir } from "../helpers/real-tools.js";
 let good: FileServer & { template: string };
 let empty: FileServer;
 const dirs: string[] = [];
+/** Filled by the first test; later ones revalidate it (freshForMs: 0) so the DBs are parsed once. */
+let sharedCache: string;
 
 function cacheDir(): string {
   const d = mkdtempSync(join(tmpdir(), "arb-official-"));
@@ -25,6 +27,7 @@ function cacheDir(): string {
 }
 
 beforeAll(async () => {
+  sharedCache = cacheDir();
   good = await startMirrorServer();
   empty = await startFileServer();
 });
@@ -40,7 +43,7 @@ describe("MirrorOfficialIndex", () => {
       mirrors: [{ url: good.template }],
       repos: ["core", "extra"],
       arch: "x86_64",
-      cacheDir: cacheDir(),
+      cacheDir: sharedCache,
     });
     const packages = await index.load();
     // Counts from corpus/repo-db/README.md (pacman -Sl): 265 + 2974.
@@ -63,16 +66,20 @@ describe("MirrorOfficialIndex", () => {
       mirrors,
       repos: ["core", "extra"],
       arch: "x86_64",
-      cacheDir: cacheDir(),
+      cacheDir: sharedCache,
+      freshForMs: 0,
     });
-    await failover.load();
+    good.log.length = 0;
+    expect((await failover.load()).size).toBe(265 + 2974);
     expect(failover.requestsMade).toBe(4);
+    expect(good.log.map((l) => l.status)).toEqual([304, 304]);
 
     const preferred = new MirrorOfficialIndex({
       mirrors,
       repos: ["core", "extra"],
       arch: "x86_64",
-      cacheDir: cacheDir(),
+      cacheDir: sharedCache,
+      freshForMs: 0,
       preferredCountries: ["DE"],
     });
     await preferred.load();
@@ -115,6 +122,10 @@ describe("MirrorOfficialIndex", () => {
     const stale = make();
     expect((await stale.load()).byName("pacman")).toBeDefined();
     expect(good.log).toEqual([{ path: "/core/os/x86_64/core.db", status: 304 }]);
+    // A damaged extract of the DB is ignored: the DB itself is read again.
+    writeFileSync(join(dir, "sync", "x86_64", "core.db.index.json"), "{not json");
+    now = 10_000;
+    expect((await make().load()).size).toBe(265);
   });
 });
 
@@ -170,5 +181,19 @@ describe("mirror templates and settings", () => {
       repoName: "mine",
       arch: "aarch64",
     });
+  });
+});
+
+describe("concurrent plans", () => {
+  it("share one download of each sync DB", async () => {
+    const index = new MirrorOfficialIndex({
+      mirrors: [{ url: good.template }],
+      repos: ["core"],
+      arch: "x86_64",
+      cacheDir: cacheDir(),
+    });
+    const [a, b] = await Promise.all([index.load(), index.load()]);
+    expect(a).toBe(b);
+    expect(index.requestsMade).toBe(1);
   });
 });

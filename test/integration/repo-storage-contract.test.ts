@@ -33,7 +33,7 @@ const implementations: [string, () => RepoStorage][] = [
   // A fresh S3_PREFIX per test keeps the tests independent on one bucket.
   ["s3", () => new S3Storage({ client: s3.client(), bucket: s3.bucket, prefix: `t${++prefixCounter}` })],
   [
-    "s3 from env (small multipart threshold)",
+    "s3, every object as a multipart upload",
     () =>
       new S3Storage({
         client: s3.client(),

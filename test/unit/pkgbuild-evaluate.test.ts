@@ -98,6 +98,24 @@ for _p in p1 p2; do source+=("\${_p}.patch"); done`);
     expect(out).toEqual(["a", "full", "test", "p1.patch", "p2.patch"]);
   });
 
+  it("uses the exit status of PKGBUILD functions, extglob patterns and =~ groups", () => {
+    const out = sources(`_use_lto=thin
+_is_lto() {
+  [[ "$_use_lto" = "thin" || "$_use_lto" = "full" ]]
+  return $?
+}
+if _is_lto; then source=(lto); fi
+! _is_lto || source+=(again)
+[[ "$CARCH" = @(x86_64|aarch64) ]] && source+=(64) || source+=(32)
+[[ foo-bar =~ (foo|baz)-b ]] && source+=(re)`);
+    expect(out).toEqual(["lto", "again", "64", "re"]);
+    const e = errorOf("pkgname=x
+_f() { grep -q x /etc/os-release; }
+if _f; then depends=(a); fi
+");
+    expect([e.line, e.construct]).toEqual([3, "status"]);
+  });
+
   it("uses the carch option", () => {
     const s = evaluatePkgbuild(`${header}if [[ $CARCH = aarch64 ]]; then depends=(arm); fi`, {
       carch: "aarch64",

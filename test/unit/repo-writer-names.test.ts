@@ -1,6 +1,14 @@
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
+import { FileStateStore } from "../../src/build/file-state-store.js";
+import { publisherFromEnv } from "../../src/publish/from-env.js";
+import { FsStorage } from "../../src/publish/fs-storage.js";
 import { parsePackageFilename } from "../../src/publish/package-filename.js";
 import { keepVersionsFromEnv, PublishError, repositoryKeys } from "../../src/publish/repo-writer.js";
+import { generateSigningKey } from "../../src/publish/signer.js";
+import { synthesizePackage } from "../helpers/synthetic-package.js";
 
 describe("parsePackageFilename", () => {
   it("splits makepkg's NAME-[EPOCH:]PKGVER-PKGREL-ARCH.pkg.tar.EXT", () => {
@@ -54,5 +62,37 @@ describe("keepVersionsFromEnv", () => {
     expect(keepVersionsFromEnv({ KEEP_VERSIONS: " 3 " })).toBe(3);
     expect(() => keepVersionsFromEnv({ KEEP_VERSIONS: "-1" })).toThrow(PublishError);
     expect(() => keepVersionsFromEnv({ KEEP_VERSIONS: "two" })).toThrow(/whole number/);
+  });
+});
+
+describe("publisherFromEnv", () => {
+  it("wires the local folder under DATA_DIR, the signing key and KEEP_VERSIONS from the settings", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "arb-publisher-env-"));
+    try {
+      const key = await generateSigningKey();
+      const env = { DATA_DIR: dataDir, SIGNING_KEY: key.privateKeyArmored, KEEP_VERSIONS: "2" };
+      const publisher = await publisherFromEnv(env, new FileStateStore(join(dataDir, "state")));
+      expect(publisher.storage).toBeInstanceOf(FsStorage);
+      expect(publisher.signer?.publicKeyArmored()).toContain("PUBLIC KEY");
+      const p = await synthesizePackage({ name: "arb-env", version: "1.0-1" });
+      await publisher.writer.publish("envrepo", "x86_64", [{ packageFile: p.bytes, filename: p.filename }]);
+      expect(readdirSync(join(dataDir, "repo", "x86_64")).sort()).toEqual([
+        "arb-env-1.0-1-x86_64.pkg.tar.zst",
+        "arb-env-1.0-1-x86_64.pkg.tar.zst.sig",
+        "envrepo.db",
+        "envrepo.db.sig",
+        "envrepo.db.tar.zst",
+        "envrepo.db.tar.zst.sig",
+        "envrepo.files",
+        "envrepo.files.sig",
+        "envrepo.files.tar.zst",
+        "envrepo.files.tar.zst.sig",
+      ]);
+      await expect(
+        publisherFromEnv({ ...env, KEEP_VERSIONS: "x" }, new FileStateStore(dataDir)),
+      ).rejects.toThrow(/KEEP_VERSIONS/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -22,28 +22,6 @@ export interface EvaluateOptions {
 /** `$startdir` as the evaluator sees it: the PKGBUILD's folder. */
 export const STARTDIR = "/startdir";
 
-/** Commands that cannot change shell variables when run at the top level of a sourced PKGBUILD. */
-const HARMLESS = new Set([
-  ":",
-  "true",
-  "false",
-  "echo",
-  "printf",
-  "shopt",
-  "set",
-  "msg",
-  "msg2",
-  "warning",
-  "error",
-  "plain",
-  "cd",
-  "pushd",
-  "popd",
-  "return",
-  "umask",
-  "trap",
-  "alias",
-]);
 const FORBIDDEN = new Set(["source", ".", "read", "mapfile", "readarray", "let", "getopts", "exit", "exec"]);
 
 const HASH_SUMS = ["ck", "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "b2"].map((a) => `${a}sums`);
@@ -144,22 +122,29 @@ class Interpreter implements Scope {
       this.fail(`more than ${LIMITS.maxSteps} evaluation steps`, "limit", line);
   }
 
-  run(cmds: readonly Cmd[]): void {
-    for (const c of cmds) this.exec(c);
+  /** Runs commands in order; returns the status of the last one (true for none). */
+  run(cmds: readonly Cmd[]): Status {
+    let status: Status = true;
+    for (const c of cmds) status = this.exec(c);
+    return status;
   }
 
-  /** Executes a command; returns its exit status when statically known. */
-  exec(cmd: Cmd): boolean {
+  /** Executes a command; returns its exit status, undefined when only running it would tell. */
+  exec(cmd: Cmd): Status {
     this.tick(cmd.line);
     if (++this.depth > LIMITS.maxDepth) this.fail("evaluation nested too deeply", "limit", cmd.line);
     try {
-      return this.execInner(cmd);
+      this.lastStatus = this.execInner(cmd);
+      return this.lastStatus;
     } finally {
       this.depth--;
     }
   }
 
-  private execInner(cmd: Cmd): boolean {
+  /** `$?`: the status of the last command, when known. */
+  lastStatus: Status = true;
+
+  private execInner(cmd: Cmd): Status {
     switch (cmd.k) {
       case "func":
         this.functions.set(cmd.name, cmd);
@@ -168,13 +153,9 @@ class Interpreter implements Scope {
         return this.execSimple(cmd);
       case "if": {
         for (const clause of cmd.clauses) {
-          if (this.condition(clause.cond, cmd.line)) {
-            this.run(clause.body);
-            return true;
-          }
+          if (this.condition(clause.cond, cmd.line)) return this.run(clause.body);
         }
-        if (cmd.otherwise) this.run(cmd.otherwise);
-        return true;
+        return cmd.otherwise ? this.run(cmd.otherwise) : true;
       }
       case "for": {
         const words = cmd.words
@@ -197,10 +178,7 @@ class Interpreter implements Scope {
         const subject = this.expander.expandString(cmd.word);
         if (subject.unknown) this.failUnknown(subject.unknown, "the word of this 'case'");
         for (const item of cmd.items) {
-          if (item.patterns.some((p) => this.matchPattern(subject.value, p))) {
-            this.run(item.body);
-            return true;
-          }
+          if (item.patterns.some((p) => this.matchPattern(subject.value, p))) return this.run(item.body);
         }
         return true;
       }
@@ -209,8 +187,7 @@ class Interpreter implements Scope {
           // A subshell cannot change our variables; only function definitions would leak, and they do not.
           return true;
         }
-        this.run(cmd.body);
-        return true;
+        return this.run(cmd.body);
       case "test":
         return this.evalTest(cmd.words, cmd.line);
       case "arithcmd":
@@ -224,7 +201,7 @@ class Interpreter implements Scope {
         return status;
       }
       case "pipeline": {
-        if (cmd.cmds.length > 1) return true; // each side runs in a subshell: no variable changes
+        if (cmd.cmds.length > 1) return undefined; // each side runs in a subshell: no variable changes
         const s = this.condOrExec(cmd.cmds[0]!);
         return cmd.negate ? !s : s;
       }
@@ -234,14 +211,18 @@ class Interpreter implements Scope {
 
   /** Executes a command whose exit status decides something: it must be statically known. */
   private condOrExec(cmd: Cmd): boolean {
+    if (cmd.k === "pipeline" && cmd.cmds.length > 1)
+      this.fail("the exit status of a pipeline is only known at run time", "|", cmd.line);
+    let name = "this command";
     if (cmd.k === "simple" && cmd.words.length > 0) {
-      const name = this.expander.expandWords([cmd.words[0]!]);
-      const n = name.fields[0];
-      if (n === "[" || n === "test" || n === "true" || n === ":" || n === "false") return this.exec(cmd);
-      if (n !== undefined && !this.isAssignmentCommand(n))
+      const n = this.expander.expandWords([cmd.words[0]!]).fields[0];
+      if (n !== undefined && !this.functions.has(n) && !this.isAssignmentCommand(n) && !KNOWN_STATUS.has(n))
         this.fail(`the exit status of '${n}' is only known at run time`, n, cmd.line);
+      name = `'${n}'`;
     }
-    return this.exec(cmd);
+    const status = this.exec(cmd);
+    if (status === undefined) this.fail(`the exit status of ${name} is only known at run time`, "status", cmd.line);
+    return status;
   }
 
   private isAssignmentCommand(name: string): boolean {
@@ -262,7 +243,7 @@ class Interpreter implements Scope {
     return new RegExp(`^(?:${alternatives})$`).test(value);
   }
 
-  private execSimple(cmd: Extract<Cmd, { k: "simple" }>): boolean {
+  private execSimple(cmd: Extract<Cmd, { k: "simple" }>): Status {
     if (cmd.words.length === 0) {
       for (const a of cmd.assigns) this.assign(a);
       return true;
@@ -279,7 +260,9 @@ class Interpreter implements Scope {
     switch (name) {
       case "return":
         if (this.frames.length === 0) this.fail("'return' outside a function", "return", cmd.line);
-        throw new ReturnSignal(args[0] === undefined || args[0] === "0");
+        throw new ReturnSignal(
+          args[0] === undefined ? this.lastStatus : /^\d+$/.test(args[0]) ? args[0] === "0" : undefined,
+        );
       case "declare":
       case "typeset":
       case "local":
@@ -309,8 +292,7 @@ class Interpreter implements Scope {
         const text = args.join(" ");
         const sub = parsePkgbuild(text, this.filename);
         // Lines inside eval'd text count from the eval's line.
-        this.run(relocate(sub, cmd.line));
-        return true;
+        return this.run(relocate(sub, cmd.line));
       }
       case "[":
       case "test": {
@@ -327,13 +309,13 @@ class Interpreter implements Scope {
     if (FORBIDDEN.has(name)) this.fail(`'${name}' cannot be evaluated statically`, name, cmd.line);
     const fn = this.functions.get(name);
     if (fn) return this.call(fn, args, cmd.line);
-    // Any other command runs in its own process: prefix assignments are its environment only.
-    void HARMLESS;
-    return true;
+    // Any other command runs in its own process and cannot change our variables; prefix
+    // assignments are its environment only. Its exit status is unknown.
+    return undefined;
   }
 
   /** Calls a PKGBUILD function at top level (helpers that fill `source` etc.): `local` is undone on return. */
-  private call(fn: FuncDef, args: string[], line: number): boolean {
+  private call(fn: FuncDef, args: string[], line: number): Status {
     if (this.frames.length >= 32) this.fail("function calls nested too deeply", "limit", line);
     const frame = { args, saved: new Map<string, Variable | undefined>() };
     this.frames.push(frame);
@@ -349,6 +331,10 @@ class Interpreter implements Scope {
         else this.vars.delete(k);
       }
     }
+  }
+
+  positionalCount(): number {
+    return this.frames[this.frames.length - 1]?.args.length ?? 0;
   }
 
   positional(n: number): string | undefined {
@@ -667,8 +653,14 @@ class Interpreter implements Scope {
 type FuncDef = Extract<Cmd, { k: "func" }>;
 
 class ReturnSignal {
-  constructor(readonly status: boolean) {}
+  constructor(readonly status: Status) {}
 }
+
+/** An exit status: undefined when only running the command would tell. */
+type Status = boolean | undefined;
+
+/** Builtins whose exit status the evaluator computes. */
+const KNOWN_STATUS = new Set(["[", "test", "true", ":", "false", "return"]);
 
 function wordText(w: Word): string | undefined {
   return w.parts.length === 1 && w.parts[0]!.k === "lit" ? w.parts[0]!.v : undefined;

@@ -26,6 +26,9 @@ export interface Scope {
   substitute(cmds: readonly Cmd[]): string | undefined;
   /** `$1`… inside a function called at top level; undefined outside one. */
   positional(n: number): string | undefined;
+  positionalCount(): number;
+  /** `$?` */
+  readonly lastStatus: boolean | undefined;
   fail(message: string, construct: string, line: number): never;
 }
 
@@ -155,6 +158,23 @@ export function globToRegex(pieces: readonly { text: string; quoted: boolean }[]
     }
     for (let i = 0; i < text.length; i++) {
       const c = text[i]!;
+      if ("@*+?".includes(c) && text[i + 1] === "(") {
+        // extglob: @(a|b) one of, *(…) any number, +(…) at least one, ?(…) optional.
+        let depth = 0;
+        let j = i + 1;
+        for (; j < text.length; j++) {
+          if (text[j] === "(") depth++;
+          else if (text[j] === ")" && --depth === 0) break;
+        }
+        const inner = text
+          .slice(i + 2, j)
+          .split("|")
+          .map((alt) => globToRegex([{ text: alt, quoted: false }]))
+          .join("|");
+        re += `(?:${inner})${c === "@" ? "" : c}`;
+        i = j;
+        continue;
+      }
       if (c === "*") re += "[\\s\\S]*";
       else if (c === "?") re += "[\\s\\S]";
       else if (c === "\\" && i + 1 < text.length) re += escapeRegex(text[++i]!);
@@ -357,7 +377,12 @@ export class Expander {
         const v = this.scope.positional(Number(name));
         if (v !== undefined) return { values: [v], all: false, set: true };
       }
-      if (name === "#" || name === "?") return { values: ["0"], all: false, set: true };
+      if (name === "?") {
+        const status = this.scope.lastStatus;
+        if (status === undefined) return { values: [""], all: false, unknown: { line: p.line, construct: "$?" }, set: false };
+        return { values: [status ? "0" : "1"], all: false, set: true };
+      }
+      if (name === "#") return { values: [String(this.scope.positionalCount())], all: false, set: true };
       if (name === "@" || name === "*") return { values: [], all: true, set: false };
       return { values: [""], all: false, unknown: { line: p.line, construct: `$${name}` }, set: false };
     }

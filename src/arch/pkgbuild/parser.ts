@@ -412,14 +412,14 @@ export class Parser {
         continue;
       }
       const c = this.peek()!;
-      if (c === "(" || c === ")" || c === "<" || c === ">") {
-        this.advance();
-        words.push({ op: c });
-        continue;
-      }
       const last = words[words.length - 1];
       if (last && "word" in last && this.isRegexOp(last.word)) {
         words.push({ word: this.readWord(true) });
+        continue;
+      }
+      if (c === "(" || c === ")" || c === "<" || c === ">") {
+        this.advance();
+        words.push({ op: c });
         continue;
       }
       words.push({ word: this.readWord() });
@@ -564,6 +564,13 @@ export class Parser {
           parts.push({ k: "cmdsub", line, cmds: this.skipCommandSub() });
           continue;
         }
+        if (c === "(" && /[@*+?!]$/.test(lit)) {
+          // extglob `@(a|b)`: kept as pattern text up to the matching `)`.
+          const end = this.extglobEnd();
+          lit += this.src.slice(this.pos, end);
+          this.advance(end - this.pos);
+          continue;
+        }
         if (regex && (c === "(" || (c === "|" && this.peek(1) !== "|"))) {
           if (c === "(") parenDepth++;
           lit += c;
@@ -632,6 +639,18 @@ export class Parser {
     flush();
     if (lit.length > LIMITS.maxStringLength) this.fail("word too long", "limit");
     return { parts, line };
+  }
+
+  private extglobEnd(): number {
+    let depth = 0;
+    for (let i = this.pos; i < this.src.length; i++) {
+      const ch = this.src[i];
+      if (ch === "\\") i++;
+      else if (ch === "(") depth++;
+      else if (ch === ")" && --depth === 0) return i + 1;
+      else if (ch === "\n") break;
+    }
+    this.fail("unterminated extended glob pattern", "extglob");
   }
 
   private readDoubleQuoted(line: number): Part[] {

@@ -74,13 +74,8 @@ function applyPkgrel(work: WorkDir, pkgrel: string | undefined, log: BuildLog): 
   log.note(`pkgrel set to ${pkgrel} (forced rebuild)`);
 }
 
-/** Step: makepkg's own view of the source, compared with the plan before anything is built. */
-async function checkSource(
-  work: WorkDir,
-  request: BuildRequest,
-  settings: BuildSettings,
-  log: BuildLog,
-): Promise<SourceSummary> {
+/** Step: makepkg's own view of the source (`makepkg --printsrcinfo`), before anything is built. */
+async function readSource(work: WorkDir, settings: BuildSettings, log: BuildLog): Promise<SourceSummary> {
   log.note("reading .SRCINFO (makepkg --printsrcinfo)");
   const result = await execCommand(asUser(settings.user, ["makepkg", "--printsrcinfo"]), {
     cwd: work.sourceDir,
@@ -93,10 +88,7 @@ async function checkSource(
       result.exitCode,
     );
   }
-  const summary = summarizeSrcinfo(result.stdout, settings.carch);
-  checkSourceAgainstPlan(summary, request.expected);
-  log.note(`source matches the plan: ${summary.pkgbase} ${summary.version} (${summary.pkgnames.join(" ")})`);
-  return summary;
+  return summarizeSrcinfo(result.stdout, settings.carch);
 }
 
 /** Step: makepkg itself, its output going to build.log. */
@@ -160,8 +152,13 @@ export async function buildPkgbase(
   let failure: BuildStepError | Error | undefined;
   try {
     applyPkgrel(work, request.pkgrel, log);
-    const summary = await checkSource(work, request, settings, log);
-    pkgbase = summary.pkgbase;
+    const summary = await readSource(work, settings, log);
+    pkgbase = request.expected.pkgbase ?? summary.pkgbase;
+    // Step: the source must still be what the plan expected (the AUR may have moved since planning).
+    checkSourceAgainstPlan(summary, request.expected);
+    log.note(
+      `source matches the plan: ${summary.pkgbase} ${summary.version} (${summary.pkgnames.join(" ")})`,
+    );
     version = summary.version;
     if (settings.installDependencies && summary.buildDepends.length > 0) {
       await settings.installDependencies(summary.buildDepends, log);

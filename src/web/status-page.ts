@@ -1,0 +1,117 @@
+/**
+ * The status page: server-rendered HTML, a little inline CSS, no script, one column on a phone. Every text
+ * that comes from outside (package names, versions, errors, repository names) goes through `escapeHtml`;
+ * links are only emitted for http(s) URLs. It refreshes itself (meta refresh, 15 s) only while builds run.
+ */
+import type { BuildStatus, StatusView } from "./status-view.js";
+
+const ESCAPES: Readonly<Record<string, string>> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+  "`": "&#96;",
+};
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"'`]/g, (c) => ESCAPES[c] ?? c);
+}
+
+/** A link only for http(s) URLs (a `javascript:` URL from a hostile source stays text). */
+function link(url: string | undefined, text: string): string {
+  if (url === undefined) return escapeHtml(text);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return escapeHtml(text);
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return escapeHtml(text);
+  return `<a href="${escapeHtml(parsed.href)}" rel="noopener noreferrer">${escapeHtml(text)}</a>`;
+}
+
+function time(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  return `<time datetime="${iso}">${iso.slice(0, 16).replace("T", " ")} UTC</time>`;
+}
+
+function state(s: string): string {
+  return `<span class="state s-${escapeHtml(s)}">${escapeHtml(s)}</span>`;
+}
+
+const CSS = `
+body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:0 12px 24px;color:#1b1f24;background:#fff}
+h1{font-size:1.4em;margin:16px 0 4px}h2{font-size:1.15em;margin:22px 0 6px;border-bottom:1px solid #d0d7de}
+h3{font-size:1em;margin:14px 0 4px}table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eaeef2;vertical-align:top;overflow-wrap:anywhere}
+.state{padding:1px 6px;border-radius:8px;background:#eaeef2;white-space:nowrap}
+.s-published{background:#dafbe1}.s-failed,.s-cancelled{background:#ffebe9}.s-running,.s-dispatched{background:#ddf4ff}
+.muted{color:#59636e}.err{white-space:pre-wrap;font-family:ui-monospace,monospace;font-size:.9em}
+@media (max-width:600px){thead{display:none}tr{display:block;border-bottom:1px solid #d0d7de;padding:4px 0}
+td{display:block;border:0;padding:1px 0}td[data-label]::before{content:attr(data-label) ": ";color:#59636e}}
+`;
+
+function buildSection(b: BuildStatus): string {
+  const rows = b.jobs
+    .map(
+      (j) =>
+        `<tr><td data-label="package">${link(j.logUrl, j.pkgbase)}</td><td data-label="version">${escapeHtml(j.version)}</td>` +
+        `<td data-label="state">${state(j.state)}</td><td data-label="note">${escapeHtml(j.error ?? j.reason ?? "")}</td></tr>`,
+    )
+    .join("");
+  const where = b.branch ? ` on ${escapeHtml(b.branch)} (${escapeHtml((b.headSha ?? "").slice(0, 7))})` : "";
+  return (
+    `<h3>${escapeHtml(b.repository)} → ${escapeHtml(b.repo)}${where} <span class="muted">build ${escapeHtml(b.id)}, started ${time(b.createdAt)}</span></h3>` +
+    `<table><thead><tr><th>package</th><th>version</th><th>state</th><th>note</th></tr></thead><tbody>${rows}</tbody></table>`
+  );
+}
+
+export function renderStatusPage(view: StatusView, options: { title?: string } = {}): string {
+  const title = options.title ?? "arch-repo-bot";
+  const refresh = view.inFlight.length > 0 ? `<meta http-equiv="refresh" content="15">` : "";
+  const repos =
+    view.repositories.length === 0
+      ? `<p class="muted">No builds yet.</p>`
+      : view.repositories
+          .map((r) => {
+            const rows = r.packages
+              .map(
+                (p) =>
+                  `<tr><td data-label="package">${escapeHtml(p.pkgbase)}${
+                    p.pkgnames.length > 1 || p.pkgnames[0] !== p.pkgbase
+                      ? ` <span class="muted">(${p.pkgnames.map(escapeHtml).join(", ")})</span>`
+                      : ""
+                  }</td><td data-label="version">${escapeHtml(p.version)}</td><td data-label="source">${escapeHtml(p.source)}</td>` +
+                  `<td data-label="last build">${state(p.state)} ${time(p.at)}</td><td data-label="log">${link(p.logUrl, p.logUrl ? "job log" : "")}</td></tr>`,
+              )
+              .join("");
+            return (
+              `<h3>${escapeHtml(r.label)} → <code>[${escapeHtml(r.repo)}]</code></h3>` +
+              `<table><thead><tr><th>package</th><th>version</th><th>source</th><th>last build</th><th>log</th></tr></thead><tbody>${rows}</tbody></table>`
+            );
+          })
+          .join("");
+  const inFlight =
+    view.inFlight.length === 0 ? `<p class="muted">No builds running.</p>` : view.inFlight.map(buildSection).join("");
+  const failures =
+    view.recentFailures.length === 0
+      ? `<p class="muted">No recent failures.</p>`
+      : `<table><thead><tr><th>package</th><th>version</th><th>repository</th><th>when</th><th>error</th></tr></thead><tbody>${view.recentFailures
+          .map(
+            (f) =>
+              `<tr><td data-label="package">${link(f.logUrl, f.pkgbase)}</td><td data-label="version">${escapeHtml(f.version)}</td>` +
+              `<td data-label="repository">${escapeHtml(f.repository)}</td><td data-label="when">${state(f.state)} ${time(f.at)}</td>` +
+              `<td data-label="error" class="err">${escapeHtml(f.error ?? "")}</td></tr>`,
+          )
+          .join("")}</tbody></table>`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">${refresh}
+<title>${escapeHtml(title)}</title><style>${CSS}</style></head>
+<body><h1>${escapeHtml(title)}</h1><p class="muted">Updated ${time(view.generatedAt)}${view.authenticated ? "" : " · public view"}</p>
+<h2>Builds in flight</h2>${inFlight}
+<h2>Repositories</h2>${repos}
+<h2>Recent failures</h2>${failures}
+</body></html>
+`;
+}

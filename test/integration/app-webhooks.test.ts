@@ -1,0 +1,344 @@
+/**
+ * The app end to end on the GitHub side: a real Probot instance receiving real (adapted) webhook payloads,
+ * GitHub faked by GitHubMock (every request validated against GitHub's OpenAPI description), state in the
+ * embedded file store in a temp dir, the planner's core over in-memory indexes.
+ */
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import { Probot } from "probot";
+import { createApp } from "../../src/app.js";
+import { FileStateStore } from "../../src/build/file-state-store.js";
+import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
+import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
+import type { AppRuntime } from "../../src/handlers/runtime.js";
+import { MemoryAurClient } from "../../src/resolve/aur-client.js";
+import { PackageIndex } from "../../src/resolve/package-index.js";
+import { planBuilds } from "../../src/resolve/planner.js";
+import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
+
+const { owner, repo, installationId } = PACKAGES_REPO;
+const BEFORE = "1111111111111111111111111111111111111111";
+const AFTER = "2222222222222222222222222222222222222222";
+const AUR_SHA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const CONFIG = "branches:\n  main: myrepo\nmetapackages: [meta/PKGBUILD]\n";
+const META_PKGBUILD = [
+  "pkgname=meta",
+  "pkgver=1.0",
+  "pkgrel=1",
+  "arch=(any)",
+  "depends=(bash foo-aur)",
+  "package() { :; }",
+  "",
+].join("\n");
+
+const privateKey = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: "pkcs1", format: "pem" },
+  publicKeyEncoding: { type: "spki", format: "pem" },
+}).privateKey;
+
+const official = new PackageIndex([{ repo: "core", name: "bash", pkgbase: "bash", version: "5.2-1", provides: ["sh"] }]);
+const aur = new MemoryAurClient([
+  {
+    name: "foo-aur",
+    pkgbase: "foo-aur",
+    version: "2.0-1",
+    depends: ["bash"],
+    makedepends: [],
+    checkdepends: [],
+    provides: [],
+    numVotes: 1,
+    popularity: 0,
+    outOfDate: null,
+    maintainer: "someone",
+  },
+]);
+const planner: PlannerPort = {
+  plan: async (input) => {
+    const core = await planBuilds(input, { official, ours: new PackageIndex([]), aur });
+    return { ...core, requests: { aur: 0, mirror: 0, repo: 0 } };
+  },
+  ours: async () => new PackageIndex([]),
+  availableDeps: async (_t, deps) => deps.filter((d) => d === "bash"),
+  aurRef: async () => AUR_SHA,
+};
+
+let dataDir: string;
+let mock: GitHubMock;
+let runtime: AppRuntime;
+let probot: Probot;
+
+beforeAll(() => {
+  dataDir = mkdtempSync(join(tmpdir(), "arb-app-"));
+});
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+let testNumber = 0;
+beforeEach(async () => {
+  testNumber++;
+  mock = new GitHubMock();
+  mock.installationToken(installationId);
+  const deps: AppDeps = {
+    store: new FileStateStore(join(dataDir, `state-${testNumber}`)),
+    planner,
+    publishSettings: { repoUrl: () => "https://repo.example/$arch", repoKey: async () => "PUBLIC KEY" },
+    workflowTemplate: async () => "name: arch-repo-build\non: workflow_dispatch\n",
+    clock: Date.now,
+    deliveryTtlMs: 3_600_000,
+  };
+  probot = new Probot({
+    appId: 1,
+    privateKey,
+    logLevel: "fatal",
+    Octokit: archRepoOctokit({ throttle: false, retry: false }),
+  });
+  await probot.load(
+    createApp({
+      deps,
+      resume: false,
+      tickMs: 0,
+      onReady: (r) => {
+        runtime = r;
+      },
+    }),
+  );
+});
+
+afterEach(() => mock.close());
+
+async function receive(name: string, payload: unknown, id = `delivery-${Math.random()}`): Promise<void> {
+  await probot.receive({ id, name, payload } as Parameters<Probot["receive"]>[0]);
+  await runtime.tasks.idle();
+}
+
+function pushPayload(changed: { added?: string[]; modified?: string[]; removed?: string[] }) {
+  const payload = webhookPayload<Record<string, unknown>>("push");
+  return {
+    ...payload,
+    ref: "refs/heads/main",
+    before: BEFORE,
+    after: AFTER,
+    created: false,
+    deleted: false,
+    forced: false,
+    commits: [
+      {
+        ...((payload.commits as object[])[0] ?? {}),
+        id: AFTER,
+        distinct: true,
+        added: changed.added ?? [],
+        modified: changed.modified ?? [],
+        removed: changed.removed ?? [],
+      },
+    ],
+  };
+}
+
+describe("push", () => {
+  it("changing the metapackage dispatches its AUR dependency first, with check runs and a pending status", async () => {
+    mock
+      .repoConfig(owner, repo, CONFIG)
+      .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
+      .createCheckRun(owner, repo, 100)
+      .createCheckRun(owner, repo, 101)
+      .createCheckRun(owner, repo, 102)
+      .createStatus(owner, repo, AFTER)
+      .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 555)
+      .updateCheckRun(owner, repo, 100, { times: 5, optional: true })
+      .updateCheckRun(owner, repo, 101, { times: 5, optional: true })
+      .updateCheckRun(owner, repo, 102, { times: 5, optional: true });
+    await receive("push", pushPayload({ modified: ["meta/PKGBUILD", "README.md"] }));
+    mock.assertDone();
+
+    const [build] = await runtime.deps.store.listBuilds({ owner, name: repo });
+    expect(build).toMatchObject({ branch: "main", repo: "myrepo", headSha: AFTER, metapackage: "meta" });
+
+    const [dispatch, ...more] = mock.requestsTo("POST", `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`);
+    expect(more).toHaveLength(0);
+    const body = dispatch?.body as { ref: string; inputs: Record<string, string>; return_run_details: boolean };
+    expect(body.ref).toBe("main");
+    expect(body.return_run_details).toBe(true);
+    expect(body.inputs.build_id).toBe(build?.id);
+    expect(body.inputs.repo_name).toBe("myrepo");
+    expect(body.inputs.repo_url).toBe("https://repo.example/$arch");
+    expect(JSON.parse(body.inputs.matrix ?? "")).toEqual({
+      include: [{ pkgbase: "foo-aur", source: "aur", ref: AUR_SHA, pkgnames: ["foo-aur"], version: "2.0-1" }],
+    });
+
+    const created = mock.requestsTo("POST", `/repos/${owner}/${repo}/check-runs`).map((r) => (r.body as { name: string }).name);
+    expect(created.sort()).toEqual(["arch-repo-bot", "arch-repo-bot: foo-aur", "arch-repo-bot: meta"]);
+    const [status] = mock.requestsTo("POST", `/repos/${owner}/${repo}/statuses/${AFTER}`);
+    expect(status?.body).toMatchObject({ state: "pending", context: "arch-repo-bot/publish" });
+
+    const jobs = await runtime.deps.store.listJobs(build!.id);
+    expect(jobs.map((j) => [j.pkgbase, j.state, j.runId])).toEqual([
+      ["foo-aur", "dispatched", 555],
+      ["meta", "planned", undefined],
+    ]);
+  });
+
+  it("a redelivery of the same push starts nothing", async () => {
+    mock
+      .repoConfig(owner, repo, CONFIG)
+      .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
+      .createCheckRun(owner, repo, 100)
+      .createCheckRun(owner, repo, 101)
+      .createCheckRun(owner, repo, 102)
+      .createStatus(owner, repo, AFTER)
+      .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 555)
+      .updateCheckRun(owner, repo, 100, { times: 5, optional: true })
+      .updateCheckRun(owner, repo, 101, { times: 5, optional: true })
+      .updateCheckRun(owner, repo, 102, { times: 5, optional: true });
+    const payload = pushPayload({ modified: ["meta/PKGBUILD"] });
+    await receive("push", payload, "same-delivery");
+    const requests = mock.requests.length;
+    await receive("push", payload, "same-delivery");
+    mock.assertDone();
+    expect(mock.requests).toHaveLength(requests);
+    expect(await runtime.deps.store.listBuilds({ owner, name: repo })).toHaveLength(1);
+  });
+
+  it("a push touching no PKGBUILD does nothing after reading the config", async () => {
+    mock.repoConfig(owner, repo, CONFIG);
+    await receive("push", pushPayload({ modified: ["README.md"], added: ["docs/PKGBUILD.md"] }));
+    mock.assertDone();
+    expect(mock.requests.filter((r) => r.operationId !== "apps/create-installation-access-token")).toHaveLength(1);
+    expect(await runtime.deps.store.listBuilds()).toHaveLength(0);
+  });
+
+  it("a push to an unmapped branch is ignored", async () => {
+    mock.repoConfig(owner, repo, CONFIG);
+    await receive("push", { ...pushPayload({ modified: ["meta/PKGBUILD"] }), ref: "refs/heads/feature" });
+    mock.assertDone();
+    expect(await runtime.deps.store.listBuilds()).toHaveLength(0);
+  });
+
+  it("a bad config gives a failing check run that names the field and the fix", async () => {
+    mock.repoConfig(owner, repo, "branches:\n  main: ../x\nmaxParallel: many\n").createCheckRun(owner, repo, 300);
+    await receive("push", pushPayload({ modified: ["meta/PKGBUILD"] }));
+    mock.assertDone();
+    const [check] = mock.requestsTo("POST", `/repos/${owner}/${repo}/check-runs`);
+    const body = check?.body as { name: string; conclusion: string; head_sha: string; output: { summary: string } };
+    expect(body).toMatchObject({ name: "arch-repo-bot", conclusion: "failure", head_sha: AFTER });
+    expect(body.output.summary).toContain("- branches.main: a repository name follows pacman's name rules");
+    expect(body.output.summary).toContain("- maxParallel: expected number; write a whole number, e.g. `maxParallel: 4`");
+    expect(await runtime.deps.store.listBuilds()).toHaveLength(0);
+  });
+
+  it("a PKGBUILD the static evaluator refuses gives a failing check run and no build", async () => {
+    mock
+      .repoConfig(owner, repo, CONFIG)
+      .fileContents(owner, repo, "meta/PKGBUILD", AFTER, "pkgname=meta\npkgver=$(curl evil)\npkgrel=1\narch=(any)\n")
+      .createCheckRun(owner, repo, 301);
+    await receive("push", pushPayload({ modified: ["meta/PKGBUILD"] }));
+    mock.assertDone();
+    const [check] = mock.requestsTo("POST", `/repos/${owner}/${repo}/check-runs`);
+    expect(check?.body).toMatchObject({ conclusion: "failure", output: { title: "1 PKGBUILD could not be read" } });
+    expect((check?.body as { output: { summary: string } }).output.summary).toContain("meta/PKGBUILD:2");
+  });
+});
+
+describe("/rebuild", () => {
+  function commentPayload(body: string, login = "bob") {
+    const payload = webhookPayload<Record<string, unknown>>("issue_comment", "created");
+    return {
+      ...payload,
+      comment: { ...(payload.comment as object), id: 77, body, user: { ...((payload.comment as { user: object }).user), login, type: "User" } },
+      issue: { ...(payload.issue as object), number: 5 },
+      sender: { ...(payload.sender as object), login, type: "User" },
+    };
+  }
+
+  it("by a read-only user gets a polite refusal and nothing runs", async () => {
+    mock.reaction(owner, repo, 77).permission(owner, repo, "bob", "read", "read").createComment(owner, repo, 5);
+    await receive("issue_comment", commentPayload("/rebuild foo-aur"));
+    mock.assertDone();
+    const [reply] = mock.requestsTo("POST", `/repos/${owner}/${repo}/issues/5/comments`);
+    expect((reply?.body as { body: string }).body).toMatch(/^Sorry @bob, only people with write, maintain or admin/);
+    expect(await runtime.deps.store.listBuilds()).toHaveLength(0);
+  });
+
+  it.each(["/rebuild ../../etc", "/rebuild $(x)", "/rebuild foo `id`"])("%s is rejected before anything else", async (body) => {
+    mock.createComment(owner, repo, 5);
+    await receive("issue_comment", commentPayload(body, "alice"));
+    mock.assertDone();
+    expect(mock.requests.map((r) => r.operationId).filter((o) => o !== "apps/create-installation-access-token")).toEqual([
+      "issues/create-comment",
+    ]);
+    const [reply] = mock.requestsTo("POST", `/repos/${owner}/${repo}/issues/5/comments`);
+    expect((reply?.body as { body: string }).body).toMatch(/^Sorry, I can't run this command:[\s\S]*Usage: `\/rebuild NAME/);
+  });
+
+  it("comments without a command are ignored", async () => {
+    await receive("issue_comment", commentPayload("nice work"));
+    mock.assertDone();
+    expect(mock.requests).toHaveLength(0);
+  });
+});
+
+describe("installation", () => {
+  function installationPayload() {
+    const payload = webhookPayload<Record<string, unknown>>("installation", "created");
+    return {
+      ...payload,
+      installation: { ...(payload.installation as object), id: installationId, repository_selection: "selected" },
+      repositories: [{ id: 1, node_id: "R_1", name: repo, full_name: `${owner}/${repo}`, private: false }],
+    };
+  }
+
+  function expectSetupStart() {
+    mock
+      .on("GET", `/repos/${owner}/${repo}`, { status: 200, body: { name: repo, default_branch: "main" } })
+      .repoConfig(owner, repo, null)
+      .on("GET", `/repos/${owner}/${repo}/contents/.github/workflows/arch-repo-build.yml`, {
+        status: 404,
+        body: { message: "Not Found" },
+      })
+      .on("GET", `/repos/${owner}/${repo}/git/ref/heads/main`, {
+        status: 200,
+        body: { ref: "refs/heads/main", object: { sha: AFTER, type: "commit" } },
+      })
+      .on("POST", `/repos/${owner}/${repo}/git/refs`, { status: 201, body: { ref: "refs/heads/arch-repo-bot/add-build-workflow" } });
+  }
+
+  it("opens a pull request that adds the missing build workflow", async () => {
+    expectSetupStart();
+    mock
+      .on("PUT", `/repos/${owner}/${repo}/contents/.github/workflows/arch-repo-build.yml`, { status: 201, body: { content: {} } })
+      .on("POST", `/repos/${owner}/${repo}/pulls`, {
+        status: 201,
+        body: { number: 7, html_url: `https://github.com/${owner}/${repo}/pull/7` },
+      });
+    await receive("installation", installationPayload());
+    mock.assertDone();
+    const [put] = mock.requestsTo("PUT", `/repos/${owner}/${repo}/contents/.github/workflows/arch-repo-build.yml`);
+    const putBody = put?.body as { branch: string; content: string };
+    expect(putBody.branch).toBe("arch-repo-bot/add-build-workflow");
+    expect(Buffer.from(putBody.content, "base64").toString()).toBe("name: arch-repo-build\non: workflow_dispatch\n");
+    const [pr] = mock.requestsTo("POST", `/repos/${owner}/${repo}/pulls`);
+    expect(pr?.body).toMatchObject({ head: "arch-repo-bot/add-build-workflow", base: "main" });
+  });
+
+  it("without the workflows permission opens an issue that says what to add", async () => {
+    expectSetupStart();
+    mock
+      .on("PUT", `/repos/${owner}/${repo}/contents/.github/workflows/arch-repo-build.yml`, {
+        status: 403,
+        body: { message: "Resource not accessible by integration" },
+      })
+      .on("DELETE", `/repos/${owner}/${repo}/git/refs/heads/arch-repo-bot/add-build-workflow`, { status: 204 })
+      .on("POST", `/repos/${owner}/${repo}/issues`, {
+        status: 201,
+        body: { number: 8, html_url: `https://github.com/${owner}/${repo}/issues/8` },
+      });
+    await receive("installation", installationPayload());
+    mock.assertDone();
+    const [issue] = mock.requestsTo("POST", `/repos/${owner}/${repo}/issues`);
+    const body = (issue?.body as { body: string }).body;
+    expect(body).toContain("`.github/workflows/arch-repo-build.yml`");
+    expect(body).toContain("````yaml\nname: arch-repo-build\non: workflow_dispatch\n````");
+  });
+});

@@ -1,0 +1,176 @@
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { rawRequest } from "../helpers/raw-http.js";
+import { HOSTILE_ERROR, startWebFixture, TOKEN, type WebFixture } from "../helpers/web-fixture.js";
+import { escapeHtml } from "../../src/web/status-page.js";
+import { maskSecrets, type StatusView } from "../../src/web/status-view.js";
+import { InvalidWebSettingError, webSettingsFromEnv } from "../../src/web/settings.js";
+import { tokenMatches } from "../../src/web/routes.js";
+
+describe("status page, public mode (default without a token)", () => {
+  let fx: WebFixture;
+  beforeAll(async () => {
+    fx = await startWebFixture();
+  });
+  afterAll(async () => fx.close());
+
+  it("renders packages, builds in flight and failures as escaped HTML that refreshes while builds run", async () => {
+    const res = await fetch(`${fx.baseUrl}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
+    const html = await res.text();
+    expect(html).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">');
+    expect(html).toContain('<meta http-equiv="refresh" content="15">');
+    expect(html).toContain("alice/pkgs");
+    expect(html).toContain("paru");
+    expect(html).toContain("2.0.4-1");
+    // yay's last build is the open one (planned 12.4.3-1), not the older published 12.4.2-1.
+    expect(html).toMatch(/yay<\/td><td data-label="version">12\.4\.3-1/);
+    // Hostile package name and error text are escaped; no markup from them survives.
+    expect(html).not.toContain("<img");
+    expect(html).not.toContain("<script>");
+    expect(html).toContain(escapeHtml("evil<img-src=x-onerror=alert(1)>"));
+    expect(html).toContain("&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;");
+    // The javascript: log URL is not turned into a link; tokens in errors are masked.
+    expect(html).not.toContain("javascript:");
+    expect(html).not.toContain("ghs_abcdefghijklmnop1234");
+    expect(html).not.toContain("ghs_zzzzzzzzzzzz");
+    expect(html).toContain('href="https://github.com/alice/pkgs/actions/runs/1/job/12"');
+  });
+
+  it("hides private repository names, their log links and errors from anonymous visitors", async () => {
+    const html = await (await fetch(`${fx.baseUrl}/`)).text();
+    const json = await (await fetch(`${fx.baseUrl}/api/status`)).text();
+    for (const body of [html, json]) {
+      expect(body).not.toContain("secret-pkgs");
+      expect(body).not.toContain("git@github.com");
+      expect(body).toContain("private repository");
+    }
+    const view = JSON.parse(json) as StatusView;
+    expect(view.authenticated).toBe(false);
+    const hidden = view.repositories.find((r) => r.hidden);
+    expect(hidden?.packages.map((p) => p.pkgbase)).toEqual(["internal-tool"]);
+    expect(hidden?.packages[0]?.logUrl).toBeUndefined();
+    const failure = view.recentFailures.find((f) => f.pkgbase === "internal-tool");
+    expect(failure).toMatchObject({ repository: "private repository", state: "failed" });
+    expect(failure?.error).toBeUndefined();
+  });
+
+  it("serves builds as JSON and answers 404 for private or unknown builds", async () => {
+    const res = await fetch(`${fx.baseUrl}/api/builds/b0000000002-bbbbbb`);
+    expect(res.status).toBe(200);
+    const build = (await res.json()) as { id: string; state: string; jobs: { pkgbase: string; state: string }[] };
+    expect(build).toMatchObject({ id: "b0000000002-bbbbbb", state: "open" });
+    expect(build.jobs.map((j) => [j.pkgbase, j.state])).toEqual([
+      ["paru", "running"],
+      ["yay", "planned"],
+    ]);
+    expect((await fetch(`${fx.baseUrl}/api/builds/b0000000003-cccccc`)).status).toBe(404);
+    expect((await fetch(`${fx.baseUrl}/api/builds/nope`)).status).toBe(404);
+    expect((await rawRequest(fx.baseUrl, "/api/builds/..%2f..%2fetc")).status).toBe(404);
+  });
+
+  it("leaves other paths and methods to the next handler (Probot's webhook route, its 404)", async () => {
+    expect(await (await fetch(`${fx.baseUrl}/api/github/webhooks`)).text()).toBe("fallthrough");
+    expect(await (await fetch(`${fx.baseUrl}/`, { method: "POST", body: "x" })).text()).toBe("fallthrough");
+  });
+});
+
+describe("status page, token mode", () => {
+  let fx: WebFixture;
+  beforeAll(async () => {
+    fx = await startWebFixture({ STATUS_PAGE_TOKEN: TOKEN });
+  });
+  afterAll(async () => fx.close());
+
+  it("refuses visitors without the token and leaks nothing", async () => {
+    for (const path of ["/", "/api/status", "/api/builds/b0000000002-bbbbbb", `/?token=wrong`]) {
+      const res = await fetch(`${fx.baseUrl}${path}`);
+      expect(res.status).toBe(401);
+      expect(res.headers.get("www-authenticate")).toMatch(/^Bearer /);
+      const body = await res.text();
+      expect(body).not.toContain("alice");
+      expect(body).not.toContain("yay");
+    }
+    const wrong = await fetch(`${fx.baseUrl}/`, { headers: { authorization: `Bearer ${TOKEN}x` } });
+    expect(wrong.status).toBe(401);
+  });
+
+  it("shows everything, private repositories included, with the token in a header or the query", async () => {
+    const viaHeader = await fetch(`${fx.baseUrl}/api/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(viaHeader.status).toBe(200);
+    const view = (await viaHeader.json()) as StatusView;
+    expect(view.authenticated).toBe(true);
+    expect(view.repositories.map((r) => r.label)).toEqual(["alice/pkgs", "alice/secret-pkgs"]);
+    expect(view.recentFailures[0]).toMatchObject({
+      pkgbase: "internal-tool",
+      error: "clone of git@github.com:alice/secret-pkgs.git failed",
+    });
+    const viaQuery = await fetch(`${fx.baseUrl}/?token=${encodeURIComponent(TOKEN)}`);
+    expect(viaQuery.status).toBe(200);
+    expect(await viaQuery.text()).toContain("alice/secret-pkgs");
+    const priv = await fetch(`${fx.baseUrl}/api/builds/b0000000003-cccccc`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(priv.status).toBe(200);
+  });
+
+  it("still serves /healthz without a token", async () => {
+    expect((await fetch(`${fx.baseUrl}/healthz`)).status).toBe(200);
+  });
+});
+
+describe("status page off", () => {
+  let fx: WebFixture;
+  beforeAll(async () => {
+    fx = await startWebFixture({ STATUS_PAGE: "off" });
+  });
+  afterAll(async () => fx.close());
+
+  it("answers 404 for the page and the API", async () => {
+    expect((await fetch(`${fx.baseUrl}/`)).status).toBe(404);
+    expect((await fetch(`${fx.baseUrl}/api/status`)).status).toBe(404);
+  });
+});
+
+describe("no builds running", () => {
+  let fx: WebFixture;
+  beforeAll(async () => {
+    fx = await startWebFixture();
+    const open = await fx.store.getBuild("b0000000002-bbbbbb");
+    if (!open) throw new Error("seed missing");
+    await fx.store.updateBuild(open.id, open.revision, { state: "closed", conclusion: "cancelled" });
+  });
+  afterAll(async () => fx.close());
+
+  it("does not refresh itself", async () => {
+    const html = await (await fetch(`${fx.baseUrl}/`)).text();
+    expect(html).toContain("No builds running.");
+    expect(html).not.toContain('http-equiv="refresh"');
+  });
+});
+
+describe("settings and helpers", () => {
+  it("rejects bad settings with a typed error", () => {
+    expect(() => webSettingsFromEnv({ STATUS_PAGE: "token" })).toThrow(InvalidWebSettingError);
+    expect(() => webSettingsFromEnv({ STATUS_PAGE: "sometimes" })).toThrow(InvalidWebSettingError);
+    expect(() => webSettingsFromEnv({ STATUS_PAGE_TOKEN: "short" })).toThrow(InvalidWebSettingError);
+    expect(() => webSettingsFromEnv({ REPO_NAMES: "ok,../bad" })).toThrow(InvalidWebSettingError);
+    expect(webSettingsFromEnv({ STATUS_PAGE_TOKEN: TOKEN }).statusPage).toBe("token");
+    expect(webSettingsFromEnv({}).statusPage).toBe("public");
+  });
+
+  it("compares tokens of any length", () => {
+    expect(tokenMatches(TOKEN, TOKEN)).toBe(true);
+    expect(tokenMatches("", TOKEN)).toBe(false);
+    expect(tokenMatches(`${TOKEN}${TOKEN}`, TOKEN)).toBe(false);
+  });
+
+  it("masks GitHub tokens and URL credentials", () => {
+    const masked = maskSecrets(HOSTILE_ERROR);
+    expect(masked).toContain("ghs_***");
+    expect(masked).toContain("https://***@github.com/o/r");
+    expect(masked).not.toMatch(/ghs_[a-z0-9]{4}/);
+    expect(maskSecrets("github_pat_11ABCDEFG0123456789_xyz")).toBe("github_pat_***");
+  });
+});
