@@ -67,6 +67,8 @@ function relationName(entry: string): string {
 export async function startAurServer(
   results: readonly AurRpcResult[],
   srcinfo: ReadonlyMap<string, string> = new Map(),
+  /** More routes (e.g. cgit, see test/helpers/aur-cgit.ts): return true when the request was answered. */
+  extraRoutes?: (url: URL, res: ServerResponse) => boolean,
 ): Promise<FakeAur> {
   const byName = new Map(results.map((r) => [r.Name, r]));
   const log: FakeAur["log"] = [];
@@ -132,6 +134,7 @@ export async function startAurServer(
       res.writeHead(text === undefined ? 404 : 200, { "content-type": "text/plain; charset=UTF-8" });
       return void res.end(text ?? "Invalid branch");
     }
+    if (extraRoutes?.(url, res)) return;
     json(res, 404, {
       error: "Incorrect request type specified.",
       resultcount: 0,

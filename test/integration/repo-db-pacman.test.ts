@@ -205,6 +205,7 @@ describe("arch-repo-bot repo (CLI)", () => {
     const up = await cli("add", db, built["alpha-1.1"] as string);
     expect(up).toMatchObject({ code: 0, out: "added arb-alpha 1.1-1\n", err: "" });
     expect((await cli("list", db)).out).toBe("arb-alpha 1.1-1\narb-beta 2:0.5-2\n");
+    expect((await cli("list", join(dir, "test.db"))).out).toBe("arb-alpha 1.1-1\narb-beta 2:0.5-2\n");
     for (const f of ["test.db", "test.files", "test.files.tar.zst"])
       expect(existsSync(join(dir, f))).toBe(true);
     expect(readFileSync(join(dir, "test.db"))).toEqual(readFileSync(db));

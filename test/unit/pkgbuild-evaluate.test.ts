@@ -109,10 +109,7 @@ if _is_lto; then source=(lto); fi
 [[ "$CARCH" = @(x86_64|aarch64) ]] && source+=(64) || source+=(32)
 [[ foo-bar =~ (foo|baz)-b ]] && source+=(re)`);
     expect(out).toEqual(["lto", "again", "64", "re"]);
-    const e = errorOf("pkgname=x
-_f() { grep -q x /etc/os-release; }
-if _f; then depends=(a); fi
-");
+    const e = errorOf("pkgname=x\n_f() { grep -q x /etc/os-release; }\nif _f; then depends=(a); fi\n");
     expect([e.line, e.construct]).toEqual([3, "status"]);
   });
 

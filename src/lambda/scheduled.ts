@@ -1,0 +1,55 @@
+/**
+ * AWS Lambda entrance for the daily update check (EventBridge `Schedule`). The check itself (issue 7) is
+ * injected: `createScheduledHandler(checkUpdates)`. Until one is wired the handler says so — it logs and
+ * returns `{ checked: false, reason }` — instead of pretending a check ran.
+ */
+
+export type CheckUpdates = () => Promise<unknown>;
+
+export type ScheduledResult =
+  | { readonly checked: true; readonly result: unknown }
+  | { readonly checked: false; readonly reason: string };
+
+/** The parts of an EventBridge scheduled event we log. */
+export interface ScheduledEvent {
+  readonly id?: string;
+  readonly time?: string;
+  readonly "detail-type"?: string;
+}
+
+export interface ScheduledLog {
+  info(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+const consoleLog: ScheduledLog = {
+  info: (fields, message) => console.log(JSON.stringify({ level: "info", msg: message, ...fields })),
+  error: (fields, message) => console.error(JSON.stringify({ level: "error", msg: message, ...fields })),
+};
+
+export function createScheduledHandler(
+  checkUpdates: CheckUpdates | undefined,
+  log: ScheduledLog = consoleLog,
+): (event?: ScheduledEvent) => Promise<ScheduledResult> {
+  return async (event = {}) => {
+    const fields = { eventId: event.id, scheduledAt: event.time };
+    if (!checkUpdates) {
+      const reason = "no update check is wired (checkUpdates not provided)";
+      log.info(fields, reason);
+      return { checked: false, reason };
+    }
+    log.info(fields, "update check started");
+    try {
+      const result = await checkUpdates();
+      log.info(fields, "update check finished");
+      return { checked: true, result };
+    } catch (error) {
+      // Rethrown so the invocation is marked failed (Lambda's retry and the error metric see it).
+      log.error({ ...fields, err: error instanceof Error ? error.message : String(error) }, "update check failed");
+      throw error;
+    }
+  };
+}
+
+/** The Lambda handler (`src/lambda/scheduled.handler`). Wire issue 7's check here when it exists. */
+export const handler = createScheduledHandler(undefined);
