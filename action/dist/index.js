@@ -282,7 +282,7 @@ function parsePkginfo(text) {
   const fields = /* @__PURE__ */ new Map();
   for (const line of text.split("\n")) {
     const match = /^([a-z0-9_]+) = (.*)$/.exec(line);
-    if (match && !fields.has(match[1])) fields.set(match[1], match[2]);
+    if (match) fields.set(match[1], match[2]);
   }
   const pkgname = fields.get("pkgname");
   const version = fields.get("pkgver");

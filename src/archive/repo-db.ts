@@ -171,7 +171,7 @@ export async function writeRepoDb(
 ): Promise<Uint8Array> {
   const names = new Set<string>();
   for (const e of entries) {
-    validateForWrite(e);
+    validateForWrite(e, options.files === true);
     if (names.has(e.name)) throw new RepoDbError(`two entries for package ${e.name}`);
     names.add(e.name);
   }
@@ -203,7 +203,7 @@ export async function writeRepoDb(
   return compress(writeTar(members), options.compression);
 }
 
-function validateForWrite(e: DescEntry): void {
+function validateForWrite(e: DescEntry, checkFiles: boolean): void {
   if (!isValidPkgname(e.name))
     throw new RepoDbError(`invalid package name ${JSON.stringify(e.name)}: ${pkgnameProblem(e.name)}`);
   if (!isValidVersion(e.version))
@@ -211,6 +211,9 @@ function validateForWrite(e: DescEntry): void {
   if (e.filename === "" || e.filename.includes("/")) {
     throw new RepoDbError(`invalid file name ${JSON.stringify(e.filename)} for package ${e.name}`);
   }
+  const raw = rawMembers.get(e);
+  // Entries read from a DB are written back verbatim: their text was already split into these values.
+  if (raw && (raw.files || !checkFiles)) return;
   // A newline or empty value would end the field early and shift every later line of the desc.
   for (const [key, value] of Object.entries(e)) {
     if (key === "files") continue;

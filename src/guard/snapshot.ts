@@ -56,13 +56,17 @@ export function sha256(content: SourceFile): string {
 }
 
 /** The parsed metadata: `.SRCINFO` when the tree has one (aurweb requires it), else the PKGBUILD, statically. */
-export function srcinfoFromSources(pkgbase: string, files: ReadonlyMap<string, SourceFile>): {
+export function srcinfoFromSources(
+  pkgbase: string,
+  files: ReadonlyMap<string, SourceFile>,
+): {
   srcinfo: Srcinfo;
   parsedFrom: AurSnapshot["parsedFrom"];
 } {
   const srcinfoText = files.get(".SRCINFO");
   try {
-    if (typeof srcinfoText === "string") return { srcinfo: parseSrcinfo(srcinfoText), parsedFrom: ".SRCINFO" };
+    if (typeof srcinfoText === "string")
+      return { srcinfo: parseSrcinfo(srcinfoText), parsedFrom: ".SRCINFO" };
     const pkgbuild = files.get("PKGBUILD");
     if (typeof pkgbuild === "string")
       return { srcinfo: evaluatePkgbuild(pkgbuild, { filename: "PKGBUILD" }), parsedFrom: "PKGBUILD" };
@@ -76,7 +80,10 @@ export function srcinfoFromSources(pkgbase: string, files: ReadonlyMap<string, S
 export function snapshotFromSources(files: ReadonlyMap<string, SourceFile>, rpc: AurRpcFacts): AurSnapshot {
   const { srcinfo, parsedFrom } = srcinfoFromSources(rpc.pkgbase, files);
   if (srcinfo.pkgbase.name !== rpc.pkgbase)
-    throw new SnapshotError(rpc.pkgbase, `the ${parsedFrom} names pkgbase ${JSON.stringify(srcinfo.pkgbase.name)}`);
+    throw new SnapshotError(
+      rpc.pkgbase,
+      `the ${parsedFrom} names pkgbase ${JSON.stringify(srcinfo.pkgbase.name)}`,
+    );
   const base = srcinfo.pkgbase.fields;
   const first = (key: string) => base.find(([k]) => k === key)?.[1];
   const epoch = first("epoch");
@@ -107,7 +114,10 @@ export function snapshotFromSources(files: ReadonlyMap<string, SourceFile>, rpc:
   };
 }
 
-function groupFields(fields: readonly SrcinfoField[], keep: (key: string) => boolean): Record<string, string[]> {
+function groupFields(
+  fields: readonly SrcinfoField[],
+  keep: (key: string) => boolean,
+): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const [k, v] of fields) if (keep(k)) (out[k] ??= []).push(v);
   return out;
@@ -143,7 +153,9 @@ export function sourceHost(entry: string): string | undefined {
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)/.exec(url);
   if (!m) return undefined;
   const authority = (m[2] ?? "").replace(/^.*@/, "");
-  const host = authority.startsWith("[") ? authority.slice(0, authority.indexOf("]") + 1) : authority.replace(/:\d*$/, "");
+  const host = authority.startsWith("[")
+    ? authority.slice(0, authority.indexOf("]") + 1)
+    : authority.replace(/:\d*$/, "");
   return host === "" ? undefined : host.toLowerCase().replace(/\.$/, "");
 }
 

@@ -131,6 +131,8 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
   cached ??= (async () => {
     const fetchSecret: FetchSecret = await secretsManagerFetcher();
     const env = await resolveSecretsFromEnv(process.env, fetchSecret);
+    // The app's own settings readers (signing key, store, storage) read process.env.
+    Object.assign(process.env, env);
     const { createApp } = await import("../app.js");
     // The reconciler runs in the scheduled function; a webhook instance only handles its event.
     return createWebhookHandler(probotFromEnv(env, createApp({ resume: false, tickMs: 0 })));

@@ -45,7 +45,9 @@ let loaded: { doc: OpenApiDocument; routes: Route[]; ajv: Ajv; validators: Map<s
 
 function openApi() {
   if (loaded) return loaded;
-  const doc = require("@octokit/openapi/generated/api.github.com.json") as OpenApiDocument;
+  const doc = fixNullable(
+    structuredClone(require("@octokit/openapi/generated/api.github.com.json")),
+  ) as OpenApiDocument;
   const routes: Route[] = [];
   for (const [template, item] of Object.entries(doc.paths)) {
     for (const [method, operation] of Object.entries(item)) {
@@ -78,6 +80,30 @@ function openApi() {
   ajv.addSchema(doc as object, "gh");
   loaded = { doc, routes, ajv, validators: new Map() };
   return loaded;
+}
+
+/**
+ * OpenAPI 3.0's `nullable` next to `$ref`/`anyOf` without a `type` is legal there but ajv refuses to compile
+ * it ("nullable" cannot be used without "type"); express it as `anyOf: [schema, {type: "null"}]`.
+ */
+function fixNullable(node: unknown): unknown {
+  if (Array.isArray(node)) {
+    node.forEach(fixNullable);
+    return node;
+  }
+  if (typeof node !== "object" || node === null) return node;
+  const object = node as Record<string, unknown>;
+  for (const value of Object.values(object)) fixNullable(value);
+  if ("nullable" in object && !("type" in object)) {
+    const nullable = object.nullable === true;
+    delete object.nullable;
+    if (nullable) {
+      const rest = { ...object };
+      for (const key of Object.keys(object)) delete object[key];
+      object.anyOf = [rest, { type: "null" }];
+    }
+  }
+  return node;
 }
 
 function pointer(...parts: string[]): string {
@@ -190,7 +216,8 @@ export class GitHubMock {
     for (const method of ["get", "post", "put", "patch", "delete"] as const) {
       this.scope[method](/.*/)
         .query(true)
-        .reply((uri: string, body: unknown) => answer(method.toUpperCase(), uri, body));
+        // nock 15 calls a one-argument reply function with the fetch Request (two arguments mean callback style).
+        .reply(async (request: Request) => answer(method.toUpperCase(), request.url, await request.text()));
     }
   }
 

@@ -92,7 +92,7 @@ beforeEach(async () => {
   probot = new Probot({
     appId: 1,
     privateKey,
-    logLevel: "fatal",
+    logLevel: (process.env.ARB_TEST_LOG as "error" | undefined) ?? "fatal",
     Octokit: archRepoOctokit({ throttle: false, retry: false }),
   });
   await probot.load(

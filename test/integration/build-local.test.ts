@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { readPackageFile } from "../../src/archive/package-file.js";
 import type { BuildResult } from "../../src/build/contracts.js";
 import { buildCommand } from "../../src/cli/build.js";
 import { memoryIO } from "../../src/cli/io.js";
@@ -92,6 +93,14 @@ describe("arch-repo-bot build", () => {
       expect(pkginfoField(pkginfo, "arch")).toBe(p.arch);
       expect(pkginfoField(pkginfo, "packager")).toBe("arch-repo-bot <local build>");
       expect(built.stdout).toContain(file);
+      // And through the publisher's own package reader.
+      const info = await readPackageFile(bytes, p.file);
+      expect([info.pkginfo.pkgname, info.pkginfo.pkgver, info.pkginfo.arch]).toEqual([
+        p.pkgname,
+        p.version,
+        p.arch,
+      ]);
+      expect([info.sha256, info.csize]).toEqual([p.sha256, p.size]);
     }
     // Not on Arch: built with --nodeps, and the log says so.
     expect(built.log).toContain("building with --nodeps");

@@ -70,7 +70,14 @@ export type Cmd =
       readonly body: readonly Cmd[];
       readonly line: number;
     }
-  | { readonly k: "loop"; readonly kind: string; readonly body: readonly Cmd[]; readonly line: number }
+  | {
+      readonly k: "loop";
+      readonly kind: string;
+      readonly body: readonly Cmd[];
+      readonly line: number;
+      /** `for ((init; cond; step))` */
+      readonly arith?: string;
+    }
   | {
       readonly k: "case";
       readonly word: Word;

@@ -6,6 +6,7 @@
  * evaluator fails only when such a value reaches the metadata.
  */
 import type { Cmd, ParamPart, Part, Word } from "./ast.js";
+import { evalArith } from "./arith.js";
 import { LIMITS, type Unknown } from "./errors.js";
 
 /** Pattern trimming tests every prefix/suffix; keep its subject small enough to stay fast. */
@@ -533,62 +534,15 @@ export class Expander {
     }
   }
 
-  /** Integer arithmetic as in `$(( ))`: numbers, variables, + - * / % and parentheses. */
+  /** Bash integer arithmetic; undefined when not statically known. */
   arith(expr: string): number | undefined {
-    if (expr.trim() === "") return 0;
-    const tokens = expr.match(
-      /\s*(\d+|[A-Za-z_][A-Za-z0-9_]*|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\*\*|[-+*/%()])\s*/gy,
-    );
-    if (!tokens || tokens.join("").length !== expr.length) return undefined;
-    const toks = tokens.map((t) => t.trim());
-    let i = 0;
-    const value = (t: string): number | undefined => {
-      if (/^\d+$/.test(t)) return Number(t);
-      const name = t.replace(/^\$\{?|\}$/g, "");
-      const v = this.scope.get(name);
-      if (v?.unknown) return undefined;
-      const s = (v?.values[0] ?? "").trim();
-      if (s === "") return 0;
-      return /^-?\d+$/.test(s) ? Number(s) : undefined;
-    };
-    const primary = (): number | undefined => {
-      const t = toks[i++];
-      if (t === undefined) return undefined;
-      if (t === "(") {
-        const v = sum();
-        if (toks[i++] !== ")") return undefined;
-        return v;
-      }
-      if (t === "-") {
-        const v = primary();
-        return v === undefined ? undefined : -v;
-      }
-      if (t === "+") return primary();
-      return value(t);
-    };
-    const product = (): number | undefined => {
-      let v = primary();
-      while (v !== undefined && (toks[i] === "*" || toks[i] === "/" || toks[i] === "%")) {
-        const op = toks[i++];
-        const r = primary();
-        if (r === undefined || (op !== "*" && r === 0)) return undefined;
-        v = op === "*" ? v * r : op === "/" ? Math.trunc(v / r) : v % r;
-      }
-      return v;
-    };
-    const sum = (): number | undefined => {
-      let v = product();
-      while (v !== undefined && (toks[i] === "+" || toks[i] === "-")) {
-        const op = toks[i++];
-        const r = product();
-        if (r === undefined) return undefined;
-        v = op === "+" ? v + r : v - r;
-      }
-      return v;
-    };
-    if (toks.length === 0) return 0;
-    const v = sum();
-    return i === toks.length ? v : undefined;
+    return evalArith(expr, {
+      get: (name) => {
+        const v = this.scope.get(name);
+        return v?.unknown ? null : (v?.values[0] ?? "");
+      },
+      set: (name, value) => this.scope.setScalar(name, String(value), undefined),
+    });
   }
 }
 

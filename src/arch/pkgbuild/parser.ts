@@ -329,12 +329,12 @@ export class Parser {
     this.skipBlanks();
     if (this.startsWith("((")) {
       this.advance(2);
-      this.readArith();
+      const arith = this.readArith();
       this.skipSeparators(true);
       this.expectWord("do");
       const body = this.parseList(() => false);
       this.expectWord("done");
-      return { k: "loop", kind: "for ((…))", body, line };
+      return { k: "loop", kind: "for ((…))", body, line, arith };
     }
     const m = NAME_RE.exec(this.src.slice(this.pos, this.pos + 256));
     if (!m) this.fail("expected a name after 'for'");

@@ -12,12 +12,15 @@ export class PkginfoError extends Error {
   override readonly name = "PkginfoError";
 }
 
-/** The fields of a `.PKGINFO` (`key = value` lines, `#` comments) that identify a package. */
+/**
+ * The fields of a `.PKGINFO` (`key = value` lines, `#` comments) that identify a package. A repeated key
+ * keeps its last value, as repo-add reads it (and so the publisher).
+ */
 export function parsePkginfo(text: string): { pkgname: string; version: string; arch: string } {
   const fields = new Map<string, string>();
   for (const line of text.split("\n")) {
     const match = /^([a-z0-9_]+) = (.*)$/.exec(line);
-    if (match && !fields.has(match[1]!)) fields.set(match[1]!, match[2]!);
+    if (match) fields.set(match[1]!, match[2]!);
   }
   const pkgname = fields.get("pkgname");
   const version = fields.get("pkgver");

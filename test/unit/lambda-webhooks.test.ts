@@ -1,0 +1,177 @@
+import { describe, expect, it } from "@jest/globals";
+import { createHmac, generateKeyPairSync } from "node:crypto";
+import type { ApplicationFunction } from "probot";
+import { createScheduledHandler } from "../../src/lambda/scheduled.js";
+import { resolveSecretsFromEnv, SecretUnavailableError } from "../../src/lambda/secrets.js";
+import { createWebhookHandler, type HttpEvent, MissingSettingError, probotFromEnv } from "../../src/lambda/webhooks.js";
+
+const SECRET = "lambda-webhook-secret";
+const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({
+  type: "pkcs1",
+  format: "pem",
+}) as string;
+
+function sign(body: string, secret = SECRET): string {
+  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+}
+
+interface Received {
+  name: string;
+  id: string;
+  action?: string;
+}
+
+async function setup(onEvent?: () => Promise<void>) {
+  const received: Received[] = [];
+  const appFn: ApplicationFunction = (app) => {
+    app.onAny(async (context) => {
+      received.push({
+        name: context.name,
+        id: context.id,
+        ...("action" in context.payload ? { action: String(context.payload.action) } : {}),
+      });
+      await onEvent?.();
+    });
+  };
+  const probot = await probotFromEnv(
+    { APP_ID: "12345", PRIVATE_KEY: privateKey.replace(/\n/g, "\\n"), WEBHOOK_SECRET: SECRET, LOG_LEVEL: "fatal" },
+    appFn,
+  );
+  return { received, handle: createWebhookHandler(probot) };
+}
+
+const payload = JSON.stringify({
+  action: "opened",
+  issue: { number: 1, title: "héllo ✓" },
+  repository: { id: 1, name: "pkgs", full_name: "alice/pkgs", owner: { login: "alice" } },
+  installation: { id: 42 },
+});
+
+function event(body: string, headers: Record<string, string>, base64 = false): HttpEvent {
+  return {
+    headers,
+    body: base64 ? Buffer.from(body, "utf8").toString("base64") : body,
+    isBase64Encoded: base64,
+    requestContext: { http: { method: "POST" } },
+  };
+}
+
+describe("Lambda webhook handler", () => {
+  it("receives a correctly signed event (Function URL: lower-cased headers, plain body)", async () => {
+    const { received, handle } = await setup();
+    const res = await handle(
+      event(payload, {
+        "x-github-event": "issues",
+        "x-github-delivery": "d-1",
+        "x-hub-signature-256": sign(payload),
+        "content-type": "application/json",
+      }),
+    );
+    expect(res.statusCode).toBe(200);
+    expect(received).toEqual([{ name: "issues", id: "d-1", action: "opened" }]);
+  });
+
+  it("decodes a base64 body (API Gateway) and accepts mixed-case header names", async () => {
+    const { received, handle } = await setup();
+    const res = await handle(
+      event(
+        payload,
+        { "X-GitHub-Event": "issues", "X-GitHub-Delivery": "d-2", "X-Hub-Signature-256": sign(payload) },
+        true,
+      ),
+    );
+    expect(res.statusCode).toBe(200);
+    expect(received.map((r) => r.id)).toEqual(["d-2"]);
+  });
+
+  it("rejects forged, unsigned or tampered payloads with 401 before any handler runs", async () => {
+    const { received, handle } = await setup();
+    const headers = { "x-github-event": "issues", "x-github-delivery": "d-3" };
+    const forged = await handle(event(payload, { ...headers, "x-hub-signature-256": sign(payload, "wrong-secret") }));
+    expect(forged.statusCode).toBe(401);
+    const tampered = await handle(
+      event(payload.replace("opened", "closed"), { ...headers, "x-hub-signature-256": sign(payload) }),
+    );
+    expect(tampered.statusCode).toBe(401);
+    expect((await handle(event(payload, headers))).statusCode).toBe(401);
+    expect((await handle(event(payload, { ...headers, "x-hub-signature-256": "sha256=zz" }))).statusCode).toBe(401);
+    expect(received).toEqual([]);
+  });
+
+  it("answers 400/405 for malformed requests", async () => {
+    const { handle } = await setup();
+    const notJson = "not json";
+    expect(
+      (await handle(event(notJson, { "x-github-event": "issues", "x-github-delivery": "d", "x-hub-signature-256": sign(notJson) })))
+        .statusCode,
+    ).toBe(400);
+    expect((await handle(event(payload, { "x-hub-signature-256": sign(payload) }))).statusCode).toBe(400);
+    expect((await handle({ ...event(payload, {}), requestContext: { http: { method: "GET" } } })).statusCode).toBe(405);
+  });
+
+  it("answers 500 when a handler fails, so GitHub shows the delivery as failed", async () => {
+    const { handle } = await setup(async () => {
+      throw new Error("store down");
+    });
+    const res = await handle(
+      event(payload, { "x-github-event": "issues", "x-github-delivery": "d-5", "x-hub-signature-256": sign(payload) }),
+    );
+    expect(res.statusCode).toBe(500);
+    expect(res.body).not.toContain("store down");
+  });
+
+  it("refuses to start without its settings", async () => {
+    await expect(probotFromEnv({ APP_ID: "1", PRIVATE_KEY: privateKey }, () => {})).rejects.toThrow(MissingSettingError);
+  });
+});
+
+describe("secrets from Secrets Manager ARNs", () => {
+  it("resolves X_SECRET_ARN into X, keeping values already set", async () => {
+    const asked: string[] = [];
+    const env = await resolveSecretsFromEnv(
+      { WEBHOOK_SECRET_SECRET_ARN: "arn:ws", APP_ID_SECRET_ARN: "arn:id", APP_ID: "7", OTHER: "x" },
+      async (arn) => {
+        asked.push(arn);
+        return `value-of-${arn}`;
+      },
+    );
+    expect(env.WEBHOOK_SECRET).toBe("value-of-arn:ws");
+    expect(env.APP_ID).toBe("7");
+    expect(asked).toEqual(["arn:ws"]);
+  });
+
+  it("fails with a typed error naming the variable, not the secret", async () => {
+    const failing = resolveSecretsFromEnv({ PRIVATE_KEY_SECRET_ARN: "arn:pk" }, async () => {
+      throw new Error("AccessDenied");
+    });
+    await expect(failing).rejects.toThrow(SecretUnavailableError);
+    await expect(failing).rejects.toThrow("PRIVATE_KEY");
+  });
+});
+
+describe("scheduled handler", () => {
+  const logs: string[] = [];
+  const log = { info: (_f: object, m: string) => void logs.push(m), error: (_f: object, m: string) => void logs.push(m) };
+
+  it("says so when no update check is wired", async () => {
+    const result = await createScheduledHandler(undefined, log)({ id: "e1" });
+    expect(result).toEqual({ checked: false, reason: "no update check is wired (checkUpdates not provided)" });
+    expect(logs).toContain("no update check is wired (checkUpdates not provided)");
+  });
+
+  it("runs the injected check and rethrows its failure", async () => {
+    let calls = 0;
+    const ok = await createScheduledHandler(async () => {
+      calls++;
+      return { outdated: 2 };
+    }, log)();
+    expect(ok).toEqual({ checked: true, result: { outdated: 2 } });
+    expect(calls).toBe(1);
+    await expect(
+      createScheduledHandler(async () => {
+        throw new Error("AUR down");
+      }, log)(),
+    ).rejects.toThrow("AUR down");
+    expect(logs).toContain("update check failed");
+  });
+});
