@@ -23,6 +23,11 @@ if ((${#missing[@]})); then
     makepkg pacman-package-manager archlinux-keyring gnupg zstd libarchive-tools xz-utils util-linux fakeroot file gcc libc6-dev >/dev/null
 fi
 
+# The status page's browser test (test/e2e/status-page-browser.test.ts) drives Debian's headless Chromium.
+if [ ! -f /etc/arch-release ] && [ ! -x /usr/bin/chromium ] && [ "$(id -u)" -eq 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 # makepkg refuses root: tests run it as this user (see test/helpers/real-tools.ts).
 if [ "$(id -u)" -eq 0 ]; then
   user="${ARB_TEST_USER:-arb-builder}"

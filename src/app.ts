@@ -33,7 +33,12 @@ export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
     const runtimeReady: Promise<AppRuntime> = (async () => {
       const deps =
         typeof options.deps === "function" ? await options.deps() : (options.deps ?? (await depsFromEnv()));
-      const builds = new BuildService({ store: deps.store, ports: githubPorts(robot, deps), clock: deps.clock, log });
+      const builds = new BuildService({
+        store: deps.store,
+        ports: githubPorts(robot, deps),
+        clock: deps.clock,
+        log,
+      });
       const runtime: AppRuntime = { deps, builds, tasks };
       if (options.resume ?? true) tasks.run("resuming unfinished builds", () => builds.resume());
       const tickMs = options.tickMs ?? 60_000;

@@ -11,7 +11,7 @@ import { isValidPkgrel } from "../arch/names.js";
 import { isValidBuildId, isValidFullVersion } from "../build/matrix-entry.js";
 import { buildPkgbase } from "../build/runner/build-pkgbase.js";
 import { installMissingDependencies } from "../build/runner/dependencies.js";
-import { lookupUser, makeWorkDir } from "../build/runner/workspace.js";
+import { lookupUser, makeWorkDir, type UserIds } from "../build/runner/workspace.js";
 import type { CliIO, Subcommand } from "./io.js";
 
 const USAGE =
@@ -93,7 +93,16 @@ export const buildCommand: Subcommand = async (argv, io) => {
 
   // 2. A private copy of the source, owned by the build user when we are root.
   const onArch = existsSync("/etc/arch-release");
-  const work = makeWorkDir(user !== undefined ? await lookupUser(user) : undefined, source);
+  let owner: UserIds | undefined;
+  if (user !== undefined) {
+    try {
+      owner = await lookupUser(user);
+    } catch {
+      io.stderr(`arch-repo-bot build: build user '${user}' does not exist (set ARB_BUILD_USER)\n`);
+      return 2;
+    }
+  }
+  const work = makeWorkDir(owner, source);
   try {
     // 3. The shared runner steps: pkgrel override, .SRCINFO check, makepkg, result.json.
     const result = await buildPkgbase(

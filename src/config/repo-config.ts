@@ -11,12 +11,14 @@ const REPOSITORY_NAME_RULE = "pacman's name rules: letters, digits and @._+-, no
 // The regex documents the rule in the JSON Schema for editors; isValidPkgname (makepkg's lint) decides.
 const repositoryName = z
   .string()
-  .regex(/^[A-Za-z0-9@_+][A-Za-z0-9@._+-]*$/, { message: `a repository name follows ${REPOSITORY_NAME_RULE}` })
+  .regex(/^[A-Za-z0-9@_+][A-Za-z0-9@._+-]*$/, {
+    message: `a repository name follows ${REPOSITORY_NAME_RULE}`,
+  })
   .refine(isValidPkgname, { message: `a repository name follows ${REPOSITORY_NAME_RULE}` });
 
-const workflowFile = z
-  .string()
-  .regex(/^[A-Za-z0-9._-]+\.ya?ml$/, { message: "a workflow file name in .github/workflows, e.g. arch-repo-build.yml" });
+const workflowFile = z.string().regex(/^[A-Za-z0-9._-]+\.ya?ml$/, {
+  message: "a workflow file name in .github/workflows, e.g. arch-repo-build.yml",
+});
 
 const pkgbuildPath = z
   .string()
@@ -31,7 +33,9 @@ export const repoConfigSchema = z
     /** Branch → pacman repository name it publishes to, e.g. `{main: myrepo, dev: myrepo-testing}`. Pushes to other branches are ignored. */
     branches: z
       .record(z.string().min(1), repositoryName)
-      .refine((m) => Object.keys(m).length > 0, { message: "map at least one branch, e.g. branches: {main: myrepo}" })
+      .refine((m) => Object.keys(m).length > 0, {
+        message: "map at least one branch, e.g. branches: {main: myrepo}",
+      })
       .describe("Branch → pacman repository name it publishes to, e.g. {main: myrepo, dev: myrepo-testing}."),
     /** The pacman architecture built and published (`$arch`). */
     architecture: z
@@ -45,9 +49,17 @@ export const repoConfigSchema = z
       .optional()
       .describe("PKGBUILD paths of the metapackages, built last; default: every PKGBUILD in the repository."),
     /** File name of the build workflow in `.github/workflows/`. */
-    workflow: workflowFile.default("arch-repo-build.yml").describe("File name of the build workflow in .github/workflows/."),
+    workflow: workflowFile
+      .default("arch-repo-build.yml")
+      .describe("File name of the build workflow in .github/workflows/."),
     /** How many build jobs may run at the same time. */
-    maxParallel: z.number().int().min(1).max(256).default(4).describe("How many build jobs may run at the same time."),
+    maxParallel: z
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .default(4)
+      .describe("How many build jobs may run at the same time."),
     /** Up to this many packages in a plan, each gets its own check run (`arch-repo-bot: PKGBASE`); above, only the summary. */
     checkRunsPerPackageLimit: z
       .number()
@@ -65,7 +77,10 @@ export const repoConfigSchema = z
       .default(120)
       .describe("A build job running longer than this many minutes fails."),
     /** Send Pushover notifications (when the deployment configured Pushover). */
-    pushover: z.boolean().default(true).describe("Send Pushover notifications (when the deployment configured Pushover)."),
+    pushover: z
+      .boolean()
+      .default(true)
+      .describe("Send Pushover notifications (when the deployment configured Pushover)."),
     /** Which sources need a person's approval before building: none, new sources, flagged changes, or always. */
     review: z
       .enum(["none", "new", "flagged", "always"])
@@ -104,7 +119,10 @@ function describeIssue(issue: z.core.$ZodIssue): { field: string; message: strin
     case "invalid_type":
       return {
         field,
-        message: issue.input === undefined ? `missing; ${fixFor(field)}` : `expected ${issue.expected}; ${fixFor(field)}`,
+        message:
+          issue.input === undefined
+            ? `missing; ${fixFor(field)}`
+            : `expected ${issue.expected}; ${fixFor(field)}`,
       };
     default:
       return { field, message: issue.message };

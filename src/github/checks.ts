@@ -18,7 +18,11 @@ export const ANNOTATIONS_PER_REQUEST = 50;
 /** Commit status descriptions longer than this are rejected. */
 export const STATUS_DESCRIPTION_LIMIT = 140;
 
-export const REBUILD_ACTION = { label: "Rebuild", identifier: "rebuild", description: "Build this package again" } as const;
+export const REBUILD_ACTION = {
+  label: "Rebuild",
+  identifier: "rebuild",
+  description: "Build this package again",
+} as const;
 export const RETRY_FAILED_ACTION = {
   label: "Retry failed",
   identifier: "retry-failed",
@@ -285,7 +289,9 @@ export async function setPublishStatus(
     state,
     context: PUBLISH_STATUS_CONTEXT,
     description:
-      description.length > STATUS_DESCRIPTION_LIMIT ? `${description.slice(0, STATUS_DESCRIPTION_LIMIT - 1)}…` : description,
+      description.length > STATUS_DESCRIPTION_LIMIT
+        ? `${description.slice(0, STATUS_DESCRIPTION_LIMIT - 1)}…`
+        : description,
     ...(targetUrl ? { target_url: targetUrl } : {}),
   });
 }

@@ -59,7 +59,9 @@ export function notAllowedReply(login: string): string {
   return `Sorry @${login}, only people with write, maintain or admin permission on this repository can ask me to rebuild packages.`;
 }
 
-export function rebuildAcceptedReply(items: readonly { pkgbase: string; version: string; link?: string }[]): string {
+export function rebuildAcceptedReply(
+  items: readonly { pkgbase: string; version: string; link?: string }[],
+): string {
   if (items.length === 0) return "Nothing to rebuild.";
   return [
     `Rebuilding ${items.length} package${items.length === 1 ? "" : "s"}:`,
@@ -69,7 +71,12 @@ export function rebuildAcceptedReply(items: readonly { pkgbase: string; version:
 }
 
 /** 👀 on the comment: `POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions`. */
-export async function acknowledgeComment(octokit: Octokit, owner: string, repo: string, commentId: number): Promise<void> {
+export async function acknowledgeComment(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+  commentId: number,
+): Promise<void> {
   await octokit.request("POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", {
     owner,
     repo,

@@ -40,7 +40,10 @@ export class DispatchTooLargeError extends Error {
 }
 
 /** The inputs of one dispatch. */
-export function dispatchInputs(request: DispatchRequest, entries: readonly MatrixEntry[]): Record<string, string> {
+export function dispatchInputs(
+  request: DispatchRequest,
+  entries: readonly MatrixEntry[],
+): Record<string, string> {
   return {
     build_id: request.buildId,
     matrix: JSON.stringify({ include: entries }),
@@ -65,7 +68,9 @@ export function splitMatrix(request: DispatchRequest, limit = DISPATCH_INPUTS_CH
       continue;
     }
     if (current.length === 0 || inputsSize(dispatchInputs(request, [entry])) > limit) {
-      throw new DispatchTooLargeError(`matrix entry ${entry.pkgbase} alone exceeds GitHub's ${limit}-character input limit`);
+      throw new DispatchTooLargeError(
+        `matrix entry ${entry.pkgbase} alone exceeds GitHub's ${limit}-character input limit`,
+      );
     }
     chunks.push(current);
     current = [entry];
@@ -83,14 +88,17 @@ export async function dispatchBuild(octokit: Octokit, request: DispatchRequest):
   const entries = request.entries.map((entry, i) => validateMatrixEntry(entry, `entries[${i}].`));
   const runs: DispatchedRun[] = [];
   for (const chunk of splitMatrix({ ...request, entries })) {
-    const response = await octokit.request("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", {
-      owner: request.owner,
-      repo: request.repo,
-      workflow_id: request.workflow,
-      ref: branchName(request.branch),
-      inputs: dispatchInputs(request, chunk),
-      return_run_details: true,
-    });
+    const response = await octokit.request(
+      "POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches",
+      {
+        owner: request.owner,
+        repo: request.repo,
+        workflow_id: request.workflow,
+        ref: branchName(request.branch),
+        inputs: dispatchInputs(request, chunk),
+        return_run_details: true,
+      },
+    );
     const data = (response.status === 200 ? response.data : undefined) as
       | { workflow_run_id?: number; run_url?: string; html_url?: string }
       | undefined;

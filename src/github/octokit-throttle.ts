@@ -50,7 +50,9 @@ export function archRepoOctokit(options: ArchRepoOctokitOptions = {}): typeof Pr
     retry: {
       ...(instanceOptions.retry as object | undefined),
       enabled: options.retry ?? true,
-      ...(options.retryAfterBaseValue !== undefined ? { retryAfterBaseValue: options.retryAfterBaseValue } : {}),
+      ...(options.retryAfterBaseValue !== undefined
+        ? { retryAfterBaseValue: options.retryAfterBaseValue }
+        : {}),
     },
     throttle: {
       ...(instanceOptions.throttle as object | undefined),

@@ -39,6 +39,11 @@ export async function getPermission(
   }
 }
 
-export async function hasWriteAccess(octokit: Octokit, owner: string, repo: string, username: string): Promise<boolean> {
+export async function hasWriteAccess(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+  username: string,
+): Promise<boolean> {
   return grantsWrite(await getPermission(octokit, owner, repo, username));
 }

@@ -75,7 +75,12 @@ export function changeSource(push: PushInfo): ChangedPkgbuilds["via"] {
 }
 
 /** Every PKGBUILD in the tree of `sha` (`GET /repos/{owner}/{repo}/git/trees/{sha}?recursive=1`). */
-export async function listPkgbuilds(octokit: Octokit, owner: string, repo: string, sha: string): Promise<string[]> {
+export async function listPkgbuilds(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+  sha: string,
+): Promise<string[]> {
   const { data } = await octokit.request("GET /repos/{owner}/{repo}/git/trees/{tree_sha}", {
     owner,
     repo,
@@ -99,7 +104,11 @@ async function compareChanges(octokit: Octokit, push: PushInfo): Promise<Changed
   });
   const files = data.files ?? [];
   if (files.length >= COMPARE_FILE_LIMIT) {
-    return { changed: await listPkgbuilds(octokit, push.owner, push.repo, push.after), removed: [], via: "tree" };
+    return {
+      changed: await listPkgbuilds(octokit, push.owner, push.repo, push.after),
+      removed: [],
+      via: "tree",
+    };
   }
   const changed = new Set<string>();
   const removed = new Set<string>();

@@ -27,7 +27,13 @@ export function workflowPath(workflow: string): string {
   return `.github/workflows/${workflow}`;
 }
 
-async function exists(octokit: Octokit, owner: string, repo: string, path: string, ref: string): Promise<boolean> {
+async function exists(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+  path: string,
+  ref: string,
+): Promise<boolean> {
   try {
     await octokit.request("GET /repos/{owner}/{repo}/contents/{path}", { owner, repo, path, ref });
     return true;
@@ -51,7 +57,10 @@ export function missingWorkflowIssueBody(path: string, template: string): string
   ].join("\n");
 }
 
-export async function ensureBuildWorkflow(octokit: Octokit, request: WorkflowSetupRequest): Promise<WorkflowSetupResult> {
+export async function ensureBuildWorkflow(
+  octokit: Octokit,
+  request: WorkflowSetupRequest,
+): Promise<WorkflowSetupResult> {
   const { owner, repo, defaultBranch } = request;
   const path = workflowPath(request.workflow);
   // 1. Present already: nothing to do.

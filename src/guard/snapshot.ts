@@ -119,7 +119,12 @@ function groupFields(
   keep: (key: string) => boolean,
 ): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const [k, v] of fields) if (keep(k)) (out[k] ??= []).push(v);
+  for (const [k, v] of fields) {
+    if (!keep(k)) continue;
+    const list = out[k] ?? [];
+    list.push(v);
+    out[k] = list;
+  }
   return out;
 }
 

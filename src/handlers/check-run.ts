@@ -11,7 +11,9 @@ import { type AppRuntime, firstDelivery, loadConfig } from "./runtime.js";
 
 const RETRYABLE = new Set(["failed", "skipped", "cancelled"]);
 
-export function parseExternalId(externalId: string | null | undefined): { buildId: string; pkgbase?: string } | undefined {
+export function parseExternalId(
+  externalId: string | null | undefined,
+): { buildId: string; pkgbase?: string } | undefined {
   if (!externalId || externalId.startsWith("problem:")) return undefined;
   const slash = externalId.indexOf("/");
   return slash < 0
@@ -26,7 +28,12 @@ async function retryFailed(runtime: AppRuntime, buildId: string): Promise<void> 
 }
 
 /** One package: retry when it did not get published; a published one is rebuilt (pkgrel bump). */
-async function rebuildPackage(context: Context, runtime: AppRuntime, buildId: string, pkgbase: string): Promise<void> {
+async function rebuildPackage(
+  context: Context,
+  runtime: AppRuntime,
+  buildId: string,
+  pkgbase: string,
+): Promise<void> {
   const job = await runtime.deps.store.getJob(buildId, pkgbase);
   if (!job) return;
   if (RETRYABLE.has(job.state)) {
@@ -41,12 +48,15 @@ async function rebuildPackage(context: Context, runtime: AppRuntime, buildId: st
   const outcome = await startRebuild(runtime, context.octokit as Octokit, {
     owner,
     repo,
-    ...(build.repository.installationId !== undefined ? { installationId: build.repository.installationId } : {}),
+    ...(build.repository.installationId !== undefined
+      ? { installationId: build.repository.installationId }
+      : {}),
     branch: build.branch,
     config: loaded.config,
     names: [pkgbase],
   });
-  if (outcome.kind === "not-started") context.log.warn(`rebuild of ${pkgbase} not started: ${outcome.reason}`);
+  if (outcome.kind === "not-started")
+    context.log.warn(`rebuild of ${pkgbase} not started: ${outcome.reason}`);
 }
 
 export async function handleCheckRun(
@@ -67,7 +77,10 @@ export async function handleCheckRun(
   });
 }
 
-export async function handleCheckSuite(context: Context<"check_suite.rerequested">, runtime: AppRuntime): Promise<void> {
+export async function handleCheckSuite(
+  context: Context<"check_suite.rerequested">,
+  runtime: AppRuntime,
+): Promise<void> {
   if (!(await firstDelivery(context, runtime))) return;
   const { owner, repo } = context.repo();
   const sha = context.payload.check_suite.head_sha;

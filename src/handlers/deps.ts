@@ -70,7 +70,10 @@ export interface AppDeps {
   readonly deliveryTtlMs: number;
 }
 
-export const WORKFLOW_TEMPLATE_URL = new URL("../../workflows-templates/arch-repo-build.yml", import.meta.url);
+export const WORKFLOW_TEMPLATE_URL = new URL(
+  "../../workflows-templates/arch-repo-build.yml",
+  import.meta.url,
+);
 
 /** A planner over real sources: mirrors, our repository over REPO_BASE_URL, the AUR (services kept warm per repository). */
 export function plannerFromEnv(env: NodeJS.ProcessEnv): PlannerPort {

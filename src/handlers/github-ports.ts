@@ -8,7 +8,13 @@ import type { BuildPorts, JobStatus } from "../build/build-service.js";
 import type { Build, Job } from "../build/model.js";
 import type { StateStore } from "../build/state-store.js";
 import type { RepoConfig } from "../config/repo-config.js";
-import { packageCheckView, setPublishStatus, summaryCheckView, syncCheckRun, wantsPackageChecks } from "../github/checks.js";
+import {
+  packageCheckView,
+  setPublishStatus,
+  summaryCheckView,
+  syncCheckRun,
+  wantsPackageChecks,
+} from "../github/checks.js";
 import { dispatchBuild } from "../github/dispatch.js";
 import type { Octokit } from "../github/octokit.js";
 import type { AppDeps } from "./deps.js";
@@ -18,7 +24,10 @@ export const REPO_SETTINGS_KIND = "github-repo-settings";
 /** Store record kind: check run ids and last commit status of a build (key: build id). */
 export const CHECKS_KIND = "github-checks";
 
-export type RepoSettings = Pick<RepoConfig, "workflow" | "checkRunsPerPackageLimit" | "architecture" | "pushover">;
+export type RepoSettings = Pick<
+  RepoConfig,
+  "workflow" | "checkRunsPerPackageLimit" | "architecture" | "pushover"
+>;
 
 export interface StoredChecks {
   readonly summary?: number;
@@ -30,7 +39,12 @@ export function repoKey(owner: string, name: string): string {
   return `${owner}/${name}`;
 }
 
-export async function saveRepoSettings(store: StateStore, owner: string, name: string, config: RepoConfig): Promise<void> {
+export async function saveRepoSettings(
+  store: StateStore,
+  owner: string,
+  name: string,
+  config: RepoConfig,
+): Promise<void> {
   const value: RepoSettings = {
     workflow: config.workflow,
     checkRunsPerPackageLimit: config.checkRunsPerPackageLimit,
@@ -61,9 +75,15 @@ export async function installationOctokit(robot: Probot, build: Build): Promise<
   return (await robot.auth(id)) as Octokit;
 }
 
-function statusOf(build: Build, jobs: readonly Job[]): { state: "pending" | "success" | "failure"; description: string } {
+function statusOf(
+  build: Build,
+  jobs: readonly Job[],
+): { state: "pending" | "success" | "failure"; description: string } {
   if (build.state === "open") {
-    return { state: "pending", description: `building ${jobs.length} package${jobs.length === 1 ? "" : "s"}` };
+    return {
+      state: "pending",
+      description: `building ${jobs.length} package${jobs.length === 1 ? "" : "s"}`,
+    };
   }
   const published = jobs.filter((j) => j.state === "published").length;
   const failed = jobs.filter((j) => j.state === "failed").length;

@@ -3,10 +3,10 @@
  * (a pull request, or an issue saying what to add when the app lacks the `workflows` permission).
  */
 import type { Context } from "probot";
+import { parseRepoConfig } from "../config/repo-config.js";
 import type { Octokit } from "../github/octokit.js";
 import { ensureBuildWorkflow } from "../github/workflow-setup.js";
 import { type AppRuntime, firstDelivery } from "./runtime.js";
-import { parseRepoConfig } from "../config/repo-config.js";
 
 interface RepositoryRef {
   readonly full_name: string;
@@ -52,7 +52,9 @@ export async function handleInstallation(
 ): Promise<void> {
   if (!(await firstDelivery(context, runtime))) return;
   const repositories: readonly RepositoryRef[] =
-    "repositories_added" in context.payload ? context.payload.repositories_added : (context.payload.repositories ?? []);
+    "repositories_added" in context.payload
+      ? context.payload.repositories_added
+      : (context.payload.repositories ?? []);
   const selectedOnly = context.payload.installation.repository_selection === "selected";
   runtime.tasks.run(`installation ${context.payload.installation.id}`, async () => {
     for (const repository of repositories) {

@@ -20,7 +20,10 @@ import { type AppRuntime, firstDelivery, loadConfig } from "./runtime.js";
 
 const RETRYABLE = new Set(["failed", "skipped", "cancelled"]);
 
-export async function handleIssueComment(context: Context<"issue_comment.created">, runtime: AppRuntime): Promise<void> {
+export async function handleIssueComment(
+  context: Context<"issue_comment.created">,
+  runtime: AppRuntime,
+): Promise<void> {
   const { payload } = context;
   if (payload.sender.type === "Bot") return;
   const command = parseRebuildCommand(payload.comment.body);
@@ -43,7 +46,9 @@ export async function handleIssueComment(context: Context<"issue_comment.created
   }
   const loaded = await loadConfig(context);
   if (loaded.kind !== "ok") {
-    await reply(loaded.kind === "missing" ? "This repository has no `.github/arch-repo.yml` yet." : loaded.message);
+    await reply(
+      loaded.kind === "missing" ? "This repository has no `.github/arch-repo.yml` yet." : loaded.message,
+    );
     return;
   }
   const config = loaded.config;
@@ -54,7 +59,9 @@ export async function handleIssueComment(context: Context<"issue_comment.created
   runtime.tasks.run(`/rebuild in ${owner}/${repo}#${issue}`, async () => {
     if (command.kind === "rebuild-failed") {
       const [latest] = await runtime.deps.store.listBuilds({ owner, name: repo, branch, limit: 1 });
-      const failed = latest ? (await runtime.deps.store.listJobs(latest.id)).filter((j) => RETRYABLE.has(j.state)) : [];
+      const failed = latest
+        ? (await runtime.deps.store.listJobs(latest.id)).filter((j) => RETRYABLE.has(j.state))
+        : [];
       if (!latest || failed.length === 0) {
         await reply("Nothing failed in the last build.");
         return;
@@ -78,6 +85,8 @@ export async function handleIssueComment(context: Context<"issue_comment.created
       await reply(`I can't rebuild that: ${outcome.reason}`);
       return;
     }
-    await reply(rebuildAcceptedReply(outcome.jobs.map((j) => ({ ...j, link: checksUrl(outcome.build.headSha) }))));
+    await reply(
+      rebuildAcceptedReply(outcome.jobs.map((j) => ({ ...j, link: checksUrl(outcome.build.headSha) }))),
+    );
   });
 }

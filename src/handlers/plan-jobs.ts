@@ -7,9 +7,9 @@ import { evaluatePkgbuild } from "../arch/pkgbuild/index.js";
 import { packageMetas } from "../arch/srcinfo.js";
 import type { PlannedJob } from "../build/model.js";
 import type { PackageIndex } from "../resolve/package-index.js";
+import { nextForcedPkgrel } from "../resolve/pkgrel.js";
 import type { Plan } from "../resolve/plan.js";
 import type { LocalPkgbase } from "../resolve/planner.js";
-import { nextForcedPkgrel } from "../resolve/pkgrel.js";
 
 export interface FetchedPkgbuild {
   /** Path of the PKGBUILD in the packages repository, e.g. `meta/PKGBUILD`. */
@@ -58,7 +58,11 @@ function pkgverPart(version: string): string {
  * The pkgrel of a forced rebuild: only when our repository already holds this `[epoch:]pkgver` (otherwise the
  * plain version is new to pacman clients anyway).
  */
-export function forcedPkgrel(version: string, pkgnames: readonly string[], ours: PackageIndex): string | undefined {
+export function forcedPkgrel(
+  version: string,
+  pkgnames: readonly string[],
+  ours: PackageIndex,
+): string | undefined {
   const existing = pkgnames
     .map((n) => ours.byName(n)?.version)
     .filter((v): v is string => v !== undefined && pkgverPart(v) === pkgverPart(version))

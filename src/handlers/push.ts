@@ -38,7 +38,9 @@ export async function handlePush(context: Context<"push">, runtime: AppRuntime):
   // 4. Branch → pacman repository.
   const repoName = config.branches[branch];
   if (repoName === undefined) {
-    context.log.info(`${owner}/${repo}: branch ${branch} is not mapped in .github/arch-repo.yml, push ignored`);
+    context.log.info(
+      `${owner}/${repo}: branch ${branch} is not mapped in .github/arch-repo.yml, push ignored`,
+    );
     return;
   }
   await saveRepoSettings(runtime.deps.store, owner, repo, config);
@@ -105,7 +107,14 @@ async function planAndStart(
   // c. Plan. A plan with unresolvable dependencies is not started (a partial tree is never published as complete).
   const plan = await runtime.deps.planner.plan({ local }, { repoName: target.repoName, arch });
   if (plan.errors.length > 0) {
-    await reportProblem(octokit, owner, repo, after, `${plan.errors.length} unresolvable`, renderPlanTable(plan));
+    await reportProblem(
+      octokit,
+      owner,
+      repo,
+      after,
+      `${plan.errors.length} unresolvable`,
+      renderPlanTable(plan),
+    );
     return;
   }
   if (plan.builds.length === 0) {
@@ -114,15 +123,24 @@ async function planAndStart(
   }
 
   // d. Jobs with source refs; the metapackage (if configured and planned) is built last.
-  const jobs = await plannedJobs(plan, local, { headSha: after, aurRef: (b) => runtime.deps.planner.aurRef(b) });
+  const jobs = await plannedJobs(plan, local, {
+    headSha: after,
+    aurRef: (b) => runtime.deps.planner.aurRef(b),
+  });
   const metaPaths = new Set(config.metapackages ?? []);
   const metapackage = local.find(
-    (l) => metaPaths.has(l.path === "." ? "PKGBUILD" : `${l.path}/PKGBUILD`) && jobs.some((j) => j.pkgbase === l.pkgbase),
+    (l) =>
+      metaPaths.has(l.path === "." ? "PKGBUILD" : `${l.path}/PKGBUILD`) &&
+      jobs.some((j) => j.pkgbase === l.pkgbase),
   )?.pkgbase;
 
   // e. Start: persisted first, then dispatched by the build service.
   await runtime.builds.startBuild(jobs, {
-    repository: { owner, name: repo, ...(target.installationId !== undefined ? { installationId: target.installationId } : {}) },
+    repository: {
+      owner,
+      name: repo,
+      ...(target.installationId !== undefined ? { installationId: target.installationId } : {}),
+    },
     branch: target.branch,
     repo: target.repoName,
     headSha: after,

@@ -25,11 +25,18 @@ export type RebuildOutcome =
   | { readonly kind: "started"; readonly build: Build; readonly jobs: readonly PlannedJob[] }
   | { readonly kind: "not-started"; readonly reason: string };
 
-export async function startRebuild(runtime: AppRuntime, octokit: Octokit, request: RebuildRequest): Promise<RebuildOutcome> {
+export async function startRebuild(
+  runtime: AppRuntime,
+  octokit: Octokit,
+  request: RebuildRequest,
+): Promise<RebuildOutcome> {
   const { owner, repo, branch, config, names } = request;
   const repoName = config.branches[branch];
   if (repoName === undefined) {
-    return { kind: "not-started", reason: `branch \`${branch}\` is not mapped in \`branches\` of .github/arch-repo.yml` };
+    return {
+      kind: "not-started",
+      reason: `branch \`${branch}\` is not mapped in \`branches\` of .github/arch-repo.yml`,
+    };
   }
   const arch = config.architecture;
   const target = { repoName, arch };
@@ -62,7 +69,9 @@ export async function startRebuild(runtime: AppRuntime, octokit: Octokit, reques
 
   // 3. Jobs (forced pkgrels for names our repository already has at this version), then the build.
   const forced = new Set(
-    plan.builds.filter((b) => wanted.has(b.pkgbase) || b.pkgnames.some((n) => wanted.has(n))).map((b) => b.pkgbase),
+    plan.builds
+      .filter((b) => wanted.has(b.pkgbase) || b.pkgnames.some((n) => wanted.has(n)))
+      .map((b) => b.pkgbase),
   );
   const jobs = await plannedJobs(plan, local, {
     headSha: sha,

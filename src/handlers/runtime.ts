@@ -2,7 +2,7 @@
 import type { Context } from "probot";
 import type { BuildService } from "../build/build-service.js";
 import { parseRepoConfig, type RepoConfig } from "../config/repo-config.js";
-import type { BackgroundTasks, AppDeps } from "./deps.js";
+import type { AppDeps, BackgroundTasks } from "./deps.js";
 
 export interface AppRuntime {
   readonly deps: AppDeps;
@@ -24,11 +24,16 @@ export async function loadConfig(context: Context): Promise<LoadedConfig> {
     raw = await context.config(CONFIG_FILE);
   } catch (error) {
     // Probot throws on YAML it cannot parse.
-    return { kind: "invalid", message: `.github/${CONFIG_FILE} is not valid YAML: ${(error as Error).message}` };
+    return {
+      kind: "invalid",
+      message: `.github/${CONFIG_FILE} is not valid YAML: ${(error as Error).message}`,
+    };
   }
   if (raw === null) return { kind: "missing" };
   const parsed = parseRepoConfig(raw);
-  return parsed.ok ? { kind: "ok", config: parsed.config } : { kind: "invalid", message: parsed.error.message };
+  return parsed.ok
+    ? { kind: "ok", config: parsed.config }
+    : { kind: "invalid", message: parsed.error.message };
 }
 
 /**
@@ -36,7 +41,11 @@ export async function loadConfig(context: Context): Promise<LoadedConfig> {
  * (`context.id`), which must not start anything twice.
  */
 export async function firstDelivery(context: Context, runtime: AppRuntime): Promise<boolean> {
-  const first = await runtime.deps.store.recordDelivery(context.id, runtime.deps.deliveryTtlMs, runtime.deps.clock());
+  const first = await runtime.deps.store.recordDelivery(
+    context.id,
+    runtime.deps.deliveryTtlMs,
+    runtime.deps.clock(),
+  );
   if (!first) context.log.info(`delivery ${context.id} (${context.name}) seen before: ignored`);
   return first;
 }

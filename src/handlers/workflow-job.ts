@@ -19,7 +19,10 @@ export function pkgbaseFromJobName(name: string): string | undefined {
   return candidate !== undefined && isValidPkgname(candidate) ? candidate : undefined;
 }
 
-export async function handleWorkflowJob(context: Context<"workflow_job">, runtime: AppRuntime): Promise<void> {
+export async function handleWorkflowJob(
+  context: Context<"workflow_job">,
+  runtime: AppRuntime,
+): Promise<void> {
   const job = context.payload.workflow_job;
   if (!(await firstDelivery(context, runtime))) return;
   const pkgbase = pkgbaseFromJobName(job.name);
@@ -36,7 +39,10 @@ export async function handleWorkflowJob(context: Context<"workflow_job">, runtim
   );
 }
 
-export async function handleWorkflowRun(context: Context<"workflow_run.completed">, runtime: AppRuntime): Promise<void> {
+export async function handleWorkflowRun(
+  context: Context<"workflow_run.completed">,
+  runtime: AppRuntime,
+): Promise<void> {
   const run = context.payload.workflow_run;
   if (!(await firstDelivery(context, runtime))) return;
   for (const job of await runtime.deps.store.findJobsByRun(run.id)) {

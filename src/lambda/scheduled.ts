@@ -45,7 +45,10 @@ export function createScheduledHandler(
       return { checked: true, result };
     } catch (error) {
       // Rethrown so the invocation is marked failed (Lambda's retry and the error metric see it).
-      log.error({ ...fields, err: error instanceof Error ? error.message : String(error) }, "update check failed");
+      log.error(
+        { ...fields, err: error instanceof Error ? error.message : String(error) },
+        "update check failed",
+      );
       throw error;
     }
   };

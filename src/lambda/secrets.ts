@@ -12,7 +12,10 @@ export class SecretUnavailableError extends Error {
 
 const SUFFIX = "_SECRET_ARN";
 
-export async function resolveSecretsFromEnv(env: NodeJS.ProcessEnv, fetchSecret: FetchSecret): Promise<NodeJS.ProcessEnv> {
+export async function resolveSecretsFromEnv(
+  env: NodeJS.ProcessEnv,
+  fetchSecret: FetchSecret,
+): Promise<NodeJS.ProcessEnv> {
   const out: NodeJS.ProcessEnv = { ...env };
   const pending = Object.entries(env)
     .filter(([name, arn]) => name.endsWith(SUFFIX) && arn?.trim() && !env[name.slice(0, -SUFFIX.length)])
@@ -22,7 +25,9 @@ export async function resolveSecretsFromEnv(env: NodeJS.ProcessEnv, fetchSecret:
         out[target] = await fetchSecret((arn as string).trim());
       } catch (error) {
         // The message names the variable, not the ARN's value or the secret.
-        throw new SecretUnavailableError(`${target}: reading the secret named by ${name} failed`, { cause: error });
+        throw new SecretUnavailableError(`${target}: reading the secret named by ${name} failed`, {
+          cause: error,
+        });
       }
     });
   await Promise.all(pending);

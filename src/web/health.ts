@@ -22,7 +22,10 @@ export async function checkHealth(
     await Promise.race([
       store.getRecord("health", "probe"),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error("state store did not answer in time")), options.timeoutMs ?? 3000);
+        timer = setTimeout(
+          () => reject(new Error("state store did not answer in time")),
+          options.timeoutMs ?? 3000,
+        );
       }),
     ]);
     ok = true;

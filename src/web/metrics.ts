@@ -71,9 +71,11 @@ abstract class Metric {
   abstract samples(): string[];
 
   render(): string {
-    return [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`, ...this.samples()].join(
-      "\n",
-    );
+    return [
+      `# HELP ${this.name} ${escapeHelp(this.help)}`,
+      `# TYPE ${this.name} ${this.type}`,
+      ...this.samples(),
+    ].join("\n");
   }
 }
 
@@ -94,7 +96,9 @@ export class Counter extends Metric {
   samples(): string[] {
     // A counter without labels is reported as 0 before its first increment, so dashboards see the series.
     if (this.#values.size === 0 && this.labelNames.length === 0) return [`${this.name} 0`];
-    return [...this.#values].map(([k, v]) => `${this.name}${formatLabels(this.labelsOf(k))} ${formatNumber(v)}`);
+    return [...this.#values].map(
+      ([k, v]) => `${this.name}${formatLabels(this.labelsOf(k))} ${formatNumber(v)}`,
+    );
   }
 }
 
@@ -127,7 +131,9 @@ export class Gauge extends Metric {
   }
 
   samples(): string[] {
-    return [...this.#values].map(([k, v]) => `${this.name}${formatLabels(this.labelsOf(k))} ${formatNumber(v)}`);
+    return [...this.#values].map(
+      ([k, v]) => `${this.name}${formatLabels(this.labelsOf(k))} ${formatNumber(v)}`,
+    );
   }
 }
 
@@ -161,7 +167,11 @@ export class Histogram extends Metric {
   }
 
   /** Times `work` and observes its duration in seconds (also when it throws). */
-  async time<T>(work: () => Promise<T>, labels: Labels = {}, now: () => number = performance.now.bind(performance)) {
+  async time<T>(
+    work: () => Promise<T>,
+    labels: Labels = {},
+    now: () => number = performance.now.bind(performance),
+  ) {
     const start = now();
     try {
       return await work();
@@ -175,7 +185,9 @@ export class Histogram extends Metric {
     for (const [k, s] of this.#series) {
       const labels = this.labelsOf(k);
       this.buckets.forEach((b, i) => {
-        out.push(`${this.name}_bucket${formatLabels({ ...labels, le: formatNumber(b) })} ${s.counts[i] ?? 0}`);
+        out.push(
+          `${this.name}_bucket${formatLabels({ ...labels, le: formatNumber(b) })} ${s.counts[i] ?? 0}`,
+        );
       });
       out.push(`${this.name}_bucket${formatLabels({ ...labels, le: "+Inf" })} ${s.count}`);
       out.push(`${this.name}_sum${formatLabels(labels)} ${formatNumber(s.sum)}`);
@@ -189,7 +201,8 @@ export class MetricsRegistry {
   readonly #metrics = new Map<string, Metric>();
 
   #add<M extends Metric>(metric: M): M {
-    if (this.#metrics.has(metric.name)) throw new InvalidMetricError(`metric ${metric.name} registered twice`);
+    if (this.#metrics.has(metric.name))
+      throw new InvalidMetricError(`metric ${metric.name} registered twice`);
     this.#metrics.set(metric.name, metric);
     return metric;
   }
@@ -202,7 +215,12 @@ export class MetricsRegistry {
     return this.#add(new Gauge(name, help, labelNames));
   }
 
-  histogram(name: string, help: string, buckets: readonly number[], labelNames: readonly string[] = []): Histogram {
+  histogram(
+    name: string,
+    help: string,
+    buckets: readonly number[],
+    labelNames: readonly string[] = [],
+  ): Histogram {
     return this.#add(new Histogram(name, help, buckets, labelNames));
   }
 
@@ -246,14 +264,18 @@ export interface AppMetrics {
 export function createAppMetrics(registry = new MetricsRegistry()): AppMetrics {
   return {
     registry,
-    buildsTotal: registry.counter("arb_builds_total", "Builds started since the process started", ["trigger"]),
+    buildsTotal: registry.counter("arb_builds_total", "Builds started since the process started", [
+      "trigger",
+    ]),
     jobs: registry.gauge("arb_jobs", "Jobs of open and recent builds by state", ["state"]),
     publishDuration: registry.histogram(
       "arb_publish_duration_seconds",
       "Time to publish one built package (fetch, verify, sign, upload, repo DB update)",
       [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
     ),
-    githubRequests: registry.counter("arb_github_requests_total", "GitHub API requests by HTTP status", ["status"]),
+    githubRequests: registry.counter("arb_github_requests_total", "GitHub API requests by HTTP status", [
+      "status",
+    ]),
     aurRequests: registry.counter("arb_aur_requests_total", "AUR RPC requests by HTTP status", ["status"]),
     githubRateLimitRemaining: registry.gauge(
       "arb_github_rate_limit_remaining",
@@ -269,7 +291,10 @@ export const appMetrics: AppMetrics = createAppMetrics();
 /** The subset of an Octokit instance we hook (`octokit.hook` from before-after-hook). */
 interface HookableOctokit {
   hook: {
-    after(name: "request", fn: (response: { status: number; headers: Record<string, unknown> }) => void): void;
+    after(
+      name: "request",
+      fn: (response: { status: number; headers: Record<string, unknown> }) => void,
+    ): void;
     error(name: "request", fn: (error: unknown) => never | Promise<never>): void;
   };
 }
@@ -283,7 +308,10 @@ export function instrumentOctokit(octokit: HookableOctokit, metrics: AppMetrics 
     metrics.githubRequests.inc({ status: String(status) });
     const remaining = Number(headers?.["x-ratelimit-remaining"]);
     if (headers?.["x-ratelimit-remaining"] !== undefined && Number.isFinite(remaining)) {
-      metrics.githubRateLimitRemaining.set({ resource: String(headers["x-ratelimit-resource"] ?? "core") }, remaining);
+      metrics.githubRateLimitRemaining.set(
+        { resource: String(headers["x-ratelimit-resource"] ?? "core") },
+        remaining,
+      );
     }
   };
   octokit.hook.after("request", (response) => record(response.status, response.headers));

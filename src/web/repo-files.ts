@@ -38,7 +38,13 @@ export function parseRepoFilePath(path: string, repoNames?: readonly string[]): 
   const [repo, arch, file] = raw.slice(2).map(decodeSegment);
   if (repo === undefined || arch === undefined || file === undefined) return undefined;
   if (!isValidPkgname(repo) || (repoNames && !repoNames.includes(repo))) return undefined;
-  if (!ARCH_NAME.test(arch) || !FILE_NAME.test(file) || file === "." || file === ".." || file.startsWith(".")) {
+  if (
+    !ARCH_NAME.test(arch) ||
+    !FILE_NAME.test(file) ||
+    file === "." ||
+    file === ".." ||
+    file.startsWith(".")
+  ) {
     return undefined;
   }
   return { repo, arch, file, key: `${arch}/${file}` };
@@ -72,7 +78,9 @@ export async function serveRepoFile(
 ): Promise<boolean> {
   if (path !== "/repo" && !path.startsWith("/repo/")) return false;
   if (req.method !== "GET" && req.method !== "HEAD") {
-    res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" }).end("method not allowed\n");
+    res
+      .writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" })
+      .end("method not allowed\n");
     return true;
   }
   const request = parseRepoFilePath(path, repoNames);
@@ -83,17 +91,25 @@ export async function serveRepoFile(
   // Repo DBs change in place; package files never do (a new version is a new name).
   const headers = {
     "content-type": contentTypeOf(request.file),
-    "cache-control": /\.(db|files)(\.tar\.\w+)?(\.sig)?$/.test(request.file) ? "no-cache" : "public, max-age=86400",
+    "cache-control": /\.(db|files)(\.tar\.\w+)?(\.sig)?$/.test(request.file)
+      ? "no-cache"
+      : "public, max-age=86400",
     "x-content-type-options": "nosniff",
   };
   if (req.method === "HEAD") {
     const info = await storage.head(request.key);
-    if (!info) return notFound(res), true;
+    if (!info) {
+      notFound(res);
+      return true;
+    }
     res.writeHead(200, { ...headers, "content-length": String(info.size) }).end();
     return true;
   }
   const bytes = await storage.get(request.key);
-  if (!bytes) return notFound(res), true;
+  if (!bytes) {
+    notFound(res);
+    return true;
+  }
   res.writeHead(200, { ...headers, "content-length": String(bytes.byteLength) }).end(bytes);
   return true;
 }

@@ -74,11 +74,22 @@ function send(
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown, head = false): true {
-  return send(res, status, "application/json; charset=utf-8", `${JSON.stringify(value, null, 2)}\n`, {}, head);
+  return send(
+    res,
+    status,
+    "application/json; charset=utf-8",
+    `${JSON.stringify(value, null, 2)}\n`,
+    {},
+    head,
+  );
 }
 
 /** Recomputes `arb_jobs{state}` from the open and recent builds at each scrape. */
-export function watchJobStates(metrics: AppMetrics, store: StateStore | Promise<StateStore>, recent: number): void {
+export function watchJobStates(
+  metrics: AppMetrics,
+  store: StateStore | Promise<StateStore>,
+  recent: number,
+): void {
   metrics.jobs.onCollect(async (gauge) => {
     const builds = await loadBuilds(await store, recent);
     const counts = new Map<JobState, number>(JOB_STATES.map((s) => [s, 0]));
@@ -97,7 +108,8 @@ export function createWebHandler(deps: WebDeps): WebHandler {
   /** undefined: the visitor must be turned away (401). */
   const viewerOf = (req: IncomingMessage, url: URL): Viewer | undefined => {
     const given = presentedToken(req, url);
-    const authenticated = settings.token !== undefined && given !== undefined && tokenMatches(given, settings.token);
+    const authenticated =
+      settings.token !== undefined && given !== undefined && tokenMatches(given, settings.token);
     if (settings.statusPage === "token" && !authenticated) return undefined;
     return { authenticated, isPublicRepository: settings.isPublicRepository };
   };
@@ -122,7 +134,8 @@ export function createWebHandler(deps: WebDeps): WebHandler {
 
     const isStatus = path === "/" || path === "/api/status" || /^\/api\/builds\/[^/]+$/.test(path);
     if (!isStatus || !readOnly) return false;
-    if (settings.statusPage === "off") return send(res, 404, "text/plain; charset=utf-8", "not found\n", {}, head);
+    if (settings.statusPage === "off")
+      return send(res, 404, "text/plain; charset=utf-8", "not found\n", {}, head);
     const viewer = viewerOf(req, url);
     if (!viewer) {
       return send(res, 401, "text/plain; charset=utf-8", "a token is required (Authorization: Bearer …)\n", {

@@ -39,10 +39,14 @@ export function webSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WebSet
   const token = env.STATUS_PAGE_TOKEN?.trim() || undefined;
   const mode = (env.STATUS_PAGE?.trim().toLowerCase() || (token ? "token" : "public")) as StatusPageMode;
   if (mode !== "public" && mode !== "token" && mode !== "off") {
-    throw new InvalidWebSettingError(`STATUS_PAGE must be public, token or off (got ${JSON.stringify(env.STATUS_PAGE)})`);
+    throw new InvalidWebSettingError(
+      `STATUS_PAGE must be public, token or off (got ${JSON.stringify(env.STATUS_PAGE)})`,
+    );
   }
-  if (mode === "token" && !token) throw new InvalidWebSettingError("STATUS_PAGE=token needs STATUS_PAGE_TOKEN");
-  if (token && token.length < 16) throw new InvalidWebSettingError("STATUS_PAGE_TOKEN must be at least 16 characters");
+  if (mode === "token" && !token)
+    throw new InvalidWebSettingError("STATUS_PAGE=token needs STATUS_PAGE_TOKEN");
+  if (token && token.length < 16)
+    throw new InvalidWebSettingError("STATUS_PAGE_TOKEN must be at least 16 characters");
   const publicRepos = new Set(list(env.STATUS_PUBLIC_REPOSITORIES).map((s) => s.toLowerCase()));
   const recentBuilds = Number(env.STATUS_RECENT_BUILDS?.trim() || "50");
   if (!Number.isInteger(recentBuilds) || recentBuilds < 1 || recentBuilds > 1000) {
@@ -50,7 +54,8 @@ export function webSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WebSet
   }
   const repoNames = list(env.REPO_NAMES);
   for (const r of repoNames) {
-    if (!isValidPkgname(r)) throw new InvalidWebSettingError(`REPO_NAMES: invalid repository name ${JSON.stringify(r)}`);
+    if (!isValidPkgname(r))
+      throw new InvalidWebSettingError(`REPO_NAMES: invalid repository name ${JSON.stringify(r)}`);
   }
   return {
     statusPage: mode,

@@ -18,17 +18,17 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"'`]/g, (c) => ESCAPES[c] ?? c);
 }
 
-/** A link only for http(s) URLs (a `javascript:` URL from a hostile source stays text). */
+/** The URL if it is http(s); a `javascript:` or malformed URL from a hostile source is dropped. */
+function safeHref(url: string | undefined): string | undefined {
+  if (url === undefined || !URL.canParse(url)) return undefined;
+  const parsed = new URL(url);
+  return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : undefined;
+}
+
 function link(url: string | undefined, text: string): string {
-  if (url === undefined) return escapeHtml(text);
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return escapeHtml(text);
-  }
-  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return escapeHtml(text);
-  return `<a href="${escapeHtml(parsed.href)}" rel="noopener noreferrer">${escapeHtml(text)}</a>`;
+  const href = safeHref(url);
+  if (href === undefined) return escapeHtml(text);
+  return `<a href="${escapeHtml(href)}" rel="noopener noreferrer">${escapeHtml(text)}</a>`;
 }
 
 function time(ms: number): string {
@@ -83,7 +83,7 @@ export function renderStatusPage(view: StatusView, options: { title?: string } =
                       ? ` <span class="muted">(${p.pkgnames.map(escapeHtml).join(", ")})</span>`
                       : ""
                   }</td><td data-label="version">${escapeHtml(p.version)}</td><td data-label="source">${escapeHtml(p.source)}</td>` +
-                  `<td data-label="last build">${state(p.state)} ${time(p.at)}</td><td data-label="log">${link(p.logUrl, p.logUrl ? "job log" : "")}</td></tr>`,
+                  `<td data-label="last build">${state(p.state)} ${time(p.at)}</td><td data-label="log">${safeHref(p.logUrl) ? link(p.logUrl, "job log") : ""}</td></tr>`,
               )
               .join("");
             return (
@@ -93,7 +93,9 @@ export function renderStatusPage(view: StatusView, options: { title?: string } =
           })
           .join("");
   const inFlight =
-    view.inFlight.length === 0 ? `<p class="muted">No builds running.</p>` : view.inFlight.map(buildSection).join("");
+    view.inFlight.length === 0
+      ? `<p class="muted">No builds running.</p>`
+      : view.inFlight.map(buildSection).join("");
   const failures =
     view.recentFailures.length === 0
       ? `<p class="muted">No recent failures.</p>`

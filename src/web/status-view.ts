@@ -141,14 +141,22 @@ export function statusView(
   now: number,
   options: { maxFailures?: number } = {},
 ): StatusView {
-  const newestFirst = [...builds].sort((a, b) => b.build.createdAt - a.build.createdAt || (a.build.id < b.build.id ? 1 : -1));
-  const groups = new Map<string, { label: string; hidden: boolean; repo: string; packages: Map<string, PackageStatus> }>();
+  const newestFirst = [...builds].sort(
+    (a, b) => b.build.createdAt - a.build.createdAt || (a.build.id < b.build.id ? 1 : -1),
+  );
+  const groups = new Map<
+    string,
+    { label: string; hidden: boolean; repo: string; packages: Map<string, PackageStatus> }
+  >();
   const failures: FailureStatus[] = [];
   for (const entry of newestFirst) {
     const { build } = entry;
     const show = visible(build, viewer);
     // Anonymous visitors see all private repositories of one pacman repo as one group, so counts leak nothing more.
-    const groupKey = JSON.stringify([show ? `${build.repository.owner}/${build.repository.name}` : "", build.repo]);
+    const groupKey = JSON.stringify([
+      show ? `${build.repository.owner}/${build.repository.name}` : "",
+      build.repo,
+    ]);
     let group = groups.get(groupKey);
     if (!group) {
       group = { label: label(build, viewer), hidden: !show, repo: build.repo, packages: new Map() };
@@ -174,7 +182,9 @@ export function statusView(
           pkgbase: job.pkgbase,
           version: job.version,
           state: job.state,
-          ...(show && (job.error ?? job.stateReason) ? { error: maskSecrets(job.error ?? job.stateReason ?? "") } : {}),
+          ...(show && (job.error ?? job.stateReason)
+            ? { error: maskSecrets(job.error ?? job.stateReason ?? "") }
+            : {}),
           at: jobTime(job),
           ...(show && job.htmlUrl ? { logUrl: job.htmlUrl } : {}),
         });
@@ -186,9 +196,14 @@ export function statusView(
       label: g.label,
       hidden: g.hidden,
       repo: g.repo,
-      packages: [...g.packages.values()].sort((a, b) => (a.pkgbase < b.pkgbase ? -1 : a.pkgbase > b.pkgbase ? 1 : 0)),
+      packages: [...g.packages.values()].sort((a, b) =>
+        a.pkgbase < b.pkgbase ? -1 : a.pkgbase > b.pkgbase ? 1 : 0,
+      ),
     }))
-    .sort((a, b) => Number(a.hidden) - Number(b.hidden) || a.label.localeCompare(b.label) || a.repo.localeCompare(b.repo));
+    .sort(
+      (a, b) =>
+        Number(a.hidden) - Number(b.hidden) || a.label.localeCompare(b.label) || a.repo.localeCompare(b.repo),
+    );
   return {
     generatedAt: now,
     authenticated: viewer.authenticated,
@@ -200,8 +215,13 @@ export function statusView(
 
 /** Open builds and the `recent` newest ones, each with its jobs (one store read per build). */
 export async function loadBuilds(store: StateStore, recent: number): Promise<BuildWithJobs[]> {
-  const [open, latest] = await Promise.all([store.listUnfinishedBuilds(), store.listBuilds({ limit: recent })]);
+  const [open, latest] = await Promise.all([
+    store.listUnfinishedBuilds(),
+    store.listBuilds({ limit: recent }),
+  ]);
   const byId = new Map<string, Build>();
   for (const b of [...open, ...latest]) byId.set(b.id, b);
-  return Promise.all([...byId.values()].map(async (build) => ({ build, jobs: await store.listJobs(build.id) })));
+  return Promise.all(
+    [...byId.values()].map(async (build) => ({ build, jobs: await store.listJobs(build.id) })),
+  );
 }

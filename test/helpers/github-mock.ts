@@ -25,7 +25,11 @@ interface OpenApiParameter {
 interface OpenApiOperation {
   readonly operationId: string;
   readonly parameters?: readonly OpenApiParameter[];
-  readonly requestBody?: { required?: boolean; content?: Record<string, { schema?: unknown }>; $ref?: string };
+  readonly requestBody?: {
+    required?: boolean;
+    content?: Record<string, { schema?: unknown }>;
+    $ref?: string;
+  };
 }
 interface OpenApiDocument {
   readonly paths: Record<string, Record<string, OpenApiOperation>>;
@@ -41,7 +45,9 @@ interface Route {
   readonly operation: OpenApiOperation;
 }
 
-let loaded: { doc: OpenApiDocument; routes: Route[]; ajv: Ajv; validators: Map<string, ValidateFunction> } | undefined;
+let loaded:
+  | { doc: OpenApiDocument; routes: Route[]; ajv: Ajv; validators: Map<string, ValidateFunction> }
+  | undefined;
 
 function openApi() {
   if (loaded) return loaded;
@@ -77,6 +83,8 @@ function openApi() {
   const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
   const ajv = new Ajv({ strict: false, validateSchema: false, allErrors: true });
   addFormats(ajv);
+  // GitHub's own format for `owner/name` (pulls: head_repo).
+  ajv.addFormat("repo.nwo", /^[^/\s]+\/[^/\s]+$/);
   ajv.addSchema(doc as object, "gh");
   loaded = { doc, routes, ajv, validators: new Map() };
   return loaded;
@@ -153,7 +161,8 @@ export function validateGitHubRequest(request: Omit<RecordedRequest, "template" 
 } {
   const { routes, ajv, validators, doc } = openApi();
   const route = routes.find((r) => r.method === request.method && r.regex.test(request.path));
-  if (!route) return { route, problems: [`${request.method} ${request.path}: no such GitHub REST operation`] };
+  if (!route)
+    return { route, problems: [`${request.method} ${request.path}: no such GitHub REST operation`] };
   const problems: string[] = [];
   const where = `${request.method} ${route.template} (${route.operation.operationId})`;
   const parameters = (route.operation.parameters ?? []).map((p) =>
@@ -167,13 +176,16 @@ export function validateGitHubRequest(request: Omit<RecordedRequest, "template" 
       continue;
     }
     const type = param.schema?.type;
-    if (type === "integer" && !/^-?\d+$/.test(value)) problems.push(`${where}: query ${name}=${value} is not an integer`);
-    if (type === "boolean" && !/^(true|false)$/.test(value)) problems.push(`${where}: query ${name}=${value} is not a boolean`);
+    if (type === "integer" && !/^-?\d+$/.test(value))
+      problems.push(`${where}: query ${name}=${value} is not an integer`);
+    if (type === "boolean" && !/^(true|false)$/.test(value))
+      problems.push(`${where}: query ${name}=${value} is not a boolean`);
     if (param.schema?.enum && !param.schema.enum.map(String).includes(value))
       problems.push(`${where}: query ${name}=${value} is not one of ${param.schema.enum.join(", ")}`);
   }
   for (const param of queryParams.values()) {
-    if (param.required && !(param.name in request.query)) problems.push(`${where}: missing query parameter ${param.name}`);
+    if (param.required && !(param.name in request.query))
+      problems.push(`${where}: missing query parameter ${param.name}`);
   }
   const jsonBody = route.operation.requestBody?.content?.["application/json"];
   const hasBody = request.body !== undefined && request.body !== "";
@@ -280,7 +292,8 @@ export class GitHubMock {
     expectation.used++;
     const reply = typeof expectation.reply === "function" ? expectation.reply(request) : expectation.reply;
     const replyHeaders = { ...reply.headers };
-    if (typeof reply.body !== "string" && reply.body !== undefined) replyHeaders["content-type"] ??= "application/json; charset=utf-8";
+    if (typeof reply.body !== "string" && reply.body !== undefined)
+      replyHeaders["content-type"] ??= "application/json; charset=utf-8";
     return [reply.status, reply.body ?? "", replyHeaders];
   }
 
@@ -305,7 +318,11 @@ export class GitHubMock {
 
   // Typed builders for the endpoints the app uses.
 
-  installationToken(installationId: number, permissions: Record<string, string> = {}, options?: ExpectOptions): this {
+  installationToken(
+    installationId: number,
+    permissions: Record<string, string> = {},
+    options?: ExpectOptions,
+  ): this {
     return this.on(
       "POST",
       `/app/installations/${installationId}/access_tokens`,
@@ -325,7 +342,10 @@ export class GitHubMock {
   /** `.github/arch-repo.yml` as Probot's `context.config` reads it (raw media type); `null` → 404 in the repo and in `OWNER/.github`. */
   repoConfig(owner: string, repo: string, yaml: string | null): this {
     if (yaml === null) {
-      this.on("GET", `/repos/${owner}/${repo}/contents/.github/arch-repo.yml`, { status: 404, body: { message: "Not Found" } });
+      this.on("GET", `/repos/${owner}/${repo}/contents/.github/arch-repo.yml`, {
+        status: 404,
+        body: { message: "Not Found" },
+      });
       return this.on("GET", `/repos/${owner}/.github/contents/.github/arch-repo.yml`, {
         status: 404,
         body: { message: "Not Found" },
@@ -351,7 +371,10 @@ export class GitHubMock {
     return this.on(
       "POST",
       `/repos/${owner}/${repo}/check-runs`,
-      (r) => ({ status: 201, body: { id, html_url: `https://github.com/${owner}/${repo}/runs/${id}`, ...(r.body as object) } }),
+      (r) => ({
+        status: 201,
+        body: { id, html_url: `https://github.com/${owner}/${repo}/runs/${id}`, ...(r.body as object) },
+      }),
       options,
     );
   }
@@ -374,7 +397,13 @@ export class GitHubMock {
     );
   }
 
-  dispatchWorkflow(owner: string, repo: string, workflow: string, runId: number, options: ExpectOptions = {}): this {
+  dispatchWorkflow(
+    owner: string,
+    repo: string,
+    workflow: string,
+    runId: number,
+    options: ExpectOptions = {},
+  ): this {
     return this.on(
       "POST",
       `/repos/${owner}/${repo}/actions/workflows/${workflow}/dispatches`,
@@ -453,7 +482,11 @@ export function webhookPayload<T = Record<string, unknown>>(
       url: `https://api.github.com/repos/${target.owner}/${target.repo}`,
     });
   }
-  payload.installation = { ...(payload.installation as object), id: target.installationId, node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI0Mg==" };
+  payload.installation = {
+    ...(payload.installation as object),
+    id: target.installationId,
+    node_id: "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNDI0Mg==",
+  };
   return payload as T;
 }
 

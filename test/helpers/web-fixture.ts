@@ -30,7 +30,16 @@ export interface WebFixture {
 }
 
 function planned(pkgbase: string, version: string, extra: Partial<PlannedJob> = {}): PlannedJob {
-  return { pkgbase, pkgnames: [pkgbase], version, source: "aur", ref: "0123abc", reason: "new", needs: [], ...extra };
+  return {
+    pkgbase,
+    pkgnames: [pkgbase],
+    version,
+    source: "aur",
+    ref: "0123abc",
+    reason: "new",
+    needs: [],
+    ...extra,
+  };
 }
 
 async function addBuild(
@@ -72,7 +81,11 @@ export async function seedBuilds(store: StateStore): Promise<void> {
       plan: [planned("yay", "12.4.2-1"), planned("broken-pkg", "0.1-1", { source: "local" }), evil],
     },
     [
-      { state: "published", finishedAt: T0 + 50_000, htmlUrl: "https://github.com/alice/pkgs/actions/runs/1/job/11" },
+      {
+        state: "published",
+        finishedAt: T0 + 50_000,
+        htmlUrl: "https://github.com/alice/pkgs/actions/runs/1/job/11",
+      },
       {
         state: "failed",
         finishedAt: T0 + 40_000,

@@ -40,7 +40,9 @@ const privateKey = generateKeyPairSync("rsa", {
   publicKeyEncoding: { type: "spki", format: "pem" },
 }).privateKey;
 
-const official = new PackageIndex([{ repo: "core", name: "bash", pkgbase: "bash", version: "5.2-1", provides: ["sh"] }]);
+const official = new PackageIndex([
+  { repo: "core", name: "bash", pkgbase: "bash", version: "5.2-1", provides: ["sh"] },
+]);
 const aur = new MemoryAurClient([
   {
     name: "foo-aur",
@@ -66,6 +68,8 @@ const planner: PlannerPort = {
   aurRef: async () => AUR_SHA,
 };
 
+let published: string[] = [];
+let notifications: string[] = [];
 let dataDir: string;
 let mock: GitHubMock;
 let runtime: AppRuntime;
@@ -79,6 +83,8 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 let testNumber = 0;
 beforeEach(async () => {
   testNumber++;
+  published = [];
+  notifications = [];
   mock = new GitHubMock();
   mock.installationToken(installationId);
   const deps: AppDeps = {
@@ -86,6 +92,15 @@ beforeEach(async () => {
     planner,
     publishSettings: { repoUrl: () => "https://repo.example/$arch", repoKey: async () => "PUBLIC KEY" },
     workflowTemplate: async () => "name: arch-repo-build\non: workflow_dispatch\n",
+    publish: async (_build, job) => {
+      published.push(job.pkgbase);
+      return "published";
+    },
+    notify: async (n) => {
+      notifications.push(
+        n.kind === "job-failed" ? `failed ${n.job.pkgbase}: ${n.reason}` : `finished ${n.build.conclusion}`,
+      );
+    },
     clock: Date.now,
     deliveryTtlMs: 3_600_000,
   };
@@ -156,9 +171,16 @@ describe("push", () => {
     const [build] = await runtime.deps.store.listBuilds({ owner, name: repo });
     expect(build).toMatchObject({ branch: "main", repo: "myrepo", headSha: AFTER, metapackage: "meta" });
 
-    const [dispatch, ...more] = mock.requestsTo("POST", `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`);
+    const [dispatch, ...more] = mock.requestsTo(
+      "POST",
+      `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`,
+    );
     expect(more).toHaveLength(0);
-    const body = dispatch?.body as { ref: string; inputs: Record<string, string>; return_run_details: boolean };
+    const body = dispatch?.body as {
+      ref: string;
+      inputs: Record<string, string>;
+      return_run_details: boolean;
+    };
     expect(body.ref).toBe("main");
     expect(body.return_run_details).toBe(true);
     expect(body.inputs.build_id).toBe(build?.id);
@@ -168,7 +190,9 @@ describe("push", () => {
       include: [{ pkgbase: "foo-aur", source: "aur", ref: AUR_SHA, pkgnames: ["foo-aur"], version: "2.0-1" }],
     });
 
-    const created = mock.requestsTo("POST", `/repos/${owner}/${repo}/check-runs`).map((r) => (r.body as { name: string }).name);
+    const created = mock
+      .requestsTo("POST", `/repos/${owner}/${repo}/check-runs`)
+      .map((r) => (r.body as { name: string }).name);
     expect(created.sort()).toEqual(["arch-repo-bot", "arch-repo-bot: foo-aur", "arch-repo-bot: meta"]);
     const [status] = mock.requestsTo("POST", `/repos/${owner}/${repo}/statuses/${AFTER}`);
     expect(status?.body).toMatchObject({ state: "pending", context: "arch-repo-bot/publish" });
@@ -205,7 +229,9 @@ describe("push", () => {
     mock.repoConfig(owner, repo, CONFIG);
     await receive("push", pushPayload({ modified: ["README.md"], added: ["docs/PKGBUILD.md"] }));
     mock.assertDone();
-    expect(mock.requests.filter((r) => r.operationId !== "apps/create-installation-access-token")).toHaveLength(1);
+    expect(
+      mock.requests.filter((r) => r.operationId !== "apps/create-installation-access-token"),
+    ).toHaveLength(1);
     expect(await runtime.deps.store.listBuilds()).toHaveLength(0);
   });
 
@@ -217,27 +243,47 @@ describe("push", () => {
   });
 
   it("a bad config gives a failing check run that names the field and the fix", async () => {
-    mock.repoConfig(owner, repo, "branches:\n  main: ../x\nmaxParallel: many\n").createCheckRun(owner, repo, 300);
+    mock
+      .repoConfig(owner, repo, "branches:\n  main: ../x\nmaxParallel: many\n")
+      .createCheckRun(owner, repo, 300);
     await receive("push", pushPayload({ modified: ["meta/PKGBUILD"] }));
     mock.assertDone();
     const [check] = mock.requestsTo("POST", `/repos/${owner}/${repo}/check-runs`);
-    const body = check?.body as { name: string; conclusion: string; head_sha: string; output: { summary: string } };
+    const body = check?.body as {
+      name: string;
+      conclusion: string;
+      head_sha: string;
+      output: { summary: string };
+    };
     expect(body).toMatchObject({ name: "arch-repo-bot", conclusion: "failure", head_sha: AFTER });
     expect(body.output.summary).toContain("- branches.main: a repository name follows pacman's name rules");
-    expect(body.output.summary).toContain("- maxParallel: expected number; write a whole number, e.g. `maxParallel: 4`");
+    expect(body.output.summary).toContain(
+      "- maxParallel: expected number; write a whole number, e.g. `maxParallel: 4`",
+    );
     expect(await runtime.deps.store.listBuilds()).toHaveLength(0);
   });
 
   it("a PKGBUILD the static evaluator refuses gives a failing check run and no build", async () => {
     mock
       .repoConfig(owner, repo, CONFIG)
-      .fileContents(owner, repo, "meta/PKGBUILD", AFTER, "pkgname=meta\npkgver=$(curl evil)\npkgrel=1\narch=(any)\n")
+      .fileContents(
+        owner,
+        repo,
+        "meta/PKGBUILD",
+        AFTER,
+        "pkgname=meta\npkgver=$(curl evil)\npkgrel=1\narch=(any)\n",
+      )
       .createCheckRun(owner, repo, 301);
     await receive("push", pushPayload({ modified: ["meta/PKGBUILD"] }));
     mock.assertDone();
     const [check] = mock.requestsTo("POST", `/repos/${owner}/${repo}/check-runs`);
-    expect(check?.body).toMatchObject({ conclusion: "failure", output: { title: "1 PKGBUILD could not be read" } });
-    expect((check?.body as { output: { summary: string } }).output.summary).toContain("meta/PKGBUILD:2");
+    expect(check?.body).toMatchObject({
+      conclusion: "failure",
+      output: { title: "1 PKGBUILD could not be read" },
+    });
+    expect((check?.body as { output: { summary: string } } | undefined)?.output.summary).toContain(
+      "meta/PKGBUILD:2",
+    );
   });
 });
 
@@ -246,31 +292,46 @@ describe("/rebuild", () => {
     const payload = webhookPayload<Record<string, unknown>>("issue_comment", "created");
     return {
       ...payload,
-      comment: { ...(payload.comment as object), id: 77, body, user: { ...((payload.comment as { user: object }).user), login, type: "User" } },
+      comment: {
+        ...(payload.comment as object),
+        id: 77,
+        body,
+        user: { ...(payload.comment as { user: object }).user, login, type: "User" },
+      },
       issue: { ...(payload.issue as object), number: 5 },
       sender: { ...(payload.sender as object), login, type: "User" },
     };
   }
 
   it("by a read-only user gets a polite refusal and nothing runs", async () => {
-    mock.reaction(owner, repo, 77).permission(owner, repo, "bob", "read", "read").createComment(owner, repo, 5);
+    mock
+      .reaction(owner, repo, 77)
+      .permission(owner, repo, "bob", "read", "read")
+      .createComment(owner, repo, 5);
     await receive("issue_comment", commentPayload("/rebuild foo-aur"));
     mock.assertDone();
     const [reply] = mock.requestsTo("POST", `/repos/${owner}/${repo}/issues/5/comments`);
-    expect((reply?.body as { body: string }).body).toMatch(/^Sorry @bob, only people with write, maintain or admin/);
+    expect((reply?.body as { body: string } | undefined)?.body).toMatch(
+      /^Sorry @bob, only people with write, maintain or admin/,
+    );
     expect(await runtime.deps.store.listBuilds()).toHaveLength(0);
   });
 
-  it.each(["/rebuild ../../etc", "/rebuild $(x)", "/rebuild foo `id`"])("%s is rejected before anything else", async (body) => {
-    mock.createComment(owner, repo, 5);
-    await receive("issue_comment", commentPayload(body, "alice"));
-    mock.assertDone();
-    expect(mock.requests.map((r) => r.operationId).filter((o) => o !== "apps/create-installation-access-token")).toEqual([
-      "issues/create-comment",
-    ]);
-    const [reply] = mock.requestsTo("POST", `/repos/${owner}/${repo}/issues/5/comments`);
-    expect((reply?.body as { body: string }).body).toMatch(/^Sorry, I can't run this command:[\s\S]*Usage: `\/rebuild NAME/);
-  });
+  it.each(["/rebuild ../../etc", "/rebuild $(x)", "/rebuild foo `id`"])(
+    "%s is rejected before anything else",
+    async (body) => {
+      mock.createComment(owner, repo, 5);
+      await receive("issue_comment", commentPayload(body, "alice"));
+      mock.assertDone();
+      expect(
+        mock.requests.map((r) => r.operationId).filter((o) => o !== "apps/create-installation-access-token"),
+      ).toEqual(["issues/create-comment"]);
+      const [reply] = mock.requestsTo("POST", `/repos/${owner}/${repo}/issues/5/comments`);
+      expect((reply?.body as { body: string } | undefined)?.body).toMatch(
+        /^Sorry, I can't run this command:[\s\S]*Usage: `\/rebuild NAME/,
+      );
+    },
+  );
 
   it("comments without a command are ignored", async () => {
     await receive("issue_comment", commentPayload("nice work"));
@@ -284,7 +345,11 @@ describe("installation", () => {
     const payload = webhookPayload<Record<string, unknown>>("installation", "created");
     return {
       ...payload,
-      installation: { ...(payload.installation as object), id: installationId, repository_selection: "selected" },
+      installation: {
+        ...(payload.installation as object),
+        id: installationId,
+        repository_selection: "selected",
+      },
       repositories: [{ id: 1, node_id: "R_1", name: repo, full_name: `${owner}/${repo}`, private: false }],
     };
   }
@@ -301,23 +366,34 @@ describe("installation", () => {
         status: 200,
         body: { ref: "refs/heads/main", object: { sha: AFTER, type: "commit" } },
       })
-      .on("POST", `/repos/${owner}/${repo}/git/refs`, { status: 201, body: { ref: "refs/heads/arch-repo-bot/add-build-workflow" } });
+      .on("POST", `/repos/${owner}/${repo}/git/refs`, {
+        status: 201,
+        body: { ref: "refs/heads/arch-repo-bot/add-build-workflow" },
+      });
   }
 
   it("opens a pull request that adds the missing build workflow", async () => {
     expectSetupStart();
     mock
-      .on("PUT", `/repos/${owner}/${repo}/contents/.github/workflows/arch-repo-build.yml`, { status: 201, body: { content: {} } })
+      .on("PUT", `/repos/${owner}/${repo}/contents/.github/workflows/arch-repo-build.yml`, {
+        status: 201,
+        body: { content: {} },
+      })
       .on("POST", `/repos/${owner}/${repo}/pulls`, {
         status: 201,
         body: { number: 7, html_url: `https://github.com/${owner}/${repo}/pull/7` },
       });
     await receive("installation", installationPayload());
     mock.assertDone();
-    const [put] = mock.requestsTo("PUT", `/repos/${owner}/${repo}/contents/.github/workflows/arch-repo-build.yml`);
+    const [put] = mock.requestsTo(
+      "PUT",
+      `/repos/${owner}/${repo}/contents/.github/workflows/arch-repo-build.yml`,
+    );
     const putBody = put?.body as { branch: string; content: string };
     expect(putBody.branch).toBe("arch-repo-bot/add-build-workflow");
-    expect(Buffer.from(putBody.content, "base64").toString()).toBe("name: arch-repo-build\non: workflow_dispatch\n");
+    expect(Buffer.from(putBody.content, "base64").toString()).toBe(
+      "name: arch-repo-build\non: workflow_dispatch\n",
+    );
     const [pr] = mock.requestsTo("POST", `/repos/${owner}/${repo}/pulls`);
     expect(pr?.body).toMatchObject({ head: "arch-repo-bot/add-build-workflow", base: "main" });
   });
@@ -329,7 +405,9 @@ describe("installation", () => {
         status: 403,
         body: { message: "Resource not accessible by integration" },
       })
-      .on("DELETE", `/repos/${owner}/${repo}/git/refs/heads/arch-repo-bot/add-build-workflow`, { status: 204 })
+      .on("DELETE", `/repos/${owner}/${repo}/git/refs/heads/arch-repo-bot/add-build-workflow`, {
+        status: 204,
+      })
       .on("POST", `/repos/${owner}/${repo}/issues`, {
         status: 201,
         body: { number: 8, html_url: `https://github.com/${owner}/${repo}/issues/8` },
@@ -337,8 +415,92 @@ describe("installation", () => {
     await receive("installation", installationPayload());
     mock.assertDone();
     const [issue] = mock.requestsTo("POST", `/repos/${owner}/${repo}/issues`);
-    const body = (issue?.body as { body: string }).body;
+    const body = (issue?.body as { body: string } | undefined)?.body;
     expect(body).toContain("`.github/workflows/arch-repo-build.yml`");
     expect(body).toContain("````yaml\nname: arch-repo-build\non: workflow_dispatch\n````");
+  });
+});
+
+describe("workflow_job", () => {
+  function jobPayload(status: string, conclusion: string | null, name = "build (foo-aur)", id = 9001) {
+    const payload = webhookPayload<Record<string, unknown>>(
+      "workflow_job",
+      status === "completed" ? "completed" : "in_progress",
+    );
+    return {
+      ...payload,
+      action: status,
+      workflow_job: {
+        ...(payload.workflow_job as object),
+        id,
+        run_id: 555,
+        name,
+        status,
+        conclusion,
+        html_url: `https://github.com/${owner}/${repo}/actions/runs/555/job/${id}`,
+      },
+    };
+  }
+
+  async function startPushBuild(statuses: number) {
+    mock
+      .repoConfig(owner, repo, CONFIG)
+      .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
+      .createCheckRun(owner, repo, 100)
+      .createCheckRun(owner, repo, 101)
+      .createCheckRun(owner, repo, 102)
+      .createStatus(owner, repo, AFTER, { times: statuses })
+      .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 555)
+      .updateCheckRun(owner, repo, 100, { times: 10, optional: true })
+      .updateCheckRun(owner, repo, 101, { times: 10, optional: true })
+      .updateCheckRun(owner, repo, 102, { times: 10, optional: true });
+    await receive("push", pushPayload({ modified: ["meta/PKGBUILD"] }));
+    const [build] = await runtime.deps.store.listBuilds({ owner, name: repo });
+    return build!;
+  }
+
+  it("out-of-order events: completed before in_progress publishes the job, then the metapackage is dispatched", async () => {
+    const build = await startPushBuild(1);
+    mock.dispatchWorkflow(owner, repo, "arch-repo-build.yml", 556);
+    await receive("workflow_job", jobPayload("completed", "success"));
+    await receive("workflow_job", jobPayload("in_progress", null));
+    mock.assertDone();
+    expect(published).toEqual(["foo-aur"]);
+    const jobs = await runtime.deps.store.listJobs(build.id);
+    expect(jobs.map((j) => [j.pkgbase, j.state])).toEqual([
+      ["foo-aur", "published"],
+      ["meta", "dispatched"],
+    ]);
+    const dispatches = mock.requestsTo(
+      "POST",
+      `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`,
+    );
+    expect(
+      dispatches.map(
+        (d) => JSON.parse((d.body as { inputs: { matrix: string } }).inputs.matrix).include[0].pkgbase,
+      ),
+    ).toEqual(["foo-aur", "meta"]);
+  });
+
+  it("a failure skips the dependants, closes the build as failed and notifies", async () => {
+    const build = await startPushBuild(2);
+    await receive("workflow_job", jobPayload("completed", "failure"));
+    mock.assertDone();
+    const jobs = await runtime.deps.store.listJobs(build.id);
+    expect(jobs.map((j) => [j.pkgbase, j.state])).toEqual([
+      ["foo-aur", "failed"],
+      ["meta", "skipped"],
+    ]);
+    expect(notifications).toEqual(["failed foo-aur: GitHub Actions job failure", "finished failure"]);
+    const statuses = mock
+      .requestsTo("POST", `/repos/${owner}/${repo}/statuses/${AFTER}`)
+      .map((r) => (r.body as { state: string }).state);
+    expect(statuses).toEqual(["pending", "failure"]);
+    const summary = mock.requestsTo("PATCH", `/repos/${owner}/${repo}/check-runs/100`).at(-1)?.body as {
+      conclusion: string;
+      actions: { identifier: string }[];
+    };
+    expect(summary.conclusion).toBe("failure");
+    expect(summary.actions.map((a) => a.identifier)).toEqual(["retry-failed"]);
   });
 });

@@ -11,7 +11,7 @@ import { readPackageFile } from "../../src/archive/package-file.js";
 import type { BuildResult } from "../../src/build/contracts.js";
 import { buildCommand } from "../../src/cli/build.js";
 import { memoryIO } from "../../src/cli/io.js";
-import { run, testUser } from "../helpers/real-tools.js";
+import { isRoot, run, testUser } from "../helpers/real-tools.js";
 
 const fixtures = new URL("../fixtures/build/", import.meta.url).pathname;
 const hello = join(fixtures, "hello");
@@ -156,6 +156,11 @@ describe("arch-repo-bot build", () => {
       const { io, stderr } = memoryIO("", { PATH: process.env.PATH });
       expect(await buildCommand(args, io)).toBe(2);
       expect(stderr()).toMatch(/^arch-repo-bot build: /);
+    }
+    if (isRoot) {
+      const { io, stderr } = memoryIO("", { PATH: process.env.PATH, ARB_BUILD_USER: "arb-no-such-user" });
+      expect(await buildCommand([hello, "--out", join(tempRoot, "x")], io)).toBe(2);
+      expect(stderr()).toContain("build user 'arb-no-such-user' does not exist");
     }
     expect(existsSync(join(tempRoot, "x", "result.json"))).toBe(false);
   });

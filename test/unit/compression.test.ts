@@ -84,10 +84,10 @@ describe("compression", () => {
     ["zstd", "zstd -c -q"],
     ["xz", "xz -c -1"],
   ] as const)(
-    "%s: a bomb (32 MiB of zeros made by the real tool) stops at the output limit",
+    "%s: a bomb (8 MiB of zeros made by the real tool) stops at the output limit",
     async (kind, cmd) => {
       const file = join(work, `bomb.${kind}`);
-      await run("sh", ["-c", `head -c 33554432 /dev/zero | ${cmd} > "$0"`, file]);
+      await run("sh", ["-c", `head -c 8388608 /dev/zero | ${cmd} > "$0"`, file]);
       const bomb = readFileSync(file);
       expect(bomb.length).toBeLessThan(100_000);
       let error: unknown;
@@ -111,7 +111,8 @@ describe("compression", () => {
   it("gzip: a flipped byte fails the CRC as a typed error", async () => {
     const packed = await compress(sample, "gzip");
     const flipped = packed.slice();
-    flipped[Math.floor(flipped.length / 2)] ^= 0xff;
+    const mid = Math.floor(flipped.length / 2);
+    flipped[mid] = (flipped[mid] as number) ^ 0xff;
     expect(() => decompress(flipped)).toThrow(expect.objectContaining({ reason: "corrupt" }));
   });
 

@@ -24,7 +24,10 @@ describe("parseRebuildCommand", () => {
       kind: "rebuild",
       names: ["yay", "paru"],
     });
-    expect(parseRebuildCommand("  /rebuild lib32-foo+bar@x_1.2")).toEqual({ kind: "rebuild", names: ["lib32-foo+bar@x_1.2"] });
+    expect(parseRebuildCommand("  /rebuild lib32-foo+bar@x_1.2")).toEqual({
+      kind: "rebuild",
+      names: ["lib32-foo+bar@x_1.2"],
+    });
   });
 
   it("understands --failed alone", () => {
@@ -131,7 +134,9 @@ describe("GitHubMock", () => {
           content: "party" as "eyes",
         }),
       ).rejects.toMatchObject({ status: 500 });
-      expect(() => mock.assertDone()).toThrow(/body\/content must be equal to one of the allowed values[\s\S]*unused mock: GET \/repos\/alice\/packages/);
+      expect(() => mock.assertDone()).toThrow(
+        /body\/content must be equal to one of the allowed values[\s\S]*unused mock: GET \/repos\/alice\/packages/,
+      );
     } finally {
       mock.close();
     }
@@ -140,7 +145,9 @@ describe("GitHubMock", () => {
   it("fails on an unmatched request and on an unknown query parameter", async () => {
     const mock = new GitHubMock();
     try {
-      await expect(testOctokit().request("GET /repos/{owner}/{repo}/pulls", { owner: "a", repo: "b", bogus: 1 })).rejects.toMatchObject({
+      await expect(
+        testOctokit().request("GET /repos/{owner}/{repo}/pulls", { owner: "a", repo: "b", bogus: 1 }),
+      ).rejects.toMatchObject({
         status: 500,
       });
       expect(() => mock.assertDone()).toThrow(/unknown query parameter bogus/);

@@ -1,9 +1,14 @@
-import { describe, expect, it } from "@jest/globals";
 import { createHmac, generateKeyPairSync } from "node:crypto";
+import { describe, expect, it } from "@jest/globals";
 import type { ApplicationFunction } from "probot";
 import { createScheduledHandler } from "../../src/lambda/scheduled.js";
 import { resolveSecretsFromEnv, SecretUnavailableError } from "../../src/lambda/secrets.js";
-import { createWebhookHandler, type HttpEvent, MissingSettingError, probotFromEnv } from "../../src/lambda/webhooks.js";
+import {
+  createWebhookHandler,
+  type HttpEvent,
+  MissingSettingError,
+  probotFromEnv,
+} from "../../src/lambda/webhooks.js";
 
 const SECRET = "lambda-webhook-secret";
 const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({
@@ -34,7 +39,12 @@ async function setup(onEvent?: () => Promise<void>) {
     });
   };
   const probot = await probotFromEnv(
-    { APP_ID: "12345", PRIVATE_KEY: privateKey.replace(/\n/g, "\\n"), WEBHOOK_SECRET: SECRET, LOG_LEVEL: "fatal" },
+    {
+      APP_ID: "12345",
+      PRIVATE_KEY: privateKey.replace(/\n/g, "\\n"),
+      WEBHOOK_SECRET: SECRET,
+      LOG_LEVEL: "fatal",
+    },
     appFn,
   );
   return { received, handle: createWebhookHandler(probot) };
@@ -87,14 +97,18 @@ describe("Lambda webhook handler", () => {
   it("rejects forged, unsigned or tampered payloads with 401 before any handler runs", async () => {
     const { received, handle } = await setup();
     const headers = { "x-github-event": "issues", "x-github-delivery": "d-3" };
-    const forged = await handle(event(payload, { ...headers, "x-hub-signature-256": sign(payload, "wrong-secret") }));
+    const forged = await handle(
+      event(payload, { ...headers, "x-hub-signature-256": sign(payload, "wrong-secret") }),
+    );
     expect(forged.statusCode).toBe(401);
     const tampered = await handle(
       event(payload.replace("opened", "closed"), { ...headers, "x-hub-signature-256": sign(payload) }),
     );
     expect(tampered.statusCode).toBe(401);
     expect((await handle(event(payload, headers))).statusCode).toBe(401);
-    expect((await handle(event(payload, { ...headers, "x-hub-signature-256": "sha256=zz" }))).statusCode).toBe(401);
+    expect(
+      (await handle(event(payload, { ...headers, "x-hub-signature-256": "sha256=zz" }))).statusCode,
+    ).toBe(401);
     expect(received).toEqual([]);
   });
 
@@ -102,11 +116,20 @@ describe("Lambda webhook handler", () => {
     const { handle } = await setup();
     const notJson = "not json";
     expect(
-      (await handle(event(notJson, { "x-github-event": "issues", "x-github-delivery": "d", "x-hub-signature-256": sign(notJson) })))
-        .statusCode,
+      (
+        await handle(
+          event(notJson, {
+            "x-github-event": "issues",
+            "x-github-delivery": "d",
+            "x-hub-signature-256": sign(notJson),
+          }),
+        )
+      ).statusCode,
     ).toBe(400);
     expect((await handle(event(payload, { "x-hub-signature-256": sign(payload) }))).statusCode).toBe(400);
-    expect((await handle({ ...event(payload, {}), requestContext: { http: { method: "GET" } } })).statusCode).toBe(405);
+    expect(
+      (await handle({ ...event(payload, {}), requestContext: { http: { method: "GET" } } })).statusCode,
+    ).toBe(405);
   });
 
   it("answers 500 when a handler fails, so GitHub shows the delivery as failed", async () => {
@@ -114,14 +137,20 @@ describe("Lambda webhook handler", () => {
       throw new Error("store down");
     });
     const res = await handle(
-      event(payload, { "x-github-event": "issues", "x-github-delivery": "d-5", "x-hub-signature-256": sign(payload) }),
+      event(payload, {
+        "x-github-event": "issues",
+        "x-github-delivery": "d-5",
+        "x-hub-signature-256": sign(payload),
+      }),
     );
     expect(res.statusCode).toBe(500);
     expect(res.body).not.toContain("store down");
   });
 
   it("refuses to start without its settings", async () => {
-    await expect(probotFromEnv({ APP_ID: "1", PRIVATE_KEY: privateKey }, () => {})).rejects.toThrow(MissingSettingError);
+    await expect(probotFromEnv({ APP_ID: "1", PRIVATE_KEY: privateKey }, () => {})).rejects.toThrow(
+      MissingSettingError,
+    );
   });
 });
 
@@ -151,11 +180,17 @@ describe("secrets from Secrets Manager ARNs", () => {
 
 describe("scheduled handler", () => {
   const logs: string[] = [];
-  const log = { info: (_f: object, m: string) => void logs.push(m), error: (_f: object, m: string) => void logs.push(m) };
+  const log = {
+    info: (_f: object, m: string) => void logs.push(m),
+    error: (_f: object, m: string) => void logs.push(m),
+  };
 
   it("says so when no update check is wired", async () => {
     const result = await createScheduledHandler(undefined, log)({ id: "e1" });
-    expect(result).toEqual({ checked: false, reason: "no update check is wired (checkUpdates not provided)" });
+    expect(result).toEqual({
+      checked: false,
+      reason: "no update check is wired (checkUpdates not provided)",
+    });
     expect(logs).toContain("no update check is wired (checkUpdates not provided)");
   });
 

@@ -90,7 +90,7 @@ describe("PKGBUILD evaluator over the corpus", () => {
     );
     expect(withDebian.length).toBeGreaterThanOrEqual(190);
     expect(rate).toBeGreaterThanOrEqual(0.99);
-    // The ones left are deliberate errors (command substitution, a C-style for loop), never wrong output.
+    // The one left is a deliberate error (`$(sed …)` in `source`), never wrong output.
     for (const f of failures) expect(f.error).toBeInstanceOf(PkgbuildError);
   });
 

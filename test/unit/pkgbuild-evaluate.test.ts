@@ -113,6 +113,14 @@ if _is_lto; then source=(lto); fi
     expect([e.line, e.construct]).toEqual([3, "status"]);
   });
 
+  it("evaluates arithmetic, C-style for loops and printf substitutions", () => {
+    const out = sources(`_n=3; _lvl=08
+for (( _p=1; _p <= $((10#\${_lvl} - 5)); _p++ )); do source+=(p$(printf "%03d" $_p)); done
+(( _n > 2 )) && source+=(big)
+source+=($(( (_n + 1) * 2 ** 3 % 7 )) $((_n++)) $_n $((0x10)) $((_n > 3 ? 1 : 0)))`);
+    expect(out).toEqual(["p001", "p002", "p003", "big", "4", "3", "4", "16", "1"]);
+  });
+
   it("uses the carch option", () => {
     const s = evaluatePkgbuild(`${header}if [[ $CARCH = aarch64 ]]; then depends=(arm); fi`, {
       carch: "aarch64",

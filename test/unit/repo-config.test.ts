@@ -2,7 +2,11 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "@jest/globals";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { parse } from "yaml";
-import { parseRepoConfig, RepoConfigError, renderRepoConfigJsonSchema } from "../../src/config/repo-config.js";
+import {
+  parseRepoConfig,
+  RepoConfigError,
+  renderRepoConfigJsonSchema,
+} from "../../src/config/repo-config.js";
 
 const schemaFile = new URL("../../schema/arch-repo.schema.json", import.meta.url);
 
@@ -50,7 +54,9 @@ describe("parseRepoConfig", () => {
   });
 
   it("asks for branches when the file is missing or empty", () => {
-    expect(problemsOf(null)).toEqual([{ field: "branches", message: "missing; write e.g. `branches: {main: myrepo}`" }]);
+    expect(problemsOf(null)).toEqual([
+      { field: "branches", message: "missing; write e.g. `branches: {main: myrepo}`" },
+    ]);
     expect(problemsOf({ branches: {} })[0]?.field).toBe("branches");
   });
 
@@ -71,8 +77,12 @@ describe("parseRepoConfig", () => {
     expect(problemsOf({ branches: { main: "r" }, maxParallel: 0 })[0]?.field).toBe("maxParallel");
     expect(problemsOf({ branches: { main: "r" }, review: "sometimes" })[0]?.field).toBe("review");
     expect(problemsOf({ branches: { main: "r" }, workflow: "../x.yml" })[0]?.field).toBe("workflow");
-    expect(problemsOf({ branches: { main: "r" }, metapackages: ["/etc/PKGBUILD"] })[0]?.field).toBe("metapackages.0");
-    expect(problemsOf({ branches: { main: "r" }, metapackages: ["a/../PKGBUILD"] })[0]?.field).toBe("metapackages.0");
+    expect(problemsOf({ branches: { main: "r" }, metapackages: ["/etc/PKGBUILD"] })[0]?.field).toBe(
+      "metapackages.0",
+    );
+    expect(problemsOf({ branches: { main: "r" }, metapackages: ["a/../PKGBUILD"] })[0]?.field).toBe(
+      "metapackages.0",
+    );
   });
 
   it("rejects unknown fields (typos) by name", () => {
@@ -87,7 +97,9 @@ describe("parseRepoConfig", () => {
     expect(result.ok).toBe(false);
     if (!result.ok) {
       expect(result.error.message).toContain("- branches: missing");
-      expect(result.error.message).toContain("- pushover: expected boolean; write `pushover: true` or `pushover: false`");
+      expect(result.error.message).toContain(
+        "- pushover: expected boolean; write `pushover: true` or `pushover: false`",
+      );
     }
   });
 });
@@ -103,7 +115,9 @@ describe("schema/arch-repo.schema.json", () => {
     expect(validate({ branches: { main: "myrepo" }, maxParallel: 2 })).toBe(true);
     expect(validate({ branches: { main: "../x" } })).toBe(false);
     expect(validate({ branches: { main: "r" }, bogus: 1 })).toBe(false);
-    for (const [field, property] of Object.entries(schema.properties as Record<string, { description?: string }>)) {
+    for (const [field, property] of Object.entries(
+      schema.properties as Record<string, { description?: string }>,
+    )) {
       expect([field, typeof property.description]).toEqual([field, "string"]);
     }
   });

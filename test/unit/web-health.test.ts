@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { startWebFixture, type WebFixture } from "../helpers/web-fixture.js";
-import { checkHealth } from "../../src/web/health.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
+import { checkHealth } from "../../src/web/health.js";
+import { startWebFixture, type WebFixture } from "../helpers/web-fixture.js";
 
 describe("/healthz", () => {
   let fx: WebFixture;

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { startWebFixture, type WebFixture } from "../helpers/web-fixture.js";
 import {
   countingFetch,
   createAppMetrics,
-  instrumentOctokit,
   InvalidMetricError,
+  instrumentOctokit,
   MetricsRegistry,
 } from "../../src/web/metrics.js";
+import { startWebFixture, type WebFixture } from "../helpers/web-fixture.js";
 
 interface Family {
   help?: string;
@@ -20,7 +20,10 @@ function parsePrometheus(text: string): Map<string, Family> {
   const families = new Map<string, Family>();
   const family = (name: string) => {
     let f = families.get(name);
-    if (!f) families.set(name, (f = { samples: [] }));
+    if (!f) {
+      f = { samples: [] };
+      families.set(name, f);
+    }
     return f;
   };
   for (const line of text.slice(0, -1).split("\n")) {
@@ -36,9 +39,8 @@ function parsePrometheus(text: string): Map<string, Family> {
     const labels: Record<string, string> = {};
     const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/gy;
     const body = sample[2] ?? "";
-    let m: RegExpExecArray | null;
     let consumed = 0;
-    while ((m = re.exec(body))) {
+    for (let m = re.exec(body); m; m = re.exec(body)) {
       labels[m[1] as string] = (m[2] as string).replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
       consumed = re.lastIndex;
     }
@@ -112,7 +114,9 @@ describe("metrics registry", () => {
     );
     after[0]?.({ status: 200, headers: { "x-ratelimit-remaining": "4999", "x-ratelimit-resource": "core" } });
     after[0]?.({ status: 201, headers: {} });
-    expect(() => onError[0]?.({ status: 403, response: { headers: { "x-ratelimit-remaining": "0" } } })).toThrow();
+    expect(() =>
+      onError[0]?.({ status: 403, response: { headers: { "x-ratelimit-remaining": "0" } } }),
+    ).toThrow();
     expect(metrics.githubRequests.get({ status: "200" })).toBe(1);
     expect(metrics.githubRequests.get({ status: "403" })).toBe(1);
     expect(metrics.githubRateLimitRemaining.get({ resource: "core" })).toBe(0);
@@ -155,7 +159,9 @@ describe("/metrics endpoint", () => {
     expect(parsed.get("arb_builds_total")?.samples).toEqual([
       { name: "arb_builds_total", labels: { trigger: "push" }, value: 1 },
     ]);
-    const jobs = Object.fromEntries(parsed.get("arb_jobs")?.samples.map((s) => [s.labels.state, s.value]) ?? []);
+    const jobs = Object.fromEntries(
+      parsed.get("arb_jobs")?.samples.map((s) => [s.labels.state, s.value]) ?? [],
+    );
     // Seeded: published yay + evil, failed broken-pkg + internal-tool, running paru, planned yay.
     expect(jobs).toMatchObject({ published: 2, failed: 2, running: 1, planned: 1, dispatched: 0 });
     expect(parsed.get("arb_publish_duration_seconds")?.samples.at(-1)).toEqual({

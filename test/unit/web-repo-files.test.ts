@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { contentTypeOf, parseRepoFilePath } from "../../src/web/repo-files.js";
 import { rawRequest } from "../helpers/raw-http.js";
 import { startWebFixture, type WebFixture } from "../helpers/web-fixture.js";
-import { contentTypeOf, parseRepoFilePath } from "../../src/web/repo-files.js";
 
 describe("/repo/REPO/ARCH/FILE", () => {
   let fx: WebFixture;
@@ -39,7 +39,9 @@ describe("/repo/REPO/ARCH/FILE", () => {
     expect(res.status).toBe(200);
     expect(res.headers["content-length"]).toBe(String(db.byteLength));
     expect(res.body.byteLength).toBe(0);
-    expect((await rawRequest(fx.baseUrl, "/repo/alicerepo/x86_64/missing.db", { method: "HEAD" })).status).toBe(404);
+    expect(
+      (await rawRequest(fx.baseUrl, "/repo/alicerepo/x86_64/missing.db", { method: "HEAD" })).status,
+    ).toBe(404);
   });
 
   it("refuses traversal and malformed paths with 404", async () => {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { rawRequest } from "../helpers/raw-http.js";
-import { HOSTILE_ERROR, startWebFixture, TOKEN, type WebFixture } from "../helpers/web-fixture.js";
+import { tokenMatches } from "../../src/web/routes.js";
+import { InvalidWebSettingError, webSettingsFromEnv } from "../../src/web/settings.js";
 import { escapeHtml } from "../../src/web/status-page.js";
 import { maskSecrets, type StatusView } from "../../src/web/status-view.js";
-import { InvalidWebSettingError, webSettingsFromEnv } from "../../src/web/settings.js";
-import { tokenMatches } from "../../src/web/routes.js";
+import { rawRequest } from "../helpers/raw-http.js";
+import { HOSTILE_ERROR, startWebFixture, TOKEN, type WebFixture } from "../helpers/web-fixture.js";
 
 describe("status page, public mode (default without a token)", () => {
   let fx: WebFixture;
@@ -59,7 +59,11 @@ describe("status page, public mode (default without a token)", () => {
   it("serves builds as JSON and answers 404 for private or unknown builds", async () => {
     const res = await fetch(`${fx.baseUrl}/api/builds/b0000000002-bbbbbb`);
     expect(res.status).toBe(200);
-    const build = (await res.json()) as { id: string; state: string; jobs: { pkgbase: string; state: string }[] };
+    const build = (await res.json()) as {
+      id: string;
+      state: string;
+      jobs: { pkgbase: string; state: string }[];
+    };
     expect(build).toMatchObject({ id: "b0000000002-bbbbbb", state: "open" });
     expect(build.jobs.map((j) => [j.pkgbase, j.state])).toEqual([
       ["paru", "running"],
@@ -97,7 +101,9 @@ describe("status page, token mode", () => {
   });
 
   it("shows everything, private repositories included, with the token in a header or the query", async () => {
-    const viaHeader = await fetch(`${fx.baseUrl}/api/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const viaHeader = await fetch(`${fx.baseUrl}/api/status`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     expect(viaHeader.status).toBe(200);
     const view = (await viaHeader.json()) as StatusView;
     expect(view.authenticated).toBe(true);

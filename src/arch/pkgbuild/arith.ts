@@ -35,7 +35,29 @@ export function evalArith(expr: string, env: ArithEnv, depth = 0): number | unde
     if (v === null) unknown = true;
     return v ?? "";
   });
-  if (unknown || text.includes("$") || text.includes("`")) return undefined;
+  if (unknown) return undefined;
+  let text2 = text;
+  // Nested `$(( … ))`: evaluate innermost-first.
+  for (let at = text2.indexOf("$(("); at >= 0; at = text2.indexOf("$((")) {
+    let parens = 0;
+    let end = -1;
+    for (let k = at + 1; k < text2.length; k++) {
+      if (text2[k] === "(") parens++;
+      else if (text2[k] === ")" && --parens === 0) {
+        end = k;
+        break;
+      }
+    }
+    if (end < 0) return undefined;
+    const inner = evalArith(text2.slice(at + 3, end - 1), env, depth + 1);
+    if (inner === undefined) return undefined;
+    text2 = text2.slice(0, at) + String(inner) + text2.slice(end + 1);
+  }
+  if (text2.includes("$") || text2.includes("`")) return undefined;
+  return evalTokens(text2, env, depth);
+}
+
+function evalTokens(text: string, env: ArithEnv, depth: number): number | undefined {
   const toks: string[] = [];
   TOKEN.lastIndex = 0;
   while (TOKEN.lastIndex < text.length) {

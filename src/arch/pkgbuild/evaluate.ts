@@ -4,6 +4,7 @@
  * `srcinfo.sh` / `util/pkgbuild.sh` do (see `get_pkgbuild_attribute`, `extract_function_variable`).
  */
 import type { Srcinfo, SrcinfoSection } from "../types.js";
+import { pkgnameProblem } from "../names.js";
 import type { Assign, Cmd, TestToken, Word } from "./ast.js";
 import { LIMITS, PkgbuildError, type Unknown } from "./errors.js";
 import { Expander, globToRegex, type Scope, type Variable } from "./expand.js";
@@ -172,6 +173,7 @@ class Interpreter implements Scope {
         return true;
       }
       case "loop":
+        if (cmd.arith !== undefined) return this.cStyleFor(cmd.arith, cmd.body, cmd.line);
         this.fail(`'${cmd.kind}' loop at top level cannot be evaluated statically`, cmd.kind, cmd.line);
         break;
       case "case": {
@@ -190,9 +192,11 @@ class Interpreter implements Scope {
         return this.run(cmd.body);
       case "test":
         return this.evalTest(cmd.words, cmd.line);
-      case "arithcmd":
-        this.fail("arithmetic command at top level", "((…))", cmd.line);
-        break;
+      case "arithcmd": {
+        const v = this.expander.arith(cmd.expr);
+        if (v === undefined) this.fail("arithmetic on values only known at run time", "((…))", cmd.line);
+        return v !== 0;
+      }
       case "andor": {
         let status = this.condOrExec(cmd.first);
         for (const { op, cmd: next } of cmd.rest) {
@@ -239,8 +243,7 @@ class Interpreter implements Scope {
   private matchPattern(value: string, pattern: Word): boolean {
     const pat = this.expander.expandPattern(pattern);
     if (pat.unknown) this.failUnknown(pat.unknown, "this pattern");
-    const alternatives = splitExtglobAlternatives(pat.pieces);
-    return new RegExp(`^(?:${alternatives})$`).test(value);
+    return new RegExp(`^(?:${globToRegex(pat.pieces)})$`).test(value);
   }
 
   private execSimple(cmd: Extract<Cmd, { k: "simple" }>): Status {
@@ -342,6 +345,27 @@ class Interpreter implements Scope {
     return frame ? (frame.args[n - 1] ?? "") : undefined;
   }
 
+  /** `for ((init; cond; step))` with statically known arithmetic, bounded like other loops. */
+  private cStyleFor(expr: string, body: readonly Cmd[], line: number): Status {
+    const parts = expr.split(";");
+    if (parts.length !== 3) this.fail("malformed for ((…)) loop", "for ((…))", line);
+    const [init, cond, step] = parts as [string, string, string];
+    const arith = (e: string) => {
+      const v = this.expander.arith(e);
+      if (v === undefined) this.fail("for ((…)) loop on values only known at run time", "for ((…))", line);
+      return v;
+    };
+    arith(init);
+    let status: Status = true;
+    for (let n = 0; cond.trim() === "" || arith(cond) !== 0; n++) {
+      if (n >= LIMITS.maxLoopIterations)
+        this.fail(`loop of more than ${LIMITS.maxLoopIterations} iterations`, "limit", line);
+      status = this.run(body);
+      arith(step);
+    }
+    return status;
+  }
+
   /** `$(declare -f NAME)` and `$(declare -f NAME | tail -n +N)`: how split PKGBUILDs generate package functions. */
   substitute(cmds: readonly Cmd[]): string | undefined {
     if (cmds.length !== 1) return undefined;
@@ -353,6 +377,8 @@ class Interpreter implements Scope {
       return r.unknown ? undefined : r.fields;
     };
     const first = argvOf(stages[0]!);
+    if (first?.[0] === "printf" && stages.length === 1 && first.length >= 2 && !first[1]!.startsWith("-"))
+      return formatPrintf(first[1]!, first.slice(2));
     if (first?.[0] !== "declare" || first[1] !== "-f" || first.length < 3) return undefined;
     let out = first
       .slice(2)
@@ -383,7 +409,7 @@ class Interpreter implements Scope {
       const values = r.fields;
       const base = a.append && existing ? existing.values.slice() : [];
       const unknown = r.unknown ?? (a.append ? existing?.unknown : undefined);
-      const v: Variable = { values: [...base, ...values], isArray: true };
+      const v: Variable = { values: [...base, ...values], isArray: true, line: a.line };
       if (unknown) v.unknown = unknown;
       this.vars.set(a.name, v);
       return;
@@ -399,7 +425,7 @@ class Interpreter implements Scope {
     const values = existing ? existing.values.slice() : [];
     if (index < 0) index += values.length;
     values[index] = a.append ? (values[index] ?? "") + r.value : r.value;
-    const v: Variable = { values, isArray: existing?.isArray ?? forceArray };
+    const v: Variable = { values, isArray: existing?.isArray ?? forceArray, line: a.line };
     const unknown = r.unknown ?? existing?.unknown;
     if (unknown) v.unknown = unknown;
     this.vars.set(a.name, v);
@@ -644,6 +670,14 @@ class Interpreter implements Scope {
     if (pkgbaseVar?.unknown) this.failUnknown(pkgbaseVar.unknown, "'pkgbase'");
     const base = pkgbaseVar?.values[0] || names[0] || "";
     if (!base) this.fail("no pkgname or pkgbase is set", "pkgname", 1);
+    // makepkg's lint (lint_pkgbuild/pkgname.sh) refuses these before printing anything.
+    for (const [what, name, v] of [
+      ["pkgbase", base, pkgbaseVar ?? pkgnames],
+      ...names.map((n) => ["pkgname", n, pkgnames] as const),
+    ] as const) {
+      const problem = pkgnameProblem(name);
+      if (problem) this.fail(`invalid ${what} '${name}': ${problem}`, what, v?.line ?? 1);
+    }
     const pkgbase = this.section("pkgbase", base, undefined);
     const packages = names.map((n) => this.section("pkgname", n, n));
     return { pkgbase, packages };
@@ -651,6 +685,37 @@ class Interpreter implements Scope {
 }
 
 type FuncDef = Extract<Cmd, { k: "func" }>;
+
+/** bash's printf for the common conversions (%s, %d, %Nd, %0Nd, %%, \n, \t); undefined otherwise. */
+function formatPrintf(format: string, args: readonly string[]): string | undefined {
+  let out = "";
+  let k = 0;
+  let ok = true;
+  const once = () =>
+    format.replace(/%(-?0?\d*)([sd%])|\\([nt\\])|%/g, (m, width: string | undefined, conv, esc) => {
+      if (esc) return esc === "n" ? "\n" : esc === "t" ? "\t" : "\\";
+      if (conv === "%") return "%";
+      if (!conv) {
+        ok = false;
+        return m;
+      }
+      const arg = args[k++] ?? "";
+      const w = Number(width?.replace(/^-?0?/, "") || 0);
+      let text = arg;
+      if (conv === "d") {
+        const n = /^[-+]?\d+$/.test(arg.trim()) ? Number(arg) : arg === "" ? 0 : Number.NaN;
+        if (Number.isNaN(n)) ok = false;
+        text = String(Math.abs(n));
+        if (width?.startsWith("0")) text = text.padStart(w - (n < 0 ? 1 : 0), "0");
+        if (n < 0) text = `-${text}`;
+      }
+      return width?.startsWith("-") ? text.padEnd(w) : text.padStart(w);
+    });
+  // printf reuses the format while arguments remain.
+  do out += once();
+  while (k < args.length && k > 0);
+  return ok ? out : undefined;
+}
 
 class ReturnSignal {
   constructor(readonly status: Status) {}
@@ -672,11 +737,6 @@ function normalizeSpace(v: string): string {
     .replace(/[ \t\n\r\v\f]+/g, " ")
     .replace(/^[ \t\n\r\v\f]/, "")
     .replace(/[ \t\n\r\v\f]$/, "");
-}
-
-/** Turns `a|b` alternatives of a case pattern into a regex alternation. */
-function splitExtglobAlternatives(pieces: { text: string; quoted: boolean }[]): string {
-  return globToRegex(pieces);
 }
 
 /**

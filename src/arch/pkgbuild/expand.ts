@@ -17,6 +17,8 @@ export interface Variable {
   values: (string | undefined)[];
   isArray: boolean;
   unknown?: Unknown;
+  /** Line of the last assignment (for errors about the value). */
+  line?: number;
 }
 
 export interface Scope {
@@ -412,7 +414,8 @@ export class Expander {
     let unknown = got.unknown;
     const star = p.index === "*" || p.name === "*";
     const multi = got.all && !star;
-    const joiner = star && quoted ? " " : " ";
+    // "${a[*]}" joins with the first IFS character, a space under makepkg's default IFS.
+    const joiner = " ";
     const done = (values: string[], m = multi) =>
       unknown ? { values, multi: m, joiner, unknown } : { values, multi: m, joiner };
     if (p.length) {
