@@ -103,9 +103,26 @@ export function unifiedDiff(
   const context = options.context ?? 3;
   const a = splitLines(before ?? "");
   const b = splitLines(after ?? "");
-  const ops = myers(a, b, options.maxEdits ?? 4000) ?? [
-    ...a.map((line) => ({ kind: "-" as const, line })),
-    ...b.map((line) => ({ kind: "+" as const, line })),
+  // Common head and tail first: cheap, and keeps the O(D²) search to the changed middle.
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tail = 0;
+  while (
+    tail < a.length - head &&
+    tail < b.length - head &&
+    a[a.length - 1 - tail] === b[b.length - 1 - tail]
+  )
+    tail++;
+  const midA = a.slice(head, a.length - tail);
+  const midB = b.slice(head, b.length - tail);
+  const same = (lines: readonly string[]) => lines.map((line) => ({ kind: " " as const, line }));
+  const ops = [
+    ...same(a.slice(0, head)),
+    ...(myers(midA, midB, options.maxEdits ?? 1000) ?? [
+      ...midA.map((line) => ({ kind: "-" as const, line })),
+      ...midB.map((line) => ({ kind: "+" as const, line })),
+    ]),
+    ...same(a.slice(a.length - tail)),
   ];
   let out = `--- ${before === undefined ? "/dev/null" : `a/${path}`}\n+++ ${after === undefined ? "/dev/null" : `b/${path}`}\n`;
   const changed = ops.map((op) => op.kind !== " ");

@@ -51,9 +51,8 @@ let loaded:
 
 function openApi() {
   if (loaded) return loaded;
-  const doc = fixNullable(
-    structuredClone(require("@octokit/openapi/generated/api.github.com.json")),
-  ) as OpenApiDocument;
+  // Fixed in place: the parsed JSON belongs to this module registry (one per jest test file).
+  const doc = fixNullable(require("@octokit/openapi/generated/api.github.com.json")) as OpenApiDocument;
   const routes: Route[] = [];
   for (const [template, item] of Object.entries(doc.paths)) {
     for (const [method, operation] of Object.entries(item)) {
@@ -221,6 +220,8 @@ export class GitHubMock {
 
   constructor(readonly baseUrl = "https://api.github.com") {
     openApi();
+    // Jest loads a fresh nock per test file into the same worker; only the active one may hook fetch.
+    if (!nock.isActive()) nock.activate();
     nock.disableNetConnect();
     nock.enableNetConnect(/^(127\.0\.0\.1|localhost)(:\d+)?$/);
     this.scope = nock(baseUrl).persist();
@@ -314,6 +315,7 @@ export class GitHubMock {
   close(): void {
     nock.cleanAll();
     nock.enableNetConnect();
+    nock.restore();
   }
 
   // Typed builders for the endpoints the app uses.

@@ -5,8 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { ServerResponse } from "node:http";
+import { join } from "node:path";
 import type { SourceFile } from "../../src/guard/snapshot.js";
 
 export const guardFixturesDir = new URL("../fixtures/guard/", import.meta.url).pathname;

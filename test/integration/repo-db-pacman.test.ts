@@ -63,6 +63,7 @@ package() { install -Dm755 /dev/null "$pkgdir/usr/bin/arb-gamma"; }
 
 const work = makeSharedTempDir("arb-repodb-it-");
 const built: Record<string, string> = {};
+let pacmanDirs = 0;
 
 async function makepkg(key: string, pkgbuild: string): Promise<void> {
   const src = join(work, "src", key);
@@ -82,8 +83,8 @@ async function makepkg(key: string, pkgbuild: string): Promise<void> {
 
 /** A throwaway pacman with one repo `test` served from `serverDir`; synced (-Sy, and -Fy for .files). */
 async function pacmanFor(serverDir: string, files = false) {
-  const base = makeSharedTempDir("arb-pacman-");
-  for (const d of ["db", "root", "cache"]) mkdirSync(join(base, d));
+  const base = join(work, `pacman-${pacmanDirs++}`);
+  for (const d of ["db", "root", "cache"]) mkdirSync(join(base, d), { recursive: true });
   const conf = join(base, "pacman.conf");
   writeFileSync(
     conf,

@@ -107,7 +107,9 @@ describe("compareSnapshots on the fixture AUR histories", () => {
 
   it("names what changed", () => {
     const c = loadGuardCase("new-source-domain");
-    const [flag] = compareSnapshots(snap(c.pkgbase, c.old), snap(c.pkgbase, c.new), { trustedMaintainers: [] });
+    const [flag] = compareSnapshots(snap(c.pkgbase, c.old), snap(c.pkgbase, c.new), {
+      trustedMaintainers: [],
+    });
     expect(flag?.detail).toBe("cdn.evil-mirror.example.net");
     const m = loadGuardCase("maintainer-change");
     expect(
@@ -145,7 +147,9 @@ describe("compareSnapshots on the fixture AUR histories", () => {
     expect(caseFlags("maintainer-change", ["mallory"])).toEqual(["maintainer-changed"]);
     expect(caseFlags("maintainer-change", ["alice"])).toEqual(["maintainer-changed"]);
     const c = loadGuardCase("same-maintainer-update");
-    expect(compareSnapshots(undefined, snap(c.pkgbase, c.new), { trustedMaintainers: ["alice"] })).toEqual([]);
+    expect(compareSnapshots(undefined, snap(c.pkgbase, c.new), { trustedMaintainers: ["alice"] })).toEqual(
+      [],
+    );
   });
 });
 
@@ -165,11 +169,26 @@ describe("mustHold", () => {
     ["always", [], true],
   ];
   it.each(cases)("review %s with %j → %s", (review, kinds, hold) => {
-    expect(mustHold(review, kinds.map((kind) => ({ kind })))).toBe(hold);
+    expect(
+      mustHold(
+        review,
+        kinds.map((kind) => ({ kind })),
+      ),
+    ).toBe(hold);
   });
 
   it("an update by the same maintainer goes ahead with the default `flagged`", () => {
-    expect(mustHold("flagged", caseFlags("same-maintainer-update").map((kind) => ({ kind })))).toBe(false);
-    expect(mustHold("flagged", caseFlags("maintainer-change").map((kind) => ({ kind })))).toBe(true);
+    expect(
+      mustHold(
+        "flagged",
+        caseFlags("same-maintainer-update").map((kind) => ({ kind })),
+      ),
+    ).toBe(false);
+    expect(
+      mustHold(
+        "flagged",
+        caseFlags("maintainer-change").map((kind) => ({ kind })),
+      ),
+    ).toBe(true);
   });
 });

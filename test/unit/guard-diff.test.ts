@@ -15,9 +15,11 @@ function applyPatch(before: string, patch: string): string {
   const out: string[] = [];
   let pos = 0;
   let i = 2;
-  const take = (kind: string, text: string) => {
-    const next = lines[i + 1];
-    return next === "\\ No newline at end of file" ? (i++, text) : `${text}\n`;
+  /** The line's text with its terminator; a following "\\ No newline" marker means it has none. */
+  const take = (text: string): string => {
+    if (lines[i + 1] !== "\\ No newline at end of file") return `${text}\n`;
+    i++;
+    return text;
   };
   for (; i < lines.length; i++) {
     const line = lines[i] as string;
@@ -29,7 +31,7 @@ function applyPatch(before: string, patch: string): string {
     }
     if (line === "") continue;
     const kind = line[0] as string;
-    const text = take(kind, line.slice(1));
+    const text = take(line.slice(1));
     if (kind === " " || kind === "-") {
       expect(old[pos]).toBe(text);
       pos++;

@@ -42,7 +42,9 @@ describe("renderGuardReport", () => {
     expect(report.text.length).toBeLessThanOrEqual(CHECK_RUN_TEXT_LIMIT);
     expect(report.text.length).toBeGreaterThan(CHECK_RUN_TEXT_LIMIT - 200);
     const [fenced, note] = report.text.split("```\n\n");
-    expect(note).toMatch(/^\*\*The diff is too long for a check run\*\*: showing \d+ of \d+ lines\. Full diff: /);
+    expect(note).toMatch(
+      /^\*\*The diff is too long for a check run\*\*: showing \d+ of \d+ lines\. Full diff: /,
+    );
     expect(note).toContain(base.fullDiffUrl);
     const shown = (fenced as string).slice("```diff\n".length);
     expect(diff.startsWith(shown)).toBe(true);
@@ -67,15 +69,15 @@ describe("renderGuardReport", () => {
 
   it("says so for a first build, an unchanged tree and an unreadable old tree", () => {
     const { previousCommit: _p, previousVersion: _v, ...first } = base;
-    expect(renderGuardReport({ ...first, flags: [{ kind: "new", detail: "first" }], hold: true }).text).toMatch(
-      /^First build/,
-    );
+    expect(
+      renderGuardReport({ ...first, flags: [{ kind: "new", detail: "first" }], hold: true }).text,
+    ).toMatch(/^First build/);
     expect(renderGuardReport({ ...base, flags: [], hold: false, diff: "" }).text).toMatch(/^No file changed/);
     expect(
       renderGuardReport({ ...base, flags: [], hold: false, diffUnavailable: "HTTP 503" }).text,
     ).toContain("HTTP 503");
-    expect(renderGuardReport({ ...base, maintainer: null, flags: [], hold: false, diff: "" }).summary).toContain(
-      "maintainer orphan",
-    );
+    expect(
+      renderGuardReport({ ...base, maintainer: null, flags: [], hold: false, diff: "" }).summary,
+    ).toContain("maintainer orphan");
   });
 });

@@ -147,6 +147,34 @@ describe("Lambda webhook handler", () => {
     expect(res.body).not.toContain("store down");
   });
 
+  it("waits for background work after receiving, but only up to its budget", async () => {
+    const probot = await probotFromEnv(
+      { APP_ID: "1", PRIVATE_KEY: privateKey, WEBHOOK_SECRET: SECRET, LOG_LEVEL: "fatal" },
+      () => {},
+    );
+    const order: string[] = [];
+    const settled = createWebhookHandler(probot, {
+      settle: async () => {
+        await new Promise((r) => setTimeout(r, 5));
+        order.push("settled");
+      },
+    });
+    const headers = {
+      "x-github-event": "issues",
+      "x-github-delivery": "d-6",
+      "x-hub-signature-256": sign(payload),
+    };
+    expect((await settled(event(payload, headers))).statusCode).toBe(200);
+    expect(order).toEqual(["settled"]);
+    let release: () => void = () => {};
+    const stuck = createWebhookHandler(probot, {
+      settle: () => new Promise<void>((r) => (release = r)),
+      settleMs: 10,
+    });
+    expect((await stuck(event(payload, headers))).statusCode).toBe(200);
+    release();
+  });
+
   it("refuses to start without its settings", async () => {
     await expect(probotFromEnv({ APP_ID: "1", PRIVATE_KEY: privateKey }, () => {})).rejects.toThrow(
       MissingSettingError,

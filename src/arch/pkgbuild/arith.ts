@@ -18,7 +18,9 @@ function literal(t: string): number | undefined {
     const base = Number(based[1]);
     if (base < 2 || base > 36) return undefined;
     const n = Number.parseInt(based[2]!, base);
-    return Number.isNaN(n) || n.toString(base) !== based[2]!.toLowerCase().replace(/^0+(?=.)/, "") ? undefined : n;
+    return Number.isNaN(n) || n.toString(base) !== based[2]!.toLowerCase().replace(/^0+(?=.)/, "")
+      ? undefined
+      : n;
   }
   if (/^0[xX]/.test(t)) return Number.parseInt(t, 16);
   if (/^0[0-7]+$/.test(t)) return Number.parseInt(t, 8);

@@ -3,8 +3,9 @@
  * the statically decidable subset), then extracts the .SRCINFO exactly as makepkg's
  * `srcinfo.sh` / `util/pkgbuild.sh` do (see `get_pkgbuild_attribute`, `extract_function_variable`).
  */
-import type { Srcinfo, SrcinfoSection } from "../types.js";
+
 import { pkgnameProblem } from "../names.js";
+import type { Srcinfo, SrcinfoSection } from "../types.js";
 import type { Assign, Cmd, TestToken, Word } from "./ast.js";
 import { LIMITS, PkgbuildError, type Unknown } from "./errors.js";
 import { Expander, globToRegex, type Scope, type Variable } from "./expand.js";
@@ -225,7 +226,8 @@ class Interpreter implements Scope {
       name = `'${n}'`;
     }
     const status = this.exec(cmd);
-    if (status === undefined) this.fail(`the exit status of ${name} is only known at run time`, "status", cmd.line);
+    if (status === undefined)
+      this.fail(`the exit status of ${name} is only known at run time`, "status", cmd.line);
     return status;
   }
 

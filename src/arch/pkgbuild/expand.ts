@@ -5,8 +5,9 @@
  * produce (command substitution, unknown arithmetic) are carried as `unknown` markers so that the
  * evaluator fails only when such a value reaches the metadata.
  */
-import type { Cmd, ParamPart, Part, Word } from "./ast.js";
+
 import { evalArith } from "./arith.js";
+import type { Cmd, ParamPart, Part, Word } from "./ast.js";
 import { LIMITS, type Unknown } from "./errors.js";
 
 /** Pattern trimming tests every prefix/suffix; keep its subject small enough to stay fast. */
@@ -357,7 +358,7 @@ export class Expander {
         return { values: [""], multi: false, joiner: " ", unknown: { line: p.line, construct: "$((…))" } };
       return { values: [String(v)], multi: false, joiner: " " };
     }
-    if (p.k === "param") return this.expandParam(p, quoted);
+    if (p.k === "param") return this.expandParam(p);
     if (p.k === "lit" || p.k === "sq") return { values: [p.v], multi: false, joiner: " " };
     return { values: [this.expandString({ parts: p.parts, line: 0 }).value], multi: false, joiner: " " };
   }
@@ -382,7 +383,8 @@ export class Expander {
       }
       if (name === "?") {
         const status = this.scope.lastStatus;
-        if (status === undefined) return { values: [""], all: false, unknown: { line: p.line, construct: "$?" }, set: false };
+        if (status === undefined)
+          return { values: [""], all: false, unknown: { line: p.line, construct: "$?" }, set: false };
         return { values: [status ? "0" : "1"], all: false, set: true };
       }
       if (name === "#") return { values: [String(this.scope.positionalCount())], all: false, set: true };
@@ -406,10 +408,7 @@ export class Expander {
     return { values: [value ?? ""], all: false, set: value !== undefined, ...base };
   }
 
-  private expandParam(
-    p: ParamPart,
-    quoted: boolean,
-  ): { values: string[]; multi: boolean; joiner: string; unknown?: Unknown } {
+  private expandParam(p: ParamPart): { values: string[]; multi: boolean; joiner: string; unknown?: Unknown } {
     const got = this.lookup(p);
     let unknown = got.unknown;
     const star = p.index === "*" || p.name === "*";
