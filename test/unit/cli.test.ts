@@ -1,10 +1,11 @@
 import { describe, expect, it } from "@jest/globals";
-import { runCli, usage } from "../../src/cli.js";
 import { memoryIO } from "../../src/cli/io.js";
+import { runCli, usage } from "../../src/cli.js";
 
 describe("arch-repo-bot CLI router", () => {
   it("lists every subcommand in its usage", () => {
-    for (const name of ["srcinfo", "vercmp", "repo", "plan", "build"]) expect(usage()).toContain(`  ${name} `);
+    for (const name of ["srcinfo", "vercmp", "repo", "plan", "build"])
+      expect(usage()).toContain(`  ${name} `);
   });
 
   it("rejects an unknown subcommand with exit code 2 and the usage on stderr", async () => {

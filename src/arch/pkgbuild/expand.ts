@@ -264,7 +264,7 @@ export class Expander {
         else if (p.k === "sq") pieces.push({ text: p.v, quoted: true });
         else if (p.k === "dq") walk(p.parts, true);
         else {
-          const r = this.expandPart(p, true);
+          const r = this.expandPart(p);
           unknown ??= r.unknown;
           pieces.push({ text: r.values.join(" "), quoted });
         }
@@ -310,7 +310,7 @@ export class Expander {
             any = true;
           } else if (q.k === "dq") continue;
           else {
-            const r = this.expandPart(q, true);
+            const r = this.expandPart(q);
             unknown ??= r.unknown;
             if (r.multi) {
               r.values.forEach((v, i) => {
@@ -326,7 +326,7 @@ export class Expander {
         }
         if (!any && p.parts.length === 0) append("", true);
       } else {
-        const r = this.expandPart(p, false);
+        const r = this.expandPart(p);
         unknown ??= r.unknown;
         if (!split) append(r.values.join(" "), false);
         else
@@ -343,10 +343,7 @@ export class Expander {
   }
 
   /** The values of one expansion part. `multi`: `"${a[@]}"`-style, one field per value. */
-  private expandPart(
-    p: Part,
-    quoted: boolean,
-  ): { values: string[]; multi: boolean; joiner: string; unknown?: Unknown } {
+  private expandPart(p: Part): { values: string[]; multi: boolean; joiner: string; unknown?: Unknown } {
     if (p.k === "cmdsub") {
       const out = this.scope.substitute(p.cmds);
       if (out !== undefined) return { values: [out.replace(/\n+$/, "")], multi: false, joiner: " " };
