@@ -10,6 +10,7 @@
  *   4. Optionally wait for background work (`settle`), bounded: GitHub gives up on a delivery after 10 s.
  */
 import type { ApplicationFunction, Probot } from "probot";
+import type { AppRuntime } from "../handlers/runtime.js";
 import { type FetchSecret, resolveSecretsFromEnv, secretsManagerFetcher } from "./secrets.js";
 
 /** The parts of an API Gateway v2 / Function URL event we read. */
@@ -134,8 +135,11 @@ export async function handler(event: HttpEvent): Promise<HttpResult> {
     // The app's own settings readers (signing key, store, storage) read process.env.
     Object.assign(process.env, env);
     const { createApp } = await import("../app.js");
-    // The reconciler runs in the scheduled function; a webhook instance only handles its event.
-    return createWebhookHandler(probotFromEnv(env, createApp({ resume: false, tickMs: 0 })));
+    let runtime: AppRuntime | undefined;
+    // No resume or timer here: an instance lives per event. Work the handlers started in the background
+    // (dispatches, check runs) is awaited within the budget; what is left resumes from stored state.
+    const appFn = createApp({ resume: false, tickMs: 0, onReady: (r) => (runtime = r) });
+    return createWebhookHandler(probotFromEnv(env, appFn), { settle: async () => runtime?.tasks.idle() });
   })();
   cached.catch(() => {
     cached = undefined;

@@ -333,6 +333,40 @@ describe("/rebuild", () => {
     },
   );
 
+  it("by a maintainer plans the names against the default branch, dispatches and replies with links", async () => {
+    mock
+      .reaction(owner, repo, 77)
+      .permission(owner, repo, "carol", "write", "maintain")
+      .repoConfig(owner, repo, CONFIG)
+      .on("GET", `/repos/${owner}/${repo}/git/ref/heads/main`, {
+        status: 200,
+        body: { ref: "refs/heads/main", object: { sha: AFTER, type: "commit" } },
+      })
+      .on("GET", `/repos/${owner}/${repo}/git/trees/${AFTER}`, {
+        status: 200,
+        body: { sha: AFTER, truncated: false, tree: [{ path: "meta/PKGBUILD", type: "blob" }] },
+      })
+      .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
+      .createCheckRun(owner, repo, 200)
+      .createCheckRun(owner, repo, 201)
+      .createStatus(owner, repo, AFTER)
+      .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 600)
+      .updateCheckRun(owner, repo, 200, { times: 5, optional: true })
+      .updateCheckRun(owner, repo, 201, { times: 5, optional: true })
+      .createComment(owner, repo, 5);
+    await receive("issue_comment", commentPayload("/rebuild foo-aur", "carol"));
+    mock.assertDone();
+    const [build] = await runtime.deps.store.listBuilds({ owner, name: repo });
+    const jobs = await runtime.deps.store.listJobs(build!.id);
+    expect(jobs.map((j) => [j.pkgbase, j.source, j.ref, j.state])).toEqual([
+      ["foo-aur", "aur", AUR_SHA, "dispatched"],
+    ]);
+    const [reply] = mock.requestsTo("POST", `/repos/${owner}/${repo}/issues/5/comments`);
+    expect((reply?.body as { body: string } | undefined)?.body).toMatch(
+      /^Rebuilding 1 package:\n\n- `foo-aur` 2\.0-1 \(\[details\]\(https:\/\/github\.com\/alice\/packages\/commit\/2{40}\/checks\)\)$/,
+    );
+  });
+
   it("comments without a command are ignored", async () => {
     await receive("issue_comment", commentPayload("nice work"));
     mock.assertDone();
