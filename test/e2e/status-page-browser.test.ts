@@ -77,7 +77,7 @@ describe("status page in headless Chromium", () => {
   });
 
   it("is one readable column on a phone, and shows everything with the token", async () => {
-    const page = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
     await page.goto(`${fx.baseUrl}/?token=${encodeURIComponent(TOKEN)}`);
     expect(await page.locator("body").textContent()).toContain("alice/secret-pkgs");
     // Table cells stack (display: block) and nothing scrolls sideways.

@@ -67,7 +67,7 @@ function relationName(entry: string): string {
 export async function startAurServer(
   results: readonly AurRpcResult[],
   srcinfo: ReadonlyMap<string, string> = new Map(),
-  /** More routes (e.g. cgit, see test/helpers/aur-cgit.ts): return true when the request was answered. */
+  /** More routes, tried first (e.g. cgit, see test/helpers/guard-fixtures.ts): true when the request was answered. */
   extraRoutes?: (url: URL, res: ServerResponse) => boolean,
 ): Promise<FakeAur> {
   const byName = new Map(results.map((r) => [r.Name, r]));
@@ -99,6 +99,7 @@ export async function startAurServer(
         version: 5,
       });
     }
+    if (extraRoutes?.(url, res)) return;
     if (url.pathname === "/rpc/v5/info" || url.pathname.startsWith("/rpc/v5/info/")) {
       // aurweb's v5 info handler reads arg[] (and arg) from the query or the form body.
       const params = new URLSearchParams(req.method === "POST" ? body : url.search);
@@ -134,7 +135,6 @@ export async function startAurServer(
       res.writeHead(text === undefined ? 404 : 200, { "content-type": "text/plain; charset=UTF-8" });
       return void res.end(text ?? "Invalid branch");
     }
-    if (extraRoutes?.(url, res)) return;
     json(res, 404, {
       error: "Incorrect request type specified.",
       resultcount: 0,

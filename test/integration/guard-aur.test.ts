@@ -29,15 +29,16 @@ function rpcResult(c: FixtureCase, maintainer: string | null): AurRpcResult {
   return { Name: c.pkgbase, PackageBase: c.pkgbase, Version: "1-1", Maintainer: maintainer };
 }
 
-/** Puts a case's old revision (or both) into the fake AUR, with HEAD and the RPC maintainer on `side`. */
+/**
+ * Puts a case's revisions into the fake AUR (cases of one pkgbase share its repository: their commits differ),
+ * HEAD and the RPC maintainer as of `side`.
+ */
 function serve(c: FixtureCase, side: "old" | "new"): void {
-  cgit.repos.set(c.pkgbase, {
-    head: c[side].commit,
-    commits: new Map([
-      [c.old.commit, c.old.files],
-      ...(side === "new" ? [[c.new.commit, c.new.files] as const] : []),
-    ]),
-  });
+  const repo = cgit.repos.get(c.pkgbase) ?? { head: "", commits: new Map() };
+  repo.commits.set(c.old.commit, c.old.files);
+  if (side === "new") repo.commits.set(c.new.commit, c.new.files);
+  repo.head = c[side].commit;
+  cgit.repos.set(c.pkgbase, repo);
   Object.assign(rpc[c.pkgbase] as object, { Maintainer: c[side].maintainer });
 }
 
@@ -86,6 +87,7 @@ beforeEach(async () => {
 describe("aur-git", () => {
   it("reads the head commit from git's ref advertisement", async () => {
     const c = cases[0] as FixtureCase;
+    serve(c, "old");
     expect(await aurHeadCommit({ aurUrl: aur.url }, c.pkgbase)).toBe(c.old.commit);
     serve(c, "new");
     expect(await aurHeadCommit({ aurUrl: aur.url }, c.pkgbase)).toBe(c.new.commit);
@@ -184,6 +186,7 @@ describe("SupplyChainGuard against the local AUR", () => {
       "install-added": "install-script-added",
     };
     for (const c of cases.slice(1)) {
+      serve(c, "old");
       await guard.recordPublished(c.pkgbase, {
         ...((await guard.check(aurJob(c, "old"), config)).snapshot as AurSnapshot),
       });
@@ -196,7 +199,7 @@ describe("SupplyChainGuard against the local AUR", () => {
   });
 
   it("checkPlan sets approvalReason only on held AUR jobs and passes local jobs through", async () => {
-    const [same, changed] = cases as [FixtureCase, FixtureCase];
+    const [same, , changed] = cases as [FixtureCase, FixtureCase, FixtureCase];
     const guard = newGuard();
     const config = { review: "flagged" as const, trustedMaintainers: [] };
     for (const c of [same, changed]) {
@@ -221,7 +224,7 @@ describe("SupplyChainGuard against the local AUR", () => {
       [changed.pkgbase, true],
     ]);
     expect(plan[0]?.approvalReason).toBeUndefined();
-    expect(plan[1]?.approvalReason).toBe("needs approval: maintainer-changed");
+    expect(plan[1]?.approvalReason).toBe("needs approval: new-source-domain");
     expect(plan[2]).toEqual({ ...local, needs: [same.pkgbase, changed.pkgbase] });
   });
 
