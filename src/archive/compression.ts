@@ -79,7 +79,7 @@ export async function compress(bytes: Uint8Array, kind: Exclude<Compression, "bz
       return bytes;
     case "gzip":
       // `gzip -c -f -n` in repo-add: no name/mtime in the header, which node's gzip never writes either.
-      return new Uint8Array(await gzipAsync(bytes, { level: 6 }));
+      return asUint8Array(await gzipAsync(bytes, { level: 6 }));
     case "zstd":
       zstdReady ??= initZstdWasm();
       await zstdReady;
@@ -92,13 +92,26 @@ export async function compress(bytes: Uint8Array, kind: Exclude<Compression, "bz
   }
 }
 
+/** A plain Uint8Array view of a Buffer's bytes: no copy (the Buffer owns the memory), no Buffer methods. */
+function asUint8Array(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
 function tooLarge(kind: Compression, max: number): CompressionError {
   return new CompressionError(`${kind} data expands beyond the limit of ${max} bytes`, kind, "too-large");
 }
 
+/** Largest output buffer sized up front from the gzip trailer (a lying trailer costs at most this much memory). */
+const MAX_PRESIZED_CHUNK = 64 * 1024 * 1024;
+
 function gunzipBounded(bytes: Uint8Array, maxOutput: number): Uint8Array {
+  // ISIZE (the last 4 bytes, RFC 1952) is the size of the last member mod 2^32: sizing zlib's one output chunk
+  // from it avoids growing and concatenating 1 MiB chunks (most of the time for a 16 MB .files DB).
+  const isize = bytes.length >= 18 ? readU32le(bytes, bytes.length - 4) : 0;
+  const chunkSize = Math.min(Math.max(isize + 1, 1 << 16), MAX_PRESIZED_CHUNK, Math.max(maxOutput, 1 << 16));
   try {
-    return new Uint8Array(gunzipSync(bytes, { maxOutputLength: maxOutput, chunkSize: 1 << 20 }));
+    const out = gunzipSync(bytes, { maxOutputLength: maxOutput, chunkSize });
+    return asUint8Array(out);
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === "ERR_BUFFER_TOO_LARGE") throw tooLarge("gzip", maxOutput);

@@ -111,8 +111,13 @@ export function parseDesc(descText: string, filesText?: string): DescEntry {
   if (entry.name === undefined) throw new DescError("desc has no %NAME%");
   if (entry.version === undefined) throw new DescError("desc has no %VERSION%");
   if (entry.filename === undefined) throw new DescError("desc has no %FILENAME%");
-  if (filesText !== undefined) entry.files = parseDescFields(filesText).get("FILES") ?? [];
+  if (filesText !== undefined) entry.files = parseFiles(filesText);
   return entry as unknown as DescEntry;
+}
+
+/** The `%FILES%` list of a .files DB member. */
+export function parseFiles(filesText: string): string[] {
+  return parseDescFields(filesText).get("FILES") ?? [];
 }
 
 export function formatDesc(entry: DescEntry): string {

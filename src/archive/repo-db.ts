@@ -8,7 +8,7 @@ import { isValidPkgname, isValidVersion, pkgnameProblem } from "../arch/names.js
 import type { DescEntry } from "../arch/types.js";
 import { vercmp } from "../arch/vercmp.js";
 import { compress, decompress } from "./compression.js";
-import { DescError, formatDesc, formatFiles, parseDesc } from "./desc.js";
+import { DescError, formatDesc, formatFiles, parseDesc, parseFiles } from "./desc.js";
 import { readTar, type TarLimits, writeTar } from "./tar.js";
 
 export interface RepoDbReadResult {
@@ -24,6 +24,12 @@ export interface ReadRepoDbOptions {
   /** Limit on the decompressed size (bytes). */
   readonly maxBytes?: number;
   readonly tarLimits?: Partial<TarLimits>;
+  /**
+   * Entries already read (by readRepoDb) from the matching .db: a member whose `desc` bytes are identical to
+   * such an entry's reuses its parsed fields and only its `files` is parsed. The result is the same as a full
+   * parse (same bytes, same parse); it halves the work of reading a .files DB next to its .db.
+   */
+  readonly parsedDescs?: readonly DescEntry[];
 }
 
 const utf8 = new TextDecoder("utf-8");
@@ -83,6 +89,8 @@ export async function readRepoDb(
     group.parts.set(filename, t.data);
   }
 
+  const known = new Map<string, DescEntry>();
+  for (const e of options.parsedDescs ?? []) if (rawMembers.has(e)) known.set(`${e.name}-${e.version}`, e);
   const entries: DescEntry[] = [];
   const seen = new Set<string>();
   for (const [dir, g] of groups) {
@@ -105,11 +113,18 @@ export async function readRepoDb(
       // An old-format `depends` file holds the dependency fields of the same entry.
       const depends = g.parts.get("depends");
       const filesBytes = g.parts.get("files");
-      const desc = utf8.decode(descBytes);
-      entry = parseDesc(
-        depends ? `${desc}\n${utf8.decode(depends)}` : desc,
-        filesBytes ? utf8.decode(filesBytes) : undefined,
-      );
+      const same = depends ? undefined : known.get(dir);
+      const sameDesc = same && sameBytes(rawMembers.get(same)?.desc, descBytes) ? same : undefined;
+      if (sameDesc) {
+        const { files: _files, ...fields } = sameDesc;
+        entry = filesBytes ? { ...fields, files: parseFiles(utf8.decode(filesBytes)) } : fields;
+      } else {
+        const desc = utf8.decode(descBytes);
+        entry = parseDesc(
+          depends ? `${desc}\n${utf8.decode(depends)}` : desc,
+          filesBytes ? utf8.decode(filesBytes) : undefined,
+        );
+      }
       if (!depends) rawMembers.set(entry, { desc: descBytes, ...(filesBytes ? { files: filesBytes } : {}) });
     } catch (e) {
       if (!(e instanceof DescError)) throw e;
@@ -141,6 +156,12 @@ export async function readRepoDb(
     entries.push(freezeEntry(entry));
   }
   return { entries, errors };
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  if (a === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -178,11 +199,10 @@ export async function writeRepoDb(
   const mtime = options.mtime ?? entries.reduce((m, e) => Math.max(m, e.builddate ?? 0), 0);
   const encoder = new TextEncoder();
   // bsdtar -cf - * : members in glob order, i.e. sorted directory names.
-  const sorted = [...entries].sort((a, b) =>
-    compareStrings(`${a.name}-${a.version}`, `${b.name}-${b.version}`),
-  );
-  const members = sorted.flatMap((e) => {
-    const dir = `${e.name}-${e.version}`;
+  const sorted = entries
+    .map((e) => ({ e, dir: `${e.name}-${e.version}` }))
+    .sort((a, b) => compareStrings(a.dir, b.dir));
+  const members = sorted.flatMap(({ e, dir }) => {
     const raw = rawMembers.get(e);
     const list = [
       { path: `${dir}/`, type: "directory" as const, mode: 0o755, mtime },

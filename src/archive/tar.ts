@@ -214,6 +214,20 @@ function padTo(n: number): number {
   return Math.ceil(n / BLOCK) * BLOCK;
 }
 
+/** The fields every header shares (uid, gid, magic, owner names, blank checksum), copied in one memcpy. */
+const HEADER_TEMPLATE = (() => {
+  const b = new Uint8Array(BLOCK);
+  writeOctal(b, 108, 8, 0);
+  writeOctal(b, 116, 8, 0);
+  b.fill(0x20, 148, 156);
+  writeString(b, 257, 6, "ustar");
+  writeString(b, 263, 2, "00");
+  writeString(b, 265, 32, "root");
+  writeString(b, 297, 32, "root");
+  return b;
+})();
+const TEMPLATE_SUM = HEADER_TEMPLATE.reduce((a, b) => a + b, 0);
+
 function writeHeader(
   out: Uint8Array,
   at: number,
@@ -226,28 +240,23 @@ function writeHeader(
     typeflag: string;
   },
 ): void {
-  const b = out.subarray(at, at + BLOCK);
-  writeString(b, 0, 100, h.name);
-  writeOctal(b, 100, 8, h.mode);
-  writeOctal(b, 108, 8, 0);
-  writeOctal(b, 116, 8, 0);
-  writeOctal(b, 124, 12, h.size);
-  writeOctal(b, 136, 12, Math.max(0, Math.floor(h.mtime)));
-  b.fill(0x20, 148, 156);
-  b[156] = h.typeflag.charCodeAt(0);
-  writeString(b, 257, 6, "ustar");
-  writeString(b, 263, 2, "00");
-  writeString(b, 265, 32, "root");
-  writeString(b, 297, 32, "root");
-  if (h.prefix) writeString(b, 345, 155, h.prefix);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += b[i] as number;
-  writeString(b, 148, 8, `${sum.toString(8).padStart(6, "0")}\0 `);
+  // `out` is zero-filled and the template covers the constant fields, so the checksum is the template's sum
+  // plus the bytes written here (a DB has tens of thousands of headers).
+  out.set(HEADER_TEMPLATE, at);
+  let sum = TEMPLATE_SUM;
+  sum += writeString(out, at, 100, h.name);
+  sum += writeOctal(out, at + 100, 8, h.mode);
+  sum += writeOctal(out, at + 124, 12, h.size);
+  sum += writeOctal(out, at + 136, 12, Math.max(0, Math.floor(h.mtime)));
+  const typeflag = h.typeflag.charCodeAt(0);
+  out[at + 156] = typeflag;
+  sum += typeflag;
+  if (h.prefix) sum += writeString(out, at + 345, 155, h.prefix);
+  writeString(out, at + 148, 8, `${sum.toString(8).padStart(6, "0")}\0 `);
 }
 
 function splitUstarPath(path: string): { name: string; prefix?: string } | undefined {
-  const bytes = encoder.encode(path);
-  if (bytes.length !== path.length) return undefined; // non-ASCII: pax keeps it exact
+  if (!isAscii(path)) return undefined; // non-ASCII: pax keeps it exact
   if (path.length <= 100) return { name: path };
   for (let i = path.length - 1; i > 0; i--) {
     if (path[i] !== "/") continue;
@@ -272,17 +281,31 @@ function paxRecord(key: string, value: string): Uint8Array {
   return encoder.encode(`${len}${rest}`);
 }
 
-function writeString(b: Uint8Array, at: number, len: number, s: string) {
-  if (/^[\x00-\x7f]*$/.test(s)) {
-    const n = Math.min(len, s.length);
-    for (let i = 0; i < n; i++) b[at + i] = s.charCodeAt(i);
-    return;
-  }
-  b.set(encoder.encode(s).subarray(0, len), at);
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
-function writeOctal(b: Uint8Array, at: number, len: number, n: number) {
-  writeString(b, at, len - 1, n.toString(8).padStart(len - 1, "0"));
+/** Writes `s` (truncated to `len` bytes) at `at`; returns the sum of the bytes written, for the checksum. */
+function writeString(b: Uint8Array, at: number, len: number, s: string): number {
+  let sum = 0;
+  if (isAscii(s)) {
+    const n = Math.min(len, s.length);
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      b[at + i] = c;
+      sum += c;
+    }
+    return sum;
+  }
+  const bytes = encoder.encode(s).subarray(0, len);
+  b.set(bytes, at);
+  for (const c of bytes) sum += c;
+  return sum;
+}
+
+function writeOctal(b: Uint8Array, at: number, len: number, n: number): number {
+  return writeString(b, at, len - 1, n.toString(8).padStart(len - 1, "0"));
 }
 
 function isZeroBlock(h: Uint8Array): boolean {

@@ -114,12 +114,15 @@ interface Loaded {
 
 async function loadEntries(paths: DbPaths, io: CliIO): Promise<Loaded | undefined> {
   if (!(await exists(paths.db))) return { db: [], files: [] };
-  const [db, filesDb] = await Promise.all([
-    readFile(paths.db).then((b) => readRepoDb(b)),
-    exists(paths.files).then(async (has) =>
-      has ? readRepoDb(await readFile(paths.files)) : { entries: [], errors: [] },
-    ),
+  const [dbBytes, filesBytes] = await Promise.all([
+    readFile(paths.db),
+    exists(paths.files).then((has) => (has ? readFile(paths.files) : undefined)),
   ]);
+  const db = await readRepoDb(dbBytes);
+  // The .files DB repeats each desc: entries identical to the .db's are not parsed twice.
+  const filesDb = filesBytes
+    ? await readRepoDb(filesBytes, { parsedDescs: db.entries })
+    : { entries: [], errors: [] };
   const errors = [...db.errors, ...filesDb.errors];
   if (errors.length > 0) {
     for (const e of errors) io.stderr(`error: ${e.message}\n`);

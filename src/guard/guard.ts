@@ -163,7 +163,9 @@ export class SupplyChainGuard {
     if (previous && previous.commit === commit) diff = "";
     else if (previous) {
       try {
-        diff = diffTrees(await this.fetchTree(pkgbase, previous.commit), files);
+        diff = diffTrees(await this.fetchTree(pkgbase, previous.commit), files, {
+          firstFiles: Object.keys(snapshot.installScripts),
+        });
       } catch (error) {
         diffUnavailable = `the files of the last published commit ${previous.commit} could not be read: ${(error as Error).message}`;
       }

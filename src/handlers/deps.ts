@@ -105,8 +105,19 @@ export function plannerFromEnv(env: NodeJS.ProcessEnv): PlannerPort {
 
 export async function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<AppDeps> {
   const base = env.REPO_BASE_URL?.replace(/\/+$/, "") ?? "";
+  const { notifierFromEnv } = await import("../notify/pushover.js");
+  const { notificationMessage } = await import("./notification-message.js");
+  const notifier = notifierFromEnv(env, {
+    info: (obj, msg) => console.info(msg, obj),
+    warn: (obj, msg) => console.warn(msg, obj),
+    error: (obj, msg) => console.error(msg, obj),
+  });
   return {
     store: await stateStoreFromEnv(env),
+    notify: async (notification) => {
+      const message = notificationMessage(notification);
+      if (message) await notifier.notify(message);
+    },
     planner: plannerFromEnv(env),
     publishSettings: {
       repoUrl: () => `${base}/$arch`,

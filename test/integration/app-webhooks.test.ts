@@ -537,4 +537,25 @@ describe("workflow_job", () => {
     expect(summary.conclusion).toBe("failure");
     expect(summary.actions.map((a) => a.identifier)).toEqual(["retry-failed"]);
   });
+  it("the Retry failed button on the summary check run dispatches the failed package again", async () => {
+    const build = await startPushBuild(3);
+    await receive("workflow_job", jobPayload("completed", "failure"));
+    mock.dispatchWorkflow(owner, repo, "arch-repo-build.yml", 557);
+    const payload = webhookPayload<Record<string, unknown>>("check_run", "requested_action");
+    await receive("check_run", {
+      ...payload,
+      action: "requested_action",
+      check_run: { ...(payload.check_run as object), id: 100, external_id: build.id },
+      requested_action: { identifier: "retry-failed" },
+    });
+    mock.assertDone();
+    const jobs = await runtime.deps.store.listJobs(build.id);
+    expect(jobs.map((j) => [j.pkgbase, j.state, j.attempt])).toEqual([
+      ["foo-aur", "dispatched", 2],
+      ["meta", "planned", 2],
+    ]);
+    expect(
+      mock.requestsTo("POST", `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`),
+    ).toHaveLength(2);
+  });
 });

@@ -195,6 +195,11 @@ describe("SupplyChainGuard against the local AUR", () => {
       expect(decision.flags.map((f) => f.kind)).toEqual([expected[c.name]]);
       expect(decision.hold).toBe(true);
       expect(decision.report.text.startsWith("```diff\n--- a/PKGBUILD\n")).toBe(true);
+      const files = decision.report.text.split("\n").filter((l) => l.startsWith("+++ "));
+      expect(files[0]).toBe("+++ b/PKGBUILD");
+      expect(files.at(-1)).toBe("+++ b/.SRCINFO");
+      if (c.name === "install-added")
+        expect(files).toEqual(["+++ b/PKGBUILD", "+++ b/hello-cli.install", "+++ b/.SRCINFO"]);
     }
   });
 

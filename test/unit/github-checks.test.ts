@@ -167,3 +167,41 @@ describe("syncCheckRun and the publish status", () => {
     expect(body.description).toHaveLength(140);
   });
 });
+
+describe("notificationMessage", () => {
+  it("lists failures and skips with reasons and a log link; quiet summary otherwise; nothing per job", async () => {
+    const { notificationMessage } = await import("../../src/handlers/notification-message.js");
+    const closed = build({ state: "closed", conclusion: "failure" });
+    const failedJob = job("foo", "failed", {
+      stateReason: "GitHub Actions job failure",
+      htmlUrl: "https://gh/log/1",
+    });
+    expect(
+      notificationMessage({ kind: "job-failed", build: closed, job: failedJob, reason: "x" }),
+    ).toBeUndefined();
+    expect(
+      notificationMessage({
+        kind: "build-finished",
+        build: closed,
+        jobs: [
+          failedJob,
+          job("meta", "skipped", { stateReason: "dependency foo failed" }),
+          job("bar", "published"),
+        ],
+      }),
+    ).toEqual({
+      title: "alice/packages → myrepo: 1 failed, 1 skipped",
+      message: "✗ foo 1.0-1: GitHub Actions job failure\n– meta: dependency foo failed\n✓ bar 1.0-1",
+      url: "https://gh/log/1",
+      urlTitle: "Build log",
+      priority: 0,
+    });
+    expect(
+      notificationMessage({ kind: "build-finished", build: closed, jobs: [job("bar", "published")] }),
+    ).toMatchObject({
+      title: "alice/packages → myrepo: 1 published",
+      message: "bar 1.0-1 (new)",
+      priority: -1,
+    });
+  });
+});

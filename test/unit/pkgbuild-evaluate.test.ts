@@ -93,9 +93,10 @@ source+=("$_opt")`);
 if [[ $CARCH == x86_64 && -n "$_flavor" ]]; then source=(a); elif true; then source=(b); else source=(c); fi
 case "$_flavor" in lite|mini) source+=(lite) ;; f*) source+=(full) ;; esac
 [ "$_flavor" = full ] && source+=(test)
+[ "$CARCH" = i686 -o "$CARCH" = x86_64 -a -n "$_flavor" ] && source+=(test2)
 [[ $_flavor =~ ^fu ]] || source+=(never)
 for _p in p1 p2; do source+=("\${_p}.patch"); done`);
-    expect(out).toEqual(["a", "full", "test", "p1.patch", "p2.patch"]);
+    expect(out).toEqual(["a", "full", "test", "test2", "p1.patch", "p2.patch"]);
   });
 
   it("uses the exit status of PKGBUILD functions, extglob patterns and =~ groups", () => {

@@ -533,6 +533,15 @@ class Interpreter implements Scope {
 
   private evalTestStrings(args: readonly string[], line: number): boolean {
     if (args.length === 0) return false;
+    // `-o` binds looser than `-a` (test(1)); split on them when they sit between full expressions.
+    for (const joiner of ["-o", "-a"]) {
+      const at = args.indexOf(joiner, 1);
+      if (at > 0 && at < args.length - 1) {
+        const left = this.evalTestStrings(args.slice(0, at), line);
+        const right = this.evalTestStrings(args.slice(at + 1), line);
+        return joiner === "-o" ? left || right : left && right;
+      }
+    }
     if (args[0] === "!") return !this.evalTestStrings(args.slice(1), line);
     if (args.length === 1) return args[0] !== "";
     if (args.length === 2) return this.unaryTest(args[0]!, args[1]!, line);

@@ -446,7 +446,7 @@ export class Expander {
       case "=":
       case ":?":
       case "?":
-        if (op.endsWith("?") ? (op === ":?" ? isNull : !got.set) : false)
+        if (op.endsWith("?") && !unknown && (op === ":?" ? isNull : !got.set))
           this.scope.fail(`\${${p.name}${op}…}: parameter not set`, "${…?}", p.line);
         if (op.endsWith("=") && (op === ":=" ? isNull : !got.set)) {
           if (p.index !== undefined || p.indirect || !/^[A-Za-z_]/.test(p.name))
