@@ -3,7 +3,7 @@
  * service (src/build/) drives builds from stored state through GitHub ports (src/handlers/github-ports.ts).
  * On start, unfinished builds are resumed (the reconciler), and a periodic tick handles timeouts.
  */
-import type { ApplicationFunction, Probot } from "probot";
+import type { ApplicationFunction, ApplicationFunctionOptions, Probot } from "probot";
 import { BuildService } from "./build/build-service.js";
 import { handleCheckRun, handleCheckSuite } from "./handlers/check-run.js";
 import { type AppDeps, BackgroundTasks, depsFromEnv } from "./handlers/deps.js";
@@ -13,6 +13,10 @@ import { handleIssueComment } from "./handlers/issue-comment.js";
 import { handlePush } from "./handlers/push.js";
 import type { AppRuntime } from "./handlers/runtime.js";
 import { handleWorkflowJob, handleWorkflowRun } from "./handlers/workflow-job.js";
+import { storageFromEnv } from "./publish/s3-storage.js";
+import { appMetrics } from "./web/metrics.js";
+import { registerWebRoutes } from "./web/routes.js";
+import { webSettingsFromEnv } from "./web/settings.js";
 
 export interface CreateAppOptions {
   /** Ports; default: from the environment (`depsFromEnv`). */
@@ -26,7 +30,7 @@ export interface CreateAppOptions {
 }
 
 export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
-  return (robot: Probot) => {
+  return (robot: Probot, appOptions?: ApplicationFunctionOptions) => {
     const log = (message: string, error?: unknown) =>
       error === undefined ? robot.log.info(message) : robot.log.error({ err: error }, message);
     const tasks = new BackgroundTasks(log);
@@ -60,8 +64,35 @@ export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
     robot.on(["installation.created", "installation_repositories.added"], async (context) =>
       handleInstallation(context, await runtimeReady),
     );
+    mountWebRoutes(robot, appOptions, runtimeReady);
     robot.log.info("arch-repo-bot loaded");
   };
+}
+
+/**
+ * Status page, /healthz, /metrics and the embedded repository under /repo/ (src/web/routes.ts). Probot only
+ * has a server to mount them on when it runs one (`npm start`, not `probot.load` in tests or Lambda).
+ */
+function mountWebRoutes(
+  robot: Probot,
+  appOptions: ApplicationFunctionOptions | undefined,
+  runtimeReady: Promise<AppRuntime>,
+): void {
+  if (appOptions?.addHandler === undefined) return;
+  try {
+    registerWebRoutes(appOptions.addHandler, {
+      store: runtimeReady.then((runtime) => runtime.deps.store),
+      storage: storageFromEnv(process.env),
+      metrics: appMetrics,
+      settings: webSettingsFromEnv(process.env),
+    });
+  } catch (error) {
+    if (error instanceof Error && error.message === "No server instance") {
+      robot.log.debug("no HTTP server: web routes not mounted");
+      return;
+    }
+    throw error;
+  }
 }
 
 /** The app as `npm start` runs it (src/main.ts): every port from the environment. */

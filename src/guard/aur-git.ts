@@ -159,9 +159,14 @@ export async function fetchAurTree(
   if (srcinfo !== undefined) files.set(".SRCINFO", srcinfo);
   files.set("PKGBUILD", pkgbuild);
 
-  const { srcinfo: parsed } = srcinfoFromSources(pkgbase, files);
+  // Names from the PKGBUILD too: makepkg builds the PKGBUILD, the .SRCINFO could leave a file out.
+  const { srcinfo: parsed, fromPkgbuild } = srcinfoFromSources(pkgbase, files);
   const named = new Set<string>();
-  for (const section of [parsed.pkgbase, ...parsed.packages])
+  const sections = [parsed, ...(fromPkgbuild ? [fromPkgbuild] : [])].flatMap((s) => [
+    s.pkgbase,
+    ...s.packages,
+  ]);
+  for (const section of sections)
     for (const [key, value] of section.fields) {
       const name = /^source(?:_|$)/.test(key)
         ? localSourceName(value)

@@ -209,7 +209,9 @@ export type GuardFlagKind =
   | "new-source-domain"
   | "checksums-changed-same-version"
   | "install-script-added"
-  | "install-script-changed";
+  | "install-script-changed"
+  /** The `.SRCINFO` disagrees with the PKGBUILD on sources, checksums or scriptlets (makepkg builds the PKGBUILD). */
+  | "srcinfo-mismatch";
 
 export interface GuardFlag {
   readonly kind: GuardFlagKind;
@@ -262,6 +264,11 @@ export function compareSnapshots(
         flags.push({ kind: "install-script-changed", detail: name });
     }
   }
+  if (next.srcinfoMismatch && next.srcinfoMismatch.length > 0)
+    flags.push({
+      kind: "srcinfo-mismatch",
+      detail: `the .SRCINFO disagrees with the PKGBUILD on ${next.srcinfoMismatch.join(", ")}`,
+    });
   if (next.maintainer !== null && policy.trustedMaintainers.includes(next.maintainer))
     return flags.filter((f) => f.kind === "maintainer-changed");
   return flags;

@@ -5,7 +5,8 @@ export type ReviewLevel = "none" | "new" | "flagged" | "always";
 
 /**
  * `none`: never; `new`: the first build of a pkgbase; `flagged`: any flag (new, maintainer changed, new source
- * domain, checksums changed without a version change, install scriptlet added/changed); `always`: every build.
+ * domain, checksums changed without a version change, install scriptlet added/changed, a `.SRCINFO` that does
+ * not match its PKGBUILD); `always`: every build.
  */
 export function mustHold(review: ReviewLevel, flags: readonly Pick<GuardFlag, "kind">[]): boolean {
   switch (review) {

@@ -43,6 +43,7 @@ const FLAG_TEXT: Readonly<Record<GuardFlag["kind"], string>> = {
   "checksums-changed-same-version": "Checksums changed without a version change",
   "install-script-added": "Install scriptlet added",
   "install-script-changed": "Install scriptlet changed",
+  "srcinfo-mismatch": ".SRCINFO does not match the PKGBUILD",
 };
 
 /** A fence longer than any backtick run in the content, so a diff line starting with ``` cannot close it. */

@@ -29,6 +29,8 @@ export interface AurSnapshot {
   readonly files: Readonly<Record<string, string>>;
   /** Which file the metadata came from. */
   readonly parsedFrom: ".SRCINFO" | "PKGBUILD";
+  /** Keys where the `.SRCINFO` disagrees with the PKGBUILD on sources, checksums or scriptlets (see `srcinfoFromSources`). */
+  readonly srcinfoMismatch?: readonly string[];
 }
 
 /** What the AUR RPC (and the git ref lookup) tell about the pkgbase at that commit. */
@@ -55,30 +57,66 @@ export function sha256(content: SourceFile): string {
   return createHash("sha256").update(content).digest("hex");
 }
 
-/** The parsed metadata: `.SRCINFO` when the tree has one (aurweb requires it), else the PKGBUILD, statically. */
+/**
+ * The parsed metadata: `.SRCINFO` when the tree has one (aurweb requires it), else the PKGBUILD, statically.
+ * aurweb checks the `.SRCINFO`'s syntax only, not that it matches the PKGBUILD, and makepkg builds the PKGBUILD:
+ * so when both exist the PKGBUILD is evaluated too (`fromPkgbuild`, undefined when the static evaluator cannot
+ * read it) to catch a `.SRCINFO` that hides a source, checksum or scriptlet.
+ */
 export function srcinfoFromSources(
   pkgbase: string,
   files: ReadonlyMap<string, SourceFile>,
 ): {
   srcinfo: Srcinfo;
   parsedFrom: AurSnapshot["parsedFrom"];
+  fromPkgbuild?: Srcinfo;
 } {
   const srcinfoText = files.get(".SRCINFO");
+  const pkgbuild = files.get("PKGBUILD");
+  const evaluate = (text: string) => evaluatePkgbuild(text, { filename: "PKGBUILD" });
   try {
-    if (typeof srcinfoText === "string")
-      return { srcinfo: parseSrcinfo(srcinfoText), parsedFrom: ".SRCINFO" };
-    const pkgbuild = files.get("PKGBUILD");
-    if (typeof pkgbuild === "string")
-      return { srcinfo: evaluatePkgbuild(pkgbuild, { filename: "PKGBUILD" }), parsedFrom: "PKGBUILD" };
+    if (typeof srcinfoText === "string") {
+      const srcinfo = parseSrcinfo(srcinfoText);
+      let fromPkgbuild: Srcinfo | undefined;
+      try {
+        if (typeof pkgbuild === "string") fromPkgbuild = evaluate(pkgbuild);
+      } catch {
+        fromPkgbuild = undefined;
+      }
+      return { srcinfo, parsedFrom: ".SRCINFO", ...(fromPkgbuild ? { fromPkgbuild } : {}) };
+    }
+    if (typeof pkgbuild === "string") return { srcinfo: evaluate(pkgbuild), parsedFrom: "PKGBUILD" };
   } catch (error) {
     throw new SnapshotError(pkgbase, `cannot read the package metadata: ${(error as Error).message}`);
   }
   throw new SnapshotError(pkgbase, "neither .SRCINFO nor PKGBUILD was found");
 }
 
+/** The security-relevant fields (sources, checksums, scriptlets) of every section, as comparable lists. */
+function guardedFields(s: Srcinfo): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const section of [s.pkgbase, ...s.packages])
+    for (const [k, v] of section.fields)
+      if (SOURCE_KEY.test(k) || SUMS_KEY.test(k) || k === "install") {
+        const key = section.kind === "pkgbase" ? k : `${k} (${section.name})`;
+        out.set(key, [...(out.get(key) ?? []), v]);
+      }
+  return out;
+}
+
+/** Keys whose sources, checksums or scriptlets differ between the `.SRCINFO` and the evaluated PKGBUILD. */
+export function srcinfoMismatch(srcinfo: Srcinfo, fromPkgbuild: Srcinfo): string[] {
+  const a = guardedFields(srcinfo);
+  const b = guardedFields(fromPkgbuild);
+  return [...new Set([...a.keys(), ...b.keys()])]
+    .filter((k) => JSON.stringify(a.get(k) ?? []) !== JSON.stringify(b.get(k) ?? []))
+    .sort();
+}
+
 /** Builds the snapshot from the files of the AUR git tree at one commit. Pure. */
 export function snapshotFromSources(files: ReadonlyMap<string, SourceFile>, rpc: AurRpcFacts): AurSnapshot {
-  const { srcinfo, parsedFrom } = srcinfoFromSources(rpc.pkgbase, files);
+  const { srcinfo, parsedFrom, fromPkgbuild } = srcinfoFromSources(rpc.pkgbase, files);
+  const mismatch = fromPkgbuild ? srcinfoMismatch(srcinfo, fromPkgbuild) : [];
   if (srcinfo.pkgbase.name !== rpc.pkgbase)
     throw new SnapshotError(
       rpc.pkgbase,
@@ -111,6 +149,7 @@ export function snapshotFromSources(files: ReadonlyMap<string, SourceFile>, rpc:
     installScripts,
     files: hashes,
     parsedFrom,
+    ...(mismatch.length > 0 ? { srcinfoMismatch: mismatch } : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import { parseDepSpec } from "../arch/depspec.js";
 import type { BuildNotification } from "../build/build-service.js";
 import type { Build, Job } from "../build/model.js";
 import { type StateStore, stateStoreFromEnv } from "../build/state-store.js";
+import type { Octokit } from "../github/octokit.js";
 import { resolveAurRef } from "../resolve/aur-git-ref.js";
 import { createPlanServices, makePlan, type PlanServices } from "../resolve/make-plan.js";
 import { PackageIndex } from "../resolve/package-index.js";
@@ -60,8 +61,15 @@ export interface AppDeps {
   readonly store: StateStore;
   readonly planner: PlannerPort;
   readonly publishSettings: PublishSettings;
-  /** Hands a built job to the publisher; without one, built jobs wait (`pending`). */
-  readonly publish?: (build: Build, job: Job) => Promise<"published" | "pending">;
+  /**
+   * Hands a built job to the publisher; without one, built jobs wait (`pending`). `github` gives an installation
+   * Octokit for the build's repository (to fetch the artifact).
+   */
+  readonly publish?: (
+    build: Build,
+    job: Job,
+    github: () => Promise<Octokit>,
+  ) => Promise<"published" | "pending">;
   readonly notify?: (notification: BuildNotification) => Promise<void>;
   /** Text of workflows-templates/arch-repo-build.yml, proposed to repositories that lack the workflow. */
   readonly workflowTemplate: () => Promise<string>;
@@ -112,8 +120,20 @@ export async function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise
     warn: (obj, msg) => console.warn(msg, obj),
     error: (obj, msg) => console.error(msg, obj),
   });
+  const store = await stateStoreFromEnv(env);
+  const [{ publisherFromEnv }, { createPublishPort }, { appMetrics }] = await Promise.all([
+    import("../publish/from-env.js"),
+    import("./publish-port.js"),
+    import("../web/metrics.js"),
+  ]);
+  const publisher = await publisherFromEnv(env, store);
   return {
-    store: await stateStoreFromEnv(env),
+    store,
+    publish: createPublishPort({
+      store,
+      writer: publisher.writer,
+      publishDuration: appMetrics.publishDuration,
+    }),
     notify: async (notification) => {
       const message = notificationMessage(notification);
       if (message) await notifier.notify(message);

@@ -160,7 +160,8 @@ export function githubPorts(robot: Probot, deps: AppDeps): BuildPorts {
       }
     },
 
-    publish: deps.publish ?? (async () => "pending"),
+    publish: async (build, job) =>
+      deps.publish ? deps.publish(build, job, () => installationOctokit(robot, build)) : "pending",
 
     async notify(notification) {
       const settings = await loadRepoSettings(store, notification.build);

@@ -46,7 +46,10 @@ export function loadGuardCase(name: string): FixtureCase {
 }
 
 export function guardCaseNames(): string[] {
-  return readdirSync(guardFixturesDir).sort();
+  return readdirSync(guardFixturesDir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
 }
 
 /** An AUR git repository as the fake cgit serves it: commits (path → content) and where HEAD points. */

@@ -113,6 +113,17 @@ describe("aur-git", () => {
     expect(tree.get("hello-cli.install")).toBe(c.new.files.get("hello-cli.install"));
   });
 
+  it("also fetches files only the PKGBUILD names (a .SRCINFO can leave them out)", async () => {
+    const c = loadGuardCase("install-added");
+    const lying = new Map(c.new.files);
+    lying.set(".SRCINFO", c.old.files.get(".SRCINFO") as string);
+    const commit = "c".repeat(40);
+    const repo = cgit.repos.get(c.pkgbase);
+    repo?.commits.set(commit, lying);
+    const tree = await fetchAurTree({ aurUrl: aur.url }, c.pkgbase, commit);
+    expect(tree.get("hello-cli.install")).toBe(c.new.files.get("hello-cli.install"));
+  });
+
   it("gives clear typed errors: unknown commit, bad input, HTTP error, timeout", async () => {
     const c = cases[0] as FixtureCase;
     const opts = { aurUrl: aur.url, timeoutMs: 300 };

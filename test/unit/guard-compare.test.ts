@@ -137,6 +137,26 @@ describe("compareSnapshots on the fixture AUR histories", () => {
     ]);
   });
 
+  it("flags a .SRCINFO that hides the PKGBUILD's install scriptlet", () => {
+    const c = loadGuardCase("install-added");
+    // An uploader pushes the new PKGBUILD with the old .SRCINFO: aurweb only checks its syntax.
+    const lying = new Map(c.new.files);
+    lying.set(".SRCINFO", c.old.files.get(".SRCINFO") as string);
+    const next = snapshotFromSources(lying, {
+      pkgbase: c.pkgbase,
+      commit: c.new.commit,
+      maintainer: "alice",
+    });
+    expect(next.srcinfoMismatch).toEqual(["install"]);
+    expect(compareSnapshots(snap(c.pkgbase, c.old), next, { trustedMaintainers: [] })).toEqual([
+      { kind: "srcinfo-mismatch", detail: "the .SRCINFO disagrees with the PKGBUILD on install" },
+    ]);
+    for (const name of guardCaseNames()) {
+      const honest = loadGuardCase(name);
+      expect(snap(honest.pkgbase, honest.new).srcinfoMismatch).toBeUndefined();
+    }
+  });
+
   it("trusted maintainers suppress every flag except a maintainer change", () => {
     for (const name of ["new-source-domain", "checksum-same-version", "install-added", "install-changed"]) {
       expect(caseFlags(name)).not.toEqual([]);
@@ -166,6 +186,7 @@ describe("mustHold", () => {
     ["flagged", ["install-script-added"], true],
     ["flagged", ["install-script-changed"], true],
     ["flagged", ["maintainer-changed"], true],
+    ["flagged", ["srcinfo-mismatch"], true],
     ["always", [], true],
   ];
   it.each(cases)("review %s with %j → %s", (review, kinds, hold) => {

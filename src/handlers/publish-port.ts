@@ -1,0 +1,120 @@
+/**
+ * The app's `publish` port: takes a built job's artifact from GitHub Actions into the pacman repository.
+ *
+ *  1. the run must be the one dispatched for this build (the job's run id, the build id in the run's name) and
+ *     the artifact `arch-repo-PKGBASE` must have been uploaded by that run;
+ *  2. download (no token to the blob host, size limits) → `unzipArtifact` → `verifyArtifact` against the plan;
+ *  3. `RepositoryWriter.publish` signs, uploads and rewrites the DB (it retries storage and lease trouble and
+ *     leaves the old DB in place when it gives up).
+ * Any refusal throws; the build service then fails the job with `publish failed: REASON` (handToPublisher),
+ * which the check run and the notification show. Refusals of the runner's output start with `verification:`.
+ */
+import type { Build, Job } from "../build/model.js";
+import type { StateStore } from "../build/state-store.js";
+import {
+  ArtifactDownloadError,
+  downloadArtifactZip,
+  findRunArtifact,
+} from "../github/artifacts.js";
+import type { Octokit } from "../github/octokit.js";
+import { type ArtifactLimits, ArtifactError, unzipArtifact } from "../publish/artifact.js";
+import type { PublishItem, RepositoryWriter } from "../publish/repo-writer.js";
+import { VerificationError, verifyArtifact } from "../publish/verify.js";
+import type { Histogram } from "../web/metrics.js";
+import { loadRepoSettings } from "./github-ports.js";
+
+/** The runner's output is not what we dispatched: nothing of it is published. */
+export class PublishRefusedError extends Error {
+  override readonly name = "PublishRefusedError";
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(`verification: ${detail}`, options);
+  }
+}
+
+export interface PublishPortDeps {
+  /** Repository settings (architecture) of the build's packages repository. */
+  readonly store: StateStore;
+  readonly writer: Pick<RepositoryWriter, "publish">;
+  readonly artifactLimits?: Partial<ArtifactLimits>;
+  /** fetch for the artifact blob host (tests). */
+  readonly fetch?: typeof fetch;
+  readonly publishDuration?: Histogram;
+}
+
+/** An installation Octokit for the build's repository (given by the GitHub ports). */
+export type GitHubAccess = () => Promise<Octokit>;
+
+export type PublishPort = (build: Build, job: Job, github?: GitHubAccess) => Promise<"published">;
+
+export function createPublishPort(deps: PublishPortDeps): PublishPort {
+  return async (build, job, github) => {
+    if (!github) throw new Error(`no GitHub access to fetch the artifact of ${job.pkgbase}`);
+    const work = () => publishJob(deps, build, job, github);
+    if (!deps.publishDuration) return work();
+    return deps.publishDuration.time(work);
+  };
+}
+
+async function publishJob(
+  deps: PublishPortDeps,
+  build: Build,
+  job: Job,
+  github: GitHubAccess,
+): Promise<"published"> {
+  const { owner, name } = build.repository;
+  const runId = job.runId;
+  if (runId === undefined) throw new PublishRefusedError(`${job.pkgbase} has no workflow run on record`);
+  const octokit = await github();
+
+  const { data: run } = await octokit.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}", {
+    owner,
+    repo: name,
+    run_id: runId,
+  });
+  // The workflow template names each run `arch-repo-bot build BUILD_ID` (run-name).
+  const title = run.display_title ?? "";
+  if (run.id !== runId || !title.split(/\s+/).includes(build.id)) {
+    throw new PublishRefusedError(
+      `run ${run.id} ("${title}") is not the run dispatched for build ${build.id}`,
+    );
+  }
+
+  const artifact = await findRunArtifact(octokit, { owner, repo: name, runId, pkgbase: job.pkgbase });
+  if (artifact.runId !== runId) {
+    throw new PublishRefusedError(
+      `artifact ${artifact.name} (${artifact.id}) was uploaded by run ${artifact.runId ?? "unknown"}, not by run ${runId}`,
+    );
+  }
+  const maxBytes = deps.artifactLimits?.maxZipBytes;
+  const zip = await downloadArtifactZip(octokit, owner, name, artifact, {
+    ...(maxBytes !== undefined ? { maxBytes } : {}),
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+  }).catch((error: unknown) => {
+    if (error instanceof ArtifactDownloadError && error.problem === "too-large")
+      throw new PublishRefusedError(error.message, { cause: error });
+    throw error;
+  });
+
+  const settings = await loadRepoSettings(deps.store, build);
+  let items: PublishItem[];
+  try {
+    const files = unzipArtifact(zip, deps.artifactLimits);
+    const { packages } = await verifyArtifact(files, {
+      buildId: build.id,
+      pkgbase: job.pkgbase,
+      pkgnames: job.pkgnames,
+      version: job.version,
+      arch: settings.architecture,
+    });
+    items = packages.map((p) => ({ packageFile: p.bytes, filename: p.filename }));
+  } catch (error) {
+    if (error instanceof ArtifactError) throw new PublishRefusedError(error.message, { cause: error });
+    if (error instanceof VerificationError) {
+      const detail = error.message.replace(/^verification failed \(([^)]+)\): /, "$1: ");
+      throw new PublishRefusedError(detail, { cause: error });
+    }
+    throw error;
+  }
+  await deps.writer.publish(build.repo, settings.architecture, items);
+  return "published";
+}
