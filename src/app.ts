@@ -5,9 +5,11 @@
  */
 import type { ApplicationFunction, ApplicationFunctionOptions, Probot } from "probot";
 import { BuildService } from "./build/build-service.js";
+import type { SupplyChainGuard } from "./guard/index.js";
 import { handleCheckRun, handleCheckSuite } from "./handlers/check-run.js";
 import { type AppDeps, BackgroundTasks, depsFromEnv } from "./handlers/deps.js";
 import { githubPorts } from "./handlers/github-ports.js";
+import { guardFromEnv } from "./handlers/guard.js";
 import { handleInstallation } from "./handlers/installation.js";
 import { handleIssueComment } from "./handlers/issue-comment.js";
 import { handlePush } from "./handlers/push.js";
@@ -25,6 +27,11 @@ export interface CreateAppOptions {
   readonly resume?: boolean;
   /** Period of the timeout/scheduling tick in ms; 0 turns it off (default 60 s). */
   readonly tickMs?: number;
+  /**
+   * The supply-chain guard (issue 9). Default: over the AUR of `AUR_URL` when the ports come from the environment
+   * too; with ports given (tests of other parts) and no guard, AUR jobs are not checked.
+   */
+  readonly guard?: SupplyChainGuard | ((deps: AppDeps) => SupplyChainGuard);
   /** Receives the runtime once it exists (tests wait on `runtime.tasks.idle()`). */
   readonly onReady?: (runtime: AppRuntime) => void;
 }
@@ -37,13 +44,18 @@ export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
     const runtimeReady: Promise<AppRuntime> = (async () => {
       const deps =
         typeof options.deps === "function" ? await options.deps() : (options.deps ?? (await depsFromEnv()));
+      const guard =
+        typeof options.guard === "function"
+          ? options.guard(deps)
+          : (options.guard ??
+            (options.deps === undefined ? guardFromEnv(process.env, deps.store) : undefined));
       const builds = new BuildService({
         store: deps.store,
-        ports: githubPorts(robot, deps),
+        ports: githubPorts(robot, deps, guard),
         clock: deps.clock,
         log,
       });
-      const runtime: AppRuntime = { deps, builds, tasks };
+      const runtime: AppRuntime = { deps, builds, tasks, ...(guard ? { guard } : {}) };
       if (options.resume ?? true) tasks.run("resuming unfinished builds", () => builds.resume());
       const tickMs = options.tickMs ?? 60_000;
       if (tickMs > 0) setInterval(() => tasks.run("build tick", () => builds.tick()), tickMs).unref();

@@ -313,9 +313,31 @@ function isZeroBlock(h: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * The value of an octal field in the common shape (digits, optionally padded with spaces, ended by NUL or the
+ * field's end) read straight from the bytes; -1 for anything else, which callers then parse the general way.
+ */
+function simpleOctal(h: Uint8Array, at: number, len: number): number {
+  const limit = at + len;
+  let end = at;
+  while (end < limit && h[end] !== 0) end++;
+  let start = at;
+  while (start < end && h[start] === 0x20) start++;
+  while (end > start && h[end - 1] === 0x20) end--;
+  if (start === end || end - start > 16) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = (h[i] as number) - 0x30;
+    if (d < 0 || d > 7) return -1;
+    n = n * 8 + d;
+  }
+  return n;
+}
+
 function verifyChecksum(h: Uint8Array, off: number): void {
-  const stored = field(h, 148, 8).trim();
-  if (!/^[0-7]+$/.test(stored))
+  const fast = simpleOctal(h, 148, 8);
+  const stored = fast >= 0 ? "" : field(h, 148, 8).trim();
+  if (fast < 0 && !/^[0-7]+$/.test(stored))
     throw new TarError("not a tar header (bad checksum field)", "bad-header", off);
   let unsigned = 0;
   let signed = 0;
@@ -324,7 +346,7 @@ function verifyChecksum(h: Uint8Array, off: number): void {
     unsigned += v;
     signed += v > 127 ? v - 256 : v;
   }
-  const want = Number.parseInt(stored, 8);
+  const want = fast >= 0 ? fast : Number.parseInt(stored, 8);
   // Old tars summed signed bytes; libarchive accepts both.
   if (want !== unsigned && want !== signed)
     throw new TarError("tar header checksum mismatch", "bad-header", off);
@@ -342,6 +364,8 @@ function parseNumber(h: Uint8Array, at: number, len: number, off: number, what: 
     }
     return n;
   }
+  const fast = simpleOctal(h, at, len);
+  if (fast >= 0) return fast;
   const s = field(h, at, len).trim();
   if (s === "") return 0;
   if (!/^[0-7]+$/.test(s)) throw new TarError(`bad octal ${what} ${JSON.stringify(s)}`, "bad-header", off);
@@ -361,6 +385,8 @@ function cString(b: Uint8Array): string {
 
 function decodeName(b: Uint8Array): string {
   for (const x of b) if (x > 127) return utf8.decode(b);
+  // Short ASCII names (every tar header has several) are cheaper to build here than through TextDecoder.
+  if (b.length <= 256) return String.fromCharCode.apply(null, b as unknown as number[]);
   return latin1.decode(b);
 }
 
@@ -404,6 +430,8 @@ function entryType(typeflag: string, path: string): TarEntryType {
 
 function unsafePath(path: string): "absolute" | "dotdot" | undefined {
   if (path.startsWith("/")) return "absolute";
-  for (const part of path.split("/")) if (part === "..") return "dotdot";
+  // A `..` component, without splitting every member's path.
+  if (path === ".." || path.startsWith("../") || path.endsWith("/..") || path.includes("/../"))
+    return "dotdot";
   return undefined;
 }

@@ -109,12 +109,17 @@ export async function downloadArtifactZip(
     location = response.headers.location;
   } catch (error) {
     if (httpStatus(error) === 410) {
-      throw new ArtifactDownloadError("expired", `${label} has expired; rebuild the package`, { cause: error });
+      throw new ArtifactDownloadError("expired", `${label} has expired; rebuild the package`, {
+        cause: error,
+      });
     }
     throw error;
   }
   if (typeof location !== "string" || location === "") {
-    throw new ArtifactDownloadError("download", `GitHub answered the download of ${label} without a Location`);
+    throw new ArtifactDownloadError(
+      "download",
+      `GitHub answered the download of ${label} without a Location`,
+    );
   }
   const url = new URL(location);
   if (url.protocol !== "https:" && url.protocol !== "http:") {
@@ -137,7 +142,10 @@ export async function downloadArtifactZip(
   const declared = Number(response.headers.get("content-length") ?? Number.NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
     await response.body?.cancel();
-    throw new ArtifactDownloadError("too-large", `${label} is ${declared} bytes, over the limit of ${maxBytes}`);
+    throw new ArtifactDownloadError(
+      "too-large",
+      `${label} is ${declared} bytes, over the limit of ${maxBytes}`,
+    );
   }
   return readLimited(response, maxBytes, label);
 }

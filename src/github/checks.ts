@@ -9,6 +9,7 @@
  * at most 3 actions with label ≤ 20, identifier ≤ 20 and description ≤ 40 characters.
  */
 import type { Build, Job, JobState } from "../build/model.js";
+import type { GuardReport } from "../guard/index.js";
 import type { Octokit } from "./octokit.js";
 
 export const SUMMARY_CHECK_NAME = "arch-repo-bot";
@@ -27,6 +28,18 @@ export const RETRY_FAILED_ACTION = {
   label: "Retry failed",
   identifier: "retry-failed",
   description: "Build the failed packages again",
+} as const;
+
+/** Supply-chain guard (issue 9): on the check run of a job held in `awaiting-approval`. */
+export const APPROVE_ACTION = {
+  label: "Approve",
+  identifier: "approve",
+  description: "Build this AUR change as it is",
+} as const;
+export const REJECT_ACTION = {
+  label: "Reject",
+  identifier: "reject",
+  description: "Do not build this AUR change",
 } as const;
 
 export function packageCheckName(pkgbase: string): string {
@@ -142,8 +155,11 @@ export function summaryCheckView(build: Build, jobs: readonly Job[]): CheckView 
   };
 }
 
-/** One pkgbase's check run. */
-export function packageCheckView(build: Build, job: Job): CheckView {
+/**
+ * One pkgbase's check run. `guard` is the supply-chain guard's report for an AUR job (flags and the diff since
+ * the last published build); while the job waits for approval it leads and the run offers Approve and Reject.
+ */
+export function packageCheckView(build: Build, job: Job, guard?: GuardReport): CheckView {
   const lines = [
     `\`${job.pkgbase}\` ${job.version} (${job.source}${job.path ? `, ${job.path}` : ""}): ${job.reason}.`,
     "",
@@ -151,15 +167,19 @@ export function packageCheckView(build: Build, job: Job): CheckView {
   ];
   if (job.needs.length > 0) lines.push("", `Needs: ${job.needs.map((n) => `\`${n}\``).join(", ")}.`);
   if (job.error) lines.push("", "```", job.error.replace(/```/g, "'''"), "```");
+  if (job.approvedBy !== undefined) lines.push("", `Approved by @${job.approvedBy}.`);
+  const waiting = job.state === "awaiting-approval" && job.approvedBy === undefined;
+  if (guard) lines.push("", "### Supply-chain check", "", guard.summary);
   return {
     name: packageCheckName(job.pkgbase),
     headSha: build.headSha,
     externalId: `${build.id}/${job.pkgbase}`,
     ...jobStatus(job.state),
     ...(job.htmlUrl ? { detailsUrl: job.htmlUrl } : {}),
-    title: `${job.pkgbase} ${job.version}: ${job.state}`,
+    title: waiting && guard ? guard.title : `${job.pkgbase} ${job.version}: ${job.state}`,
     summary: fitText(lines.join("\n")),
-    actions: [REBUILD_ACTION],
+    ...(guard && guard.text !== "" ? { text: guard.text } : {}),
+    actions: waiting ? [APPROVE_ACTION, REJECT_ACTION] : [REBUILD_ACTION],
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * `/rebuild` commands in issue and pull request comments: parsing (names checked with pacman's rules before
+ * `/rebuild`, `/approve` and `/reject` commands in issue and pull request comments: parsing (names checked with pacman's rules before
  * anything else happens), the 👀 acknowledgement, and replies.
  */
 import { pkgnameProblem } from "../arch/names.js";
@@ -40,6 +40,60 @@ export function parseRebuildCommand(body: string): RebuildCommand | undefined {
   return { kind: "rebuild", names: [...new Set(args)] };
 }
 
+export type ApprovalCommand =
+  | { readonly kind: "approve" | "reject"; readonly names: readonly string[] }
+  | { readonly kind: "invalid"; readonly problems: readonly string[] };
+
+/**
+ * Finds an `/approve NAME...` or `/reject NAME...` line (supply-chain guard, issue 9) like `/rebuild`: the first
+ * line starting with either, every name checked with pacman's rules before anything else happens.
+ */
+export function parseApprovalCommand(body: string): ApprovalCommand | undefined {
+  const line = body.split(/\r?\n/).find((l) => /^\s*\/(approve|reject)(\s|$)/.test(l));
+  if (line === undefined) return undefined;
+  const [command, ...args] = line.trim().split(/\s+/);
+  const kind = command === "/approve" ? "approve" : "reject";
+  if (args.length === 0) return { kind: "invalid", problems: [`name the package to ${kind}`] };
+  if (args.length > MAX_REBUILD_NAMES) {
+    return { kind: "invalid", problems: [`at most ${MAX_REBUILD_NAMES} packages per command`] };
+  }
+  const problems: string[] = [];
+  for (const arg of args) {
+    const problem = pkgnameProblem(arg);
+    if (problem !== undefined) problems.push(`${JSON.stringify(arg.slice(0, 60))} ${problem}`);
+  }
+  if (problems.length > 0) return { kind: "invalid", problems };
+  return { kind, names: [...new Set(args)] };
+}
+
+export function invalidApprovalReply(problems: readonly string[]): string {
+  return [
+    "Sorry, I can't run this command:",
+    "",
+    ...problems.map((p) => `- ${code(p)}`),
+    "",
+    "Usage: `/approve NAME...` or `/reject NAME...` (packages waiting for approval, as pacman names them).",
+  ].join("\n");
+}
+
+/** The answer to `/approve` or `/reject`: what happened to each name. */
+export function approvalReply(
+  verdict: "approve" | "reject",
+  items: readonly { name: string; outcome: "done" | "not-waiting"; link?: string }[],
+): string {
+  const done =
+    verdict === "approve"
+      ? "approved, it will be built"
+      : "rejected, it is marked failed and what needs it is skipped";
+  return items
+    .map((i) =>
+      i.outcome === "done"
+        ? `- ${code(i.name)}: ${done}${i.link ? ` ([details](${i.link}))` : ""}.`
+        : `- ${code(i.name)}: nothing by this name is waiting for approval.`,
+    )
+    .join("\n");
+}
+
 /** Inline code that cannot break out of its backticks (names are validated, problems may quote input). */
 function code(text: string): string {
   return `\`${text.replace(/[`\r\n]/g, "")}\``;
@@ -55,8 +109,8 @@ export function invalidCommandReply(problems: readonly string[]): string {
   ].join("\n");
 }
 
-export function notAllowedReply(login: string): string {
-  return `Sorry @${login}, only people with write, maintain or admin permission on this repository can ask me to rebuild packages.`;
+export function notAllowedReply(login: string, request = "rebuild packages"): string {
+  return `Sorry @${login}, only people with write, maintain or admin permission on this repository can ask me to ${request}.`;
 }
 
 export function rebuildAcceptedReply(

@@ -2,10 +2,14 @@
  * Re-runs from the Checks UI: `check_run.rerequested`, `check_run.requested_action` ("Rebuild" on a package,
  * "Retry failed" on the summary) and `check_suite.rerequested` ("Re-run all checks"). Our check runs carry
  * `external_id` = build id (summary) or `buildId/pkgbase` (package). GitHub lets only people with write access
- * press these, so no further permission check is needed.
+ * press these; the supply-chain guard's "Approve" and "Reject" (on a job waiting in `awaiting-approval`) check the
+ * sender's permission again anyway, since they let code of strangers be built and signed.
  */
 import type { Context } from "probot";
+import { APPROVE_ACTION, REJECT_ACTION } from "../github/checks.js";
 import type { Octokit } from "../github/octokit.js";
+import { hasWriteAccess } from "../github/permissions.js";
+import { decideHeldJob } from "./guard.js";
 import { startRebuild } from "./rebuild.js";
 import { type AppRuntime, firstDelivery, loadConfig } from "./runtime.js";
 
@@ -69,7 +73,19 @@ export async function handleCheckRun(
   const identifier =
     context.payload.action === "requested_action" ? context.payload.requested_action?.identifier : undefined;
   runtime.tasks.run(`check run ${context.payload.check_run.id}`, async () => {
-    if (target.pkgbase !== undefined && (identifier === undefined || identifier === "rebuild")) {
+    if (
+      target.pkgbase !== undefined &&
+      (identifier === APPROVE_ACTION.identifier || identifier === REJECT_ACTION.identifier)
+    ) {
+      const { owner, repo } = context.repo();
+      const login = context.payload.sender.login;
+      if (!(await hasWriteAccess(context.octokit as Octokit, owner, repo, login))) {
+        context.log.warn(`${login} may not ${identifier} ${target.pkgbase}: no write permission`);
+        return;
+      }
+      const verdict = identifier === APPROVE_ACTION.identifier ? "approve" : "reject";
+      await decideHeldJob(runtime, { buildId: target.buildId, pkgbase: target.pkgbase }, verdict, login);
+    } else if (target.pkgbase !== undefined && (identifier === undefined || identifier === "rebuild")) {
       await rebuildPackage(context, runtime, target.buildId, target.pkgbase);
     } else if (target.pkgbase === undefined && (identifier === undefined || identifier === "retry-failed")) {
       await retryFailed(runtime, target.buildId);

@@ -17,7 +17,9 @@ import {
 } from "../github/checks.js";
 import { dispatchBuild } from "../github/dispatch.js";
 import type { Octokit } from "../github/octokit.js";
+import type { SupplyChainGuard } from "../guard/index.js";
 import type { AppDeps } from "./deps.js";
+import { guardReportOf } from "./guard.js";
 
 /** Store record kind: the config a repository's builds run with (key `owner/name`). */
 export const REPO_SETTINGS_KIND = "github-repo-settings";
@@ -94,7 +96,15 @@ function statusOf(
   };
 }
 
-export function githubPorts(robot: Probot, deps: AppDeps): BuildPorts {
+/**
+ * `guard`: after an AUR job is published, its checked snapshot becomes what the next build of that pkgbase is
+ * compared with (the publisher answers synchronously here, so `onPublished` is never the path in the app).
+ */
+export function githubPorts(
+  robot: Probot,
+  deps: AppDeps,
+  guard?: Pick<SupplyChainGuard, "recordPublishedJob">,
+): BuildPorts {
   const { store } = deps;
   return {
     async dispatch(build, jobs) {
@@ -145,7 +155,7 @@ export function githubPorts(robot: Probot, deps: AppDeps): BuildPorts {
             octokit,
             owner,
             name,
-            packageCheckView(build, job),
+            packageCheckView(build, job, await guardReportOf(store, job)),
             packages[job.pkgbase],
           );
         }
@@ -160,8 +170,19 @@ export function githubPorts(robot: Probot, deps: AppDeps): BuildPorts {
       }
     },
 
-    publish: async (build, job) =>
-      deps.publish ? deps.publish(build, job, () => installationOctokit(robot, build)) : "pending",
+    async publish(build, job) {
+      if (!deps.publish) return "pending";
+      const outcome = await deps.publish(build, job, () => installationOctokit(robot, build));
+      if (outcome === "published" && guard) {
+        try {
+          await guard.recordPublishedJob(job);
+        } catch (error) {
+          // Not fatal: without the record the next build of this pkgbase counts as new and waits (fail closed).
+          robot.log.warn({ err: error }, `${job.pkgbase}: the published AUR snapshot was not recorded`);
+        }
+      }
+      return outcome;
+    },
 
     async notify(notification) {
       const settings = await loadRepoSettings(store, notification.build);

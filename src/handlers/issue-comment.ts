@@ -1,13 +1,18 @@
 /**
- * `issue_comment.created` with `/rebuild NAME...` or `/rebuild --failed`. Order matters: names are checked
+ * `issue_comment.created` with `/rebuild NAME...`, `/rebuild --failed`, or (supply-chain guard) `/approve NAME...`
+ * and `/reject NAME...` for packages waiting in `awaiting-approval`. Order matters: names are checked
  * against pacman's rules before anything else (a bad one gets a polite reply, nothing else happens), then 👀,
  * then the commenter's permission (write, maintain or admin), then the work in the background.
  */
 import type { Context } from "probot";
 import {
+  type ApprovalCommand,
   acknowledgeComment,
+  approvalReply,
+  invalidApprovalReply,
   invalidCommandReply,
   notAllowedReply,
+  parseApprovalCommand,
   parseRebuildCommand,
   rebuildAcceptedReply,
   replyToIssue,
@@ -15,6 +20,7 @@ import {
 import type { Octokit } from "../github/octokit.js";
 import { hasWriteAccess } from "../github/permissions.js";
 import { saveRepoSettings } from "./github-ports.js";
+import { decideHeldJob, findHeldJob } from "./guard.js";
 import { startRebuild } from "./rebuild.js";
 import { type AppRuntime, firstDelivery, loadConfig } from "./runtime.js";
 
@@ -27,7 +33,11 @@ export async function handleIssueComment(
   const { payload } = context;
   if (payload.sender.type === "Bot") return;
   const command = parseRebuildCommand(payload.comment.body);
-  if (!command) return;
+  if (!command) {
+    const approval = parseApprovalCommand(payload.comment.body);
+    if (approval) await handleApprovalCommand(context, runtime, approval);
+    return;
+  }
   if (!(await firstDelivery(context, runtime))) return;
   const { owner, repo } = context.repo();
   const octokit = context.octokit as Octokit;
@@ -88,5 +98,47 @@ export async function handleIssueComment(
     await reply(
       rebuildAcceptedReply(outcome.jobs.map((j) => ({ ...j, link: checksUrl(outcome.build.headSha) }))),
     );
+  });
+}
+
+/** `/approve NAME...` or `/reject NAME...`: the newest open build holding each name decides. */
+async function handleApprovalCommand(
+  context: Context<"issue_comment.created">,
+  runtime: AppRuntime,
+  command: ApprovalCommand,
+): Promise<void> {
+  if (!(await firstDelivery(context, runtime))) return;
+  const { payload } = context;
+  const { owner, repo } = context.repo();
+  const octokit = context.octokit as Octokit;
+  const issue = payload.issue.number;
+  const reply = (body: string) => replyToIssue(octokit, owner, repo, issue, body);
+
+  if (command.kind === "invalid") {
+    await reply(invalidApprovalReply(command.problems));
+    return;
+  }
+  await acknowledgeComment(octokit, owner, repo, payload.comment.id);
+  const login = payload.comment.user?.login ?? payload.sender.login;
+  if (!(await hasWriteAccess(octokit, owner, repo, login))) {
+    await reply(notAllowedReply(login, "approve or reject packages"));
+    return;
+  }
+  const verdict = command.kind;
+  const checksUrl = (sha: string) => `${payload.repository.html_url}/commit/${sha}/checks`;
+  runtime.tasks.run(`/${verdict} in ${owner}/${repo}#${issue}`, async () => {
+    const items: Parameters<typeof approvalReply>[1][number][] = [];
+    for (const name of command.names) {
+      const held = await findHeldJob(runtime.deps.store, { owner, name: repo }, name);
+      const outcome = held
+        ? await decideHeldJob(runtime, held, verdict, login)
+        : { kind: "not-waiting" as const };
+      items.push({
+        name,
+        outcome: outcome.kind,
+        ...(held && outcome.kind === "done" ? { link: checksUrl(held.headSha) } : {}),
+      });
+    }
+    await reply(approvalReply(verdict, items));
   });
 }

@@ -11,13 +11,9 @@
  */
 import type { Build, Job } from "../build/model.js";
 import type { StateStore } from "../build/state-store.js";
-import {
-  ArtifactDownloadError,
-  downloadArtifactZip,
-  findRunArtifact,
-} from "../github/artifacts.js";
+import { ArtifactDownloadError, downloadArtifactZip, findRunArtifact } from "../github/artifacts.js";
 import type { Octokit } from "../github/octokit.js";
-import { type ArtifactLimits, ArtifactError, unzipArtifact } from "../publish/artifact.js";
+import { ArtifactError, type ArtifactLimits, unzipArtifact } from "../publish/artifact.js";
 import type { PublishItem, RepositoryWriter } from "../publish/repo-writer.js";
 import { VerificationError, verifyArtifact } from "../publish/verify.js";
 import type { Histogram } from "../web/metrics.js";

@@ -9,6 +9,7 @@ import type { Octokit } from "../github/octokit.js";
 import { changedPkgbuilds, fetchFileText, type PushInfo } from "../github/sources.js";
 import { renderPlanTable } from "../resolve/plan.js";
 import { saveRepoSettings } from "./github-ports.js";
+import { guardPlan } from "./guard.js";
 import { evaluateLocal, type FetchedPkgbuild, plannedJobs } from "./plan-jobs.js";
 import { type AppRuntime, firstDelivery, loadConfig } from "./runtime.js";
 
@@ -123,10 +124,12 @@ async function planAndStart(
   }
 
   // d. Jobs with source refs; the metapackage (if configured and planned) is built last.
-  const jobs = await plannedJobs(plan, local, {
-    headSha: after,
-    aurRef: (b) => runtime.deps.planner.aurRef(b),
-  });
+  // Supply-chain guard: AUR jobs that must wait for a person start in `awaiting-approval`.
+  const jobs = await guardPlan(
+    runtime,
+    await plannedJobs(plan, local, { headSha: after, aurRef: (b) => runtime.deps.planner.aurRef(b) }),
+    config,
+  );
   const metaPaths = new Set(config.metapackages ?? []);
   const metapackage = local.find(
     (l) =>

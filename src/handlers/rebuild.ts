@@ -8,6 +8,7 @@ import type { RepoConfig } from "../config/repo-config.js";
 import type { Octokit } from "../github/octokit.js";
 import { fetchFileText, listPkgbuilds } from "../github/sources.js";
 import { renderPlanTable } from "../resolve/plan.js";
+import { guardPlan } from "./guard.js";
 import { evaluateLocal, type FetchedPkgbuild, plannedJobs } from "./plan-jobs.js";
 import type { AppRuntime } from "./runtime.js";
 
@@ -73,12 +74,14 @@ export async function startRebuild(
       .filter((b) => wanted.has(b.pkgbase) || b.pkgnames.some((n) => wanted.has(n)))
       .map((b) => b.pkgbase),
   );
-  const jobs = await plannedJobs(plan, local, {
+  const planned = await plannedJobs(plan, local, {
     headSha: sha,
     aurRef: (b) => runtime.deps.planner.aurRef(b),
     forced,
     ours: await runtime.deps.planner.ours(target),
   });
+  // A rebuild of an AUR package goes through the supply-chain guard like a push.
+  const jobs = await guardPlan(runtime, planned, config);
   const build = await runtime.builds.startBuild(jobs, {
     repository: {
       owner,

@@ -2,12 +2,15 @@
 import type { Context } from "probot";
 import type { BuildService } from "../build/build-service.js";
 import { parseRepoConfig, type RepoConfig } from "../config/repo-config.js";
+import type { SupplyChainGuard } from "../guard/index.js";
 import type { AppDeps, BackgroundTasks } from "./deps.js";
 
 export interface AppRuntime {
   readonly deps: AppDeps;
   readonly builds: BuildService;
   readonly tasks: BackgroundTasks;
+  /** The supply-chain guard (issue 9); without one, AUR jobs are dispatched unchecked. */
+  readonly guard?: SupplyChainGuard;
 }
 
 export const CONFIG_FILE = "arch-repo.yml";

@@ -25,6 +25,8 @@ export interface AurPackage {
   /** Unix time it was flagged out of date, or null. */
   readonly outOfDate: number | null;
   readonly maintainer: string | null;
+  /** Unix time of the last change of the pkgbase on the AUR (issue 7's silent-change check). */
+  readonly lastModified?: number;
 }
 
 export interface AurClient {
@@ -62,6 +64,7 @@ const resultSchema = z.object({
   Popularity: z.number().optional().default(0),
   OutOfDate: z.number().nullable().optional().default(null),
   Maintainer: z.string().nullable().optional().default(null),
+  LastModified: z.number().optional(),
   Depends: stringList,
   MakeDepends: stringList,
   CheckDepends: stringList,
@@ -90,6 +93,7 @@ function toPackage(r: z.infer<typeof resultSchema>): AurPackage {
     popularity: r.Popularity,
     outOfDate: r.OutOfDate,
     maintainer: r.Maintainer,
+    ...(r.LastModified === undefined ? {} : { lastModified: r.LastModified }),
   };
 }
 
