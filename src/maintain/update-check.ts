@@ -133,7 +133,7 @@ function groupByBase(entries: readonly DescEntry[]): Map<string, DescEntry[]> {
   return groups;
 }
 
-/** Names of our packages reachable from the metapackages through `depends`/`makedepends`/`checkdepends` (libalpm provides semantics). */
+/** Names of our packages reachable from the metapackages through `depends`/`makedepends`/`checkdepends` (by name or `provides`). */
 export function neededPackages(
   ours: readonly DescEntry[],
   roots: readonly string[],
@@ -155,7 +155,9 @@ export function neededPackages(
   const resolve = (dep: string): void => {
     const spec = safeParse(dep);
     if (!spec) return;
-    for (const s of satisfiers) if (satisfies(spec, s)) visit(s.name);
+    // By name only: a package too old for `foo>=2` is still the one that is wanted (it needs an update, not a removal).
+    const byName = { name: spec.name };
+    for (const s of satisfiers) if (satisfies(byName, s)) visit(s.name);
   };
   for (const root of roots) if (satisfiers.some((s) => s.name === root)) visit(root);
   for (const dep of rootDepends) resolve(dep);

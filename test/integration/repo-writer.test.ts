@@ -81,7 +81,8 @@ async function buildFixturePackages(): Promise<PublishItem[]> {
       "--nodeps",
       "--noconfirm",
     ]);
-    await run(cmd, args, { cwd: src, timeoutMs: 200_000 });
+    // makepkg forks thousands of times: seconds on an idle machine, minutes on a loaded one.
+    await run(cmd, args, { cwd: src, timeoutMs: 600_000 });
     return readdirSync(out)
       .sort()
       .map((filename) => ({ filename, packageFile: new Uint8Array(readFileSync(join(out, filename))) }));
@@ -382,5 +383,5 @@ describe.each(backends)("real makepkg packages into %s", (_name, makeBackend) =>
     // The .files DB carries the file lists (pacman -F reads it).
     await pacman.run("-Fy");
     expect(await pacman.run("-Fl", "arb-pub-hello")).toContain("arb-pub-hello usr/bin/arb-pub-hello");
-  }, 300_000);
+  }, 660_000);
 });
