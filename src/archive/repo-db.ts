@@ -116,7 +116,9 @@ export async function readRepoDb(
       const same = depends ? undefined : known.get(dir);
       const sameDesc = same && sameBytes(rawMembers.get(same)?.desc, descBytes) ? same : undefined;
       if (sameDesc) {
-        const { files: _files, ...fields } = sameDesc;
+        // A .db entry has no `files` (rest-destructuring only for the odd one that does: it is slow).
+        const fields: DescEntry =
+          sameDesc.files === undefined ? { ...sameDesc } : (({ files: _f, ...rest }) => rest)(sameDesc);
         entry = filesBytes ? { ...fields, files: parseFiles(utf8.decode(filesBytes)) } : fields;
       } else {
         const desc = utf8.decode(descBytes);

@@ -1,6 +1,6 @@
 /**
- * `/rebuild`, `/approve` and `/reject` commands in issue and pull request comments: parsing (names checked with pacman's rules before
- * anything else happens), the 👀 acknowledgement, and replies.
+ * `/rebuild`, `/approve` and `/reject` commands in issue and pull request comments: parsing (names checked with
+ * pacman's rules before anything else happens), the 👀 acknowledgement, and replies.
  */
 import { pkgnameProblem } from "../arch/names.js";
 import type { Octokit } from "./octokit.js";
@@ -113,14 +113,22 @@ export function notAllowedReply(login: string, request = "rebuild packages"): st
   return `Sorry @${login}, only people with write, maintain or admin permission on this repository can ask me to ${request}.`;
 }
 
+/** `approvalReason`: the supply-chain guard holds this job until someone approves it (`/approve NAME`). */
 export function rebuildAcceptedReply(
-  items: readonly { pkgbase: string; version: string; link?: string }[],
+  items: readonly { pkgbase: string; version: string; link?: string; approvalReason?: string }[],
 ): string {
   if (items.length === 0) return "Nothing to rebuild.";
   return [
     `Rebuilding ${items.length} package${items.length === 1 ? "" : "s"}:`,
     "",
-    ...items.map((i) => `- ${code(i.pkgbase)} ${i.version}${i.link ? ` ([details](${i.link}))` : ""}`),
+    ...items.map(
+      (i) =>
+        `- ${code(i.pkgbase)} ${i.version}${i.link ? ` ([details](${i.link}))` : ""}${
+          i.approvalReason
+            ? `: waiting for approval (${code(i.approvalReason)}), \`/approve ${i.pkgbase}\` to build it`
+            : ""
+        }`,
+    ),
   ].join("\n");
 }
 

@@ -70,7 +70,8 @@ function splitComment(line: string): { code: string; comment?: string } {
     if (quote) {
       if (c === quote) quote = undefined;
     } else if (c === "'" || c === '"') quote = c;
-    else if (c === "#" && (i === 0 || /\s/.test(line[i - 1]!))) return { code: line.slice(0, i), comment: line.slice(i) };
+    else if (c === "#" && (i === 0 || /\s/.test(line[i - 1]!)))
+      return { code: line.slice(0, i), comment: line.slice(i) };
   }
   return { code: line };
 }
@@ -114,7 +115,10 @@ function findArrays(lines: readonly string[], from: number, to: number): Depends
     const m = /^(\s*)depends\+?=\(/.exec(lines[i]!);
     if (!m) continue;
     let end = i;
-    while (end < to && !splitComment(end === i ? lines[end]!.slice(m[0].length) : lines[end]!).code.includes(")"))
+    while (
+      end < to &&
+      !splitComment(end === i ? lines[end]!.slice(m[0].length) : lines[end]!).code.includes(")")
+    )
       end++;
     let above = i - 1;
     while (above >= from && lines[above]!.trim() === "") above--;
@@ -142,7 +146,9 @@ function bumpPkgrel(lines: string[]): { from: string; to: string } {
   const i = lines.findIndex((l) => /^pkgrel=/.test(l));
   const m = i < 0 ? null : /^pkgrel=(['"]?)(\d+)(?:\.\d+)?\1(.*)$/.exec(lines[i]!);
   if (!m) throw new DependencyEditError("no-pkgrel", "no top-level pkgrel=N line to bump");
-  const from = lines[i]!.slice("pkgrel=".length).replace(/\s*#.*$/, "").replace(/['"]/g, "");
+  const from = lines[i]!.slice("pkgrel=".length)
+    .replace(/\s*#.*$/, "")
+    .replace(/['"]/g, "");
   const to = String(Number(m[2]) + 1);
   lines[i] = `pkgrel=${m[1]}${to}${m[1]}${m[3]}`;
   return { from, to };
@@ -152,11 +158,17 @@ function targetPackage(srcinfo: Srcinfo, to: string | undefined): string {
   const names = srcinfo.packages.map((p) => p.name);
   if (to !== undefined) {
     if (!names.includes(to))
-      throw new DependencyEditError("unknown-package", `${to} is not built by this PKGBUILD (it builds ${names.join(", ")})`);
+      throw new DependencyEditError(
+        "unknown-package",
+        `${to} is not built by this PKGBUILD (it builds ${names.join(", ")})`,
+      );
     return to;
   }
   if (names.length === 1) return names[0]!;
-  throw new DependencyEditError("ambiguous-package", `this PKGBUILD builds ${names.join(", ")}: say which with --to`);
+  throw new DependencyEditError(
+    "ambiguous-package",
+    `this PKGBUILD builds ${names.join(", ")}: say which with --to`,
+  );
 }
 
 function validName(name: string): string {
@@ -169,7 +181,11 @@ function validName(name: string): string {
 }
 
 /** `/add NAME [--to SPLITPKG] [--section "Comment"]`. */
-export function addDependency(text: string, name: string, options: AddDependencyOptions = {}): DependencyEditResult {
+export function addDependency(
+  text: string,
+  name: string,
+  options: AddDependencyOptions = {},
+): DependencyEditResult {
   validName(name);
   const filename = options.filename ?? "PKGBUILD";
   const before = metasOf(text, filename);
@@ -179,8 +195,14 @@ export function addDependency(text: string, name: string, options: AddDependency
   const region = regionOf(lines, pkgname, split);
   const arrays = findArrays(lines, region.from, region.to);
 
-  if (dependsCount(before.metas.find((m) => m.pkgname === pkgname), name) > 0) {
-    const where = findName(lines, arrays, name)[0] ?? findName(lines, findArrays(lines, 0, lines.length), name)[0];
+  if (
+    dependsCount(
+      before.metas.find((m) => m.pkgname === pkgname),
+      name,
+    ) > 0
+  ) {
+    const where =
+      findName(lines, arrays, name)[0] ?? findName(lines, findArrays(lines, 0, lines.length), name)[0];
     throw new DependencyEditError(
       "already-present",
       `${name} is already in the depends of ${pkgname}${where === undefined ? "" : ` (${filename} line ${where + 1})`}`,
@@ -188,7 +210,10 @@ export function addDependency(text: string, name: string, options: AddDependency
     );
   }
   if (arrays.length === 0)
-    throw new DependencyEditError("no-depends-array", `${pkgname} has no depends array in ${filename} to add to`);
+    throw new DependencyEditError(
+      "no-depends-array",
+      `${pkgname} has no depends array in ${filename} to add to`,
+    );
 
   let inserted: number;
   const section = options.section?.trim();
@@ -199,7 +224,13 @@ export function addDependency(text: string, name: string, options: AddDependency
     // A new section after the last array, shaped like the arrays around it.
     const last = arrays[arrays.length - 1]!;
     const itemIndent = itemIndentOf(lines, last);
-    const block = ["", `${last.indent}# ${section}`, `${last.indent}depends+=(`, `${itemIndent}${withComment(name, options.comment)}`, `${last.indent})`];
+    const block = [
+      "",
+      `${last.indent}# ${section}`,
+      `${last.indent}depends+=(`,
+      `${itemIndent}${withComment(name, options.comment)}`,
+      `${last.indent})`,
+    ];
     lines.splice(last.end + 1, 0, ...block);
     inserted = last.end + 4;
   } else if (target.start === target.end) {
@@ -210,7 +241,8 @@ export function addDependency(text: string, name: string, options: AddDependency
     const quote = /\(\s*(['"])/.exec(code)?.[1] ?? "";
     const open = code.indexOf("(");
     const sep = code.slice(open + 1, close).trim() === "" ? "" : " ";
-    lines[target.start] = `${code.slice(0, close).replace(/\s+$/, "")}${sep}${quote}${name}${quote}${code.slice(close)}${comment ?? ""}`;
+    lines[target.start] =
+      `${code.slice(0, close).replace(/\s+$/, "")}${sep}${quote}${name}${quote}${code.slice(close)}${comment ?? ""}`;
     inserted = target.start;
   } else {
     const itemIndent = itemIndentOf(lines, target);
@@ -265,8 +297,20 @@ export function removeDependency(
     options.from !== undefined
       ? [targetPackage(before.srcinfo, options.from)]
       : before.metas.filter((m) => dependsCount(m, name) > 0).map((m) => m.pkgname);
-  if (targets.length === 0 || targets.every((t) => dependsCount(before.metas.find((m) => m.pkgname === t), name) === 0))
-    throw new DependencyEditError("not-present", `${name} is not in the depends of ${options.from ?? "any package"}`);
+  if (
+    targets.length === 0 ||
+    targets.every(
+      (t) =>
+        dependsCount(
+          before.metas.find((m) => m.pkgname === t),
+          name,
+        ) === 0,
+    )
+  )
+    throw new DependencyEditError(
+      "not-present",
+      `${name} is not in the depends of ${options.from ?? "any package"}`,
+    );
   const lines = text.split("\n");
   const split = before.srcinfo.packages.length > 1;
   const hitLines = new Set<number>();
@@ -293,7 +337,9 @@ export function removeDependency(
       continue;
     }
     // Keep a trailing `)` of the removed token, collapse doubled spaces.
-    const closing = tokens.some((t) => t.trim() !== "" && tokenName(t) === name && t.endsWith(")")) ? ")" : "";
+    const closing = tokens.some((t) => t.trim() !== "" && tokenName(t) === name && t.endsWith(")"))
+      ? ")"
+      : "";
     const rebuilt = kept.join("").replace(/(\S)\s{2,}(?=\S)/g, "$1 ");
     const gap = /\s*$/.exec(code)?.[0] || " ";
     const head = prefix === "" ? (/^\s*/.exec(code)?.[0] ?? "") : prefix;
@@ -320,17 +366,18 @@ function verify(
   if (before.length !== after.length) fail("the set of packages changed");
   for (const b of before) {
     const a = after.find((m) => m.pkgname === b.pkgname) ?? fail(`${b.pkgname} disappeared`);
-    const expected =
-      targets.includes(b.pkgname)
-        ? op === "add"
-          ? [...b.depends, name]
-          : b.depends.filter((d) => tokenName(d) !== name)
-        : b.depends;
+    const expected = targets.includes(b.pkgname)
+      ? op === "add"
+        ? [...b.depends, name]
+        : b.depends.filter((d) => tokenName(d) !== name)
+      : b.depends;
     if (JSON.stringify([...a.depends].sort()) !== JSON.stringify([...expected].sort()))
       fail(`depends of ${b.pkgname} are not as expected`);
     const rest = (m: PackageMeta) => JSON.stringify({ ...m, depends: undefined, version: undefined });
     if (rest(a) !== rest(b)) fail(`fields other than depends of ${b.pkgname} changed`);
-    if (a.version !== b.version.replace(new RegExp(`-${pkgrel.from.replace(/\./g, "\\.")}$`), `-${pkgrel.to}`))
+    if (
+      a.version !== b.version.replace(new RegExp(`-${pkgrel.from.replace(/\./g, "\\.")}$`), `-${pkgrel.to}`)
+    )
       fail(`version of ${b.pkgname} is ${a.version}`);
   }
 }

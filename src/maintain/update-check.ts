@@ -6,14 +6,17 @@
  * remove or merely report. `checkUpdates` is the thin service around it (one batched AUR `info`
  * request for all our packages, one official index load, the records from the state store).
  */
+import { readFile } from "node:fs/promises";
 import { parseDepSpec, satisfies } from "../arch/depspec.js";
 import type { DepSpec, DescEntry, Satisfier } from "../arch/types.js";
 import { vercmp } from "../arch/vercmp.js";
+import { readRepoDb } from "../archive/repo-db.js";
 import type { StateStore } from "../build/state-store.js";
 import type { AurClient, AurPackage } from "../resolve/aur-client.js";
 import type { OfficialIndex } from "../resolve/official-index.js";
 import type { PackageIndex } from "../resolve/package-index.js";
 import { nextForcedPkgrel } from "../resolve/pkgrel.js";
+import type { SonameRebuild } from "./sonames.js";
 
 /** The state-store record kind written when an AUR pkgbase is built (`store.getRecord("aur-built", pkgbase)`). */
 export const AUR_BUILT_RECORD = "aur-built";
@@ -93,6 +96,8 @@ export interface MaintenanceInput {
   readonly built: ReadonlyMap<string, AurBuiltRecord>;
   /** Current AUR git commit per pkgbase, when known (an alternative to `LastModified`). */
   readonly aurCommits?: ReadonlyMap<string, string>;
+  /** Our packages a soname change broke, in dependency order (`brokenBy` of sonames.ts). */
+  readonly sonameBroken?: readonly SonameRebuild[];
   /** Results of the upstream-head check per VCS pkgbase. */
   readonly vcsHeads?: ReadonlyMap<string, VcsHeadResult>;
   /** Epoch milliseconds. */
@@ -111,7 +116,9 @@ export function isVcsPackage(pkgbase: string): boolean {
 /** `[epoch:]pkgver` and `pkgrel` of a full version. */
 function splitVersion(version: string): { base: string; pkgrel: string } {
   const dash = version.lastIndexOf("-");
-  return dash < 0 ? { base: version, pkgrel: "" } : { base: version.slice(0, dash), pkgrel: version.slice(dash + 1) };
+  return dash < 0
+    ? { base: version, pkgrel: "" }
+    : { base: version.slice(0, dash), pkgrel: version.slice(dash + 1) };
 }
 
 function safeParse(dep: string): DepSpec | undefined {
@@ -238,7 +245,12 @@ export function decideMaintenance(input: MaintenanceInput): MaintenanceReport {
         const why = modifiedLater
           ? `AUR LastModified ${new Date(aurPkg.lastModified! * 1000).toISOString()} is newer than the build's ${new Date(record.lastModified! * 1000).toISOString()}`
           : `AUR commit ${currentCommit!.slice(0, 12)} differs from the built ${record.commit!.slice(0, 12)}`;
-        rebuild.push({ pkgbase, pkgnames, pkgrel, reason: `PKGBUILD changed on the AUR without a version change (${why})` });
+        rebuild.push({
+          pkgbase,
+          pkgnames,
+          pkgrel,
+          reason: `PKGBUILD changed on the AUR without a version change (${why})`,
+        });
         continue;
       }
     }
@@ -258,7 +270,11 @@ export function decideMaintenance(input: MaintenanceInput): MaintenanceReport {
       const head = input.vcsHeads?.get(pkgbase);
       if (head?.kind === "moved") {
         const from = head.previous ? `${head.previous.slice(0, 12)} → ` : "";
-        rebuild.push({ pkgbase, pkgnames, reason: `VCS upstream head moved (${from}${head.head.slice(0, 12)})` });
+        rebuild.push({
+          pkgbase,
+          pkgnames,
+          reason: `VCS upstream head moved (${from}${head.head.slice(0, 12)})`,
+        });
       } else if (head?.kind === "failed") {
         notify.push({ name: pkgbase, message: `upstream head check failed: ${head.reason}` });
       }
@@ -266,6 +282,26 @@ export function decideMaintenance(input: MaintenanceInput): MaintenanceReport {
   }
 
   rebuild.sort((a, b) => a.pkgbase.localeCompare(b.pkgbase));
+
+  // Library rebuilds last, in the dependency order brokenBy gave, with a pkgrel sub-release (same sources).
+  const byName = new Map(input.ours.map((e) => [e.name, e]));
+  for (const broken of input.sonameBroken ?? []) {
+    const e = byName.get(broken.name);
+    if (!e || removed.has(e.name)) continue;
+    const pkgbase = e.base ?? e.name;
+    if (rebuild.some((r) => r.pkgbase === pkgbase)) continue;
+    const pkgnames = input.ours
+      .filter((o) => (o.base ?? o.name) === pkgbase && !removed.has(o.name))
+      .map((o) => o.name)
+      .sort();
+    const { pkgrel } = splitVersion(e.version);
+    rebuild.push({
+      pkgbase,
+      pkgnames,
+      pkgrel: nextForcedPkgrel(pkgrel, [pkgrel]),
+      reason: `library rebuild: ${broken.trigger}`,
+    });
+  }
   return { rebuild, remove, notify, requests: input.requests ?? { aur: 0, mirror: 0, repo: 0 } };
 }
 
@@ -280,7 +316,12 @@ export function renderMaintenanceReport(report: MaintenanceReport): string {
     lines.push("Everything is up to date.", "");
   }
   if (report.rebuild.length > 0) {
-    lines.push(`### Rebuild (${report.rebuild.length})`, "", "| pkgbase | packages | reason | pkgrel |", "|---|---|---|---|");
+    lines.push(
+      `### Rebuild (${report.rebuild.length})`,
+      "",
+      "| pkgbase | packages | reason | pkgrel |",
+      "|---|---|---|---|",
+    );
     for (const r of report.rebuild)
       lines.push(
         `| ${escapeMd(r.pkgbase)} | ${escapeMd(r.pkgnames.join(", "))} | ${escapeMd(r.reason)} | ${r.pkgrel ?? ""} |`,
@@ -426,10 +467,74 @@ export function gitHeadChecker(fetchFn: typeof fetch = globalThis.fetch, timeout
       return { kind: "failed", reason: `${url}: ${(error as Error).message}` };
     }
     const head = parseInfoRefs(body, git.branch);
-    if (!head) return { kind: "failed", reason: `${url}: no ${git.branch ? `branch ${git.branch}` : "HEAD"} advertised` };
+    if (!head)
+      return {
+        kind: "failed",
+        reason: `${url}: no ${git.branch ? `branch ${git.branch}` : "HEAD"} advertised`,
+      };
     // Without a recorded head nothing can be compared: the age rule alone decides.
     if (record?.vcsHead !== undefined && record.vcsHead !== head)
       return { kind: "moved", head, previous: record.vcsHead };
     return { kind: "unchanged", head };
   };
+}
+
+export class OurEntriesError extends Error {
+  override readonly name = "OurEntriesError";
+}
+
+/** Our repository's DB as entries, from a file path or an http(s) URL; a missing DB is an empty repository. */
+export class RepoDbEntries implements OurEntriesSource {
+  #requests = 0;
+
+  constructor(
+    readonly location: string,
+    private readonly fetchFn: typeof fetch = globalThis.fetch,
+    private readonly timeoutMs = 30_000,
+  ) {}
+
+  get requestsMade(): number {
+    return this.#requests;
+  }
+
+  async load(): Promise<readonly DescEntry[]> {
+    let bytes: Uint8Array | undefined;
+    if (/^https?:\/\//i.test(this.location)) {
+      this.#requests++;
+      let res: Response;
+      try {
+        res = await this.fetchFn(this.location, { signal: AbortSignal.timeout(this.timeoutMs) });
+      } catch (error) {
+        throw new OurEntriesError(
+          `cannot download our repository DB ${this.location}: ${(error as Error).message}`,
+        );
+      }
+      if (res.status === 404) return [];
+      if (!res.ok)
+        throw new OurEntriesError(`our repository DB ${this.location} answered HTTP ${res.status}`);
+      bytes = new Uint8Array(await res.arrayBuffer());
+    } else {
+      try {
+        bytes = new Uint8Array(await readFile(this.location));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+        throw new OurEntriesError(
+          `cannot read our repository DB ${this.location}: ${(error as Error).message}`,
+        );
+      }
+    }
+    try {
+      const { entries, errors } = await readRepoDb(bytes);
+      if (errors.length > 0)
+        throw new OurEntriesError(
+          `our repository DB ${this.location} has unreadable entries: ${errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`,
+        );
+      return entries;
+    } catch (error) {
+      if (error instanceof OurEntriesError) throw error;
+      throw new OurEntriesError(
+        `our repository DB ${this.location} is not readable: ${(error as Error).message}`,
+      );
+    }
+  }
 }

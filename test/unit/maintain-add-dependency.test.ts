@@ -4,11 +4,7 @@ import { describe, expect, it } from "@jest/globals";
 import { evaluatePkgbuild } from "../../src/arch/pkgbuild/index.js";
 import { packageMetas } from "../../src/arch/srcinfo.js";
 import type { PackageMeta } from "../../src/arch/types.js";
-import {
-  addDependency,
-  DependencyEditError,
-  removeDependency,
-} from "../../src/maintain/add-dependency.js";
+import { addDependency, DependencyEditError, removeDependency } from "../../src/maintain/add-dependency.js";
 import { corpusDir } from "../helpers/real-tools.js";
 
 const original = readFileSync(join(corpusDir, "metapackage/head/PKGBUILD"), "utf8");
@@ -55,17 +51,27 @@ describe("addDependency on the real metapackage", () => {
     expect(lines[r.line]).toBe("    )");
     expect(r.text).toContain("\npkgrel=63\n");
     expect(countIn(metas(r.text).get("couldinho-dev"), "htop")).toBe(1);
-    expectOnlyDependsChanged(r.text, new Map([["couldinho-dev", [...before.get("couldinho-dev")!.depends, "htop"]]]));
+    expectOnlyDependsChanged(
+      r.text,
+      new Map([["couldinho-dev", [...before.get("couldinho-dev")!.depends, "htop"]]]),
+    );
     // Only two lines differ: pkgrel and the new one.
     expect(lines.length).toBe(original.split("\n").length + 1);
   });
 
   it("--section puts it in the array under the matching comment, aligning the trailing comment", () => {
-    const r = addDependency(original, "htop", { to: "couldinho-desktop", section: "web", comment: "Process viewer" });
+    const r = addDependency(original, "htop", {
+      to: "couldinho-desktop",
+      section: "web",
+      comment: "Process viewer",
+    });
     const lines = r.text.split("\n");
     expect(lines[r.line - 1]).toBe("        htop                    # Process viewer");
     // The heading of the array it landed in is "# Web".
-    const heading = lines.slice(0, r.line).reverse().find((l) => /^\s*# /.test(l) && !/^\s{8}/.test(l));
+    const heading = lines
+      .slice(0, r.line)
+      .reverse()
+      .find((l) => /^\s*# /.test(l) && !/^\s{8}/.test(l));
     expect(heading?.trim()).toBe("# Web");
     const desktop = before.get("couldinho-desktop")!.depends;
     const after = metas(r.text).get("couldinho-desktop")!.depends;
@@ -77,8 +83,17 @@ describe("addDependency on the real metapackage", () => {
   it("--section with a comment not in the package starts a new commented section", () => {
     const r = addDependency(original, "htop", { to: "couldinho-xcp-ng", section: "Monitoring" });
     const lines = r.text.split("\n");
-    expect(lines.slice(r.line - 4, r.line + 1)).toEqual(["", "    # Monitoring", "    depends+=(", "        htop", "    )"]);
-    expectOnlyDependsChanged(r.text, new Map([["couldinho-xcp-ng", [...before.get("couldinho-xcp-ng")!.depends, "htop"]]]));
+    expect(lines.slice(r.line - 4, r.line + 1)).toEqual([
+      "",
+      "    # Monitoring",
+      "    depends+=(",
+      "        htop",
+      "    )",
+    ]);
+    expectOnlyDependsChanged(
+      r.text,
+      new Map([["couldinho-xcp-ng", [...before.get("couldinho-xcp-ng")!.depends, "htop"]]]),
+    );
   });
 
   it("refuses a name already present and says where", () => {
@@ -89,10 +104,16 @@ describe("addDependency on the real metapackage", () => {
   });
 
   it("validates the name with pacman's rules and the target package", () => {
-    expect(editError(() => addDependency(original, "Bad Name", { to: "couldinho-dev" })).kind).toBe("invalid-name");
-    expect(editError(() => addDependency(original, "-lead", { to: "couldinho-dev" })).kind).toBe("invalid-name");
+    expect(editError(() => addDependency(original, "Bad Name", { to: "couldinho-dev" })).kind).toBe(
+      "invalid-name",
+    );
+    expect(editError(() => addDependency(original, "-lead", { to: "couldinho-dev" })).kind).toBe(
+      "invalid-name",
+    );
     expect(editError(() => addDependency(original, "htop")).kind).toBe("ambiguous-package");
-    expect(editError(() => addDependency(original, "htop", { to: "couldinho-nope" })).kind).toBe("unknown-package");
+    expect(editError(() => addDependency(original, "htop", { to: "couldinho-nope" })).kind).toBe(
+      "unknown-package",
+    );
   });
 });
 
@@ -105,7 +126,9 @@ describe("removeDependency on the real metapackage", () => {
     expect(r.text.split("\n").length).toBe(original.split("\n").length - 1);
     expectOnlyDependsChanged(
       r.text,
-      new Map([["couldinho-desktop", before.get("couldinho-desktop")!.depends.filter((d) => d !== "vivaldi")]]),
+      new Map([
+        ["couldinho-desktop", before.get("couldinho-desktop")!.depends.filter((d) => d !== "vivaldi")],
+      ]),
     );
   });
 
@@ -138,7 +161,11 @@ describe("inline arrays and single packages", () => {
     const r = addDependency(single, "zsh");
     expect(r.text.split("\n")[4]).toBe("depends=('bash' 'coreutils' 'zsh')  # core");
     expect(r.text).toContain("pkgrel=4\n");
-    expect(packageMetas(evaluatePkgbuild(r.text), "x86_64")[0]!.depends).toEqual(["bash", "coreutils", "zsh"]);
+    expect(packageMetas(evaluatePkgbuild(r.text), "x86_64")[0]!.depends).toEqual([
+      "bash",
+      "coreutils",
+      "zsh",
+    ]);
   });
 
   it("removes one item of an inline array", () => {
