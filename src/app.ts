@@ -49,9 +49,10 @@ export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
           ? options.guard(deps)
           : (options.guard ??
             (options.deps === undefined ? guardFromEnv(process.env, deps.store) : undefined));
-      const builds = new BuildService({
+      // The ports publish in the background and report back to the service they belong to.
+      const builds: BuildService = new BuildService({
         store: deps.store,
-        ports: githubPorts(robot, deps, guard),
+        ports: githubPorts(robot, deps, guard, { tasks, builds: () => builds }),
         clock: deps.clock,
         log,
       });

@@ -4,7 +4,7 @@
  * after a restart without a webhook context. Per-repository settings and check run ids live in the store.
  */
 import type { Probot } from "probot";
-import type { BuildPorts, JobStatus } from "../build/build-service.js";
+import type { BuildPorts, BuildService, JobStatus } from "../build/build-service.js";
 import type { Build, Job } from "../build/model.js";
 import type { StateStore } from "../build/state-store.js";
 import type { RepoConfig } from "../config/repo-config.js";
@@ -18,8 +18,12 @@ import {
 import { dispatchBuild } from "../github/dispatch.js";
 import type { Octokit } from "../github/octokit.js";
 import type { SupplyChainGuard } from "../guard/index.js";
-import type { AppDeps } from "./deps.js";
+import type { AppDeps, BackgroundTasks } from "./deps.js";
 import { guardReportOf } from "./guard.js";
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
 
 /** Store record kind: the config a repository's builds run with (key `owner/name`). */
 export const REPO_SETTINGS_KIND = "github-repo-settings";
@@ -97,13 +101,25 @@ function statusOf(
 }
 
 /**
+ * Publishing in the background: downloading, verifying, signing and rewriting the DB can take far longer
+ * than the 10 s GitHub waits for a webhook answer, so `publish` answers "pending" at once and reports back
+ * through `onPublished` / `onPublishFailed`. If the process stops meanwhile, the job stays `built` and the
+ * reconciler (`BuildService.resume`) hands it to the publisher again.
+ */
+export interface BackgroundPublishing {
+  readonly tasks: BackgroundTasks;
+  readonly builds: () => Pick<BuildService, "onPublished" | "onPublishFailed">;
+}
+
+/**
  * `guard`: after an AUR job is published, its checked snapshot becomes what the next build of that pkgbase is
- * compared with (the publisher answers synchronously here, so `onPublished` is never the path in the app).
+ * compared with. Without `background`, the publisher answers synchronously (tests that drive it directly).
  */
 export function githubPorts(
   robot: Probot,
   deps: AppDeps,
   guard?: Pick<SupplyChainGuard, "recordPublishedJob">,
+  background?: BackgroundPublishing,
 ): BuildPorts {
   const { store } = deps;
   return {
@@ -171,17 +187,32 @@ export function githubPorts(
     },
 
     async publish(build, job) {
-      if (!deps.publish) return "pending";
-      const outcome = await deps.publish(build, job, () => installationOctokit(robot, build));
-      if (outcome === "published" && guard) {
-        try {
-          await guard.recordPublishedJob(job);
-        } catch (error) {
-          // Not fatal: without the record the next build of this pkgbase counts as new and waits (fail closed).
-          robot.log.warn({ err: error }, `${job.pkgbase}: the published AUR snapshot was not recorded`);
+      const publish = deps.publish;
+      if (!publish) return "pending";
+      const publishNow = async (): Promise<"published" | "pending"> => {
+        const outcome = await publish(build, job, () => installationOctokit(robot, build));
+        if (outcome === "published" && guard) {
+          try {
+            await guard.recordPublishedJob(job);
+          } catch (error) {
+            // Not fatal: without the record the next build of this pkgbase counts as new and waits (fail closed).
+            robot.log.warn({ err: error }, `${job.pkgbase}: the published AUR snapshot was not recorded`);
+          }
         }
-      }
-      return outcome;
+        return outcome;
+      };
+      if (!background) return publishNow();
+      background.tasks.run(`publishing ${build.id}/${job.pkgbase}`, async () => {
+        let outcome: "published" | "pending";
+        try {
+          outcome = await publishNow();
+        } catch (error) {
+          await background.builds().onPublishFailed(build.id, job.pkgbase, messageOf(error));
+          return;
+        }
+        if (outcome === "published") await background.builds().onPublished(build.id, job.pkgbase);
+      });
+      return "pending";
     },
 
     async notify(notification) {

@@ -39,7 +39,9 @@ const DT_SONAME = 14n;
 const MAX_STRING = 4096;
 
 export function isElf(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
+  return (
+    bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46
+  );
 }
 
 interface Region {
@@ -59,13 +61,18 @@ export function readElfDynamic(bytes: Uint8Array, path?: string): ElfDynamic | u
   if (bytes.length < 52) fail("truncated", `${bytes.length} bytes is shorter than an ELF header`);
   const cls = bytes[4];
   if (cls !== 1 && cls !== 2) fail("malformed", `unknown ELF class ${cls}`);
-  if (bytes[5] !== 1) fail("unsupported", bytes[5] === 2 ? "big-endian ELF is not supported" : `unknown data encoding ${bytes[5]}`);
+  if (bytes[5] !== 1)
+    fail(
+      "unsupported",
+      bytes[5] === 2 ? "big-endian ELF is not supported" : `unknown data encoding ${bytes[5]}`,
+    );
   const is64 = cls === 2;
   if (is64 && bytes.length < 64) fail("truncated", `${bytes.length} bytes is shorter than an ELF64 header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const word = (off: number): bigint => {
     const size = is64 ? 8 : 4;
-    if (off < 0 || off + size > bytes.length) fail("truncated", `read of ${size} bytes at ${off} past the end`);
+    if (off < 0 || off + size > bytes.length)
+      fail("truncated", `read of ${size} bytes at ${off} past the end`);
     return is64 ? view.getBigUint64(off, true) : BigInt(view.getUint32(off, true));
   };
   const u32 = (off: number): number => {
@@ -78,7 +85,10 @@ export function readElfDynamic(bytes: Uint8Array, path?: string): ElfDynamic | u
   };
   const inFile = (r: Region, what: string): Region => {
     if (r.offset > bytes.length || r.size > bytes.length - r.offset)
-      fail("truncated", `${what} (offset ${r.offset}, size ${r.size}) extends past the end of the file (${bytes.length})`);
+      fail(
+        "truncated",
+        `${what} (offset ${r.offset}, size ${r.size}) extends past the end of the file (${bytes.length})`,
+      );
     return r;
   };
 
@@ -159,7 +169,8 @@ export function readElfDynamic(bytes: Uint8Array, path?: string): ElfDynamic | u
   const str = (v: bigint): string => {
     const table = strtab!;
     const start = num(v, "string offset");
-    if (start >= table.size) fail("malformed", `string offset ${start} outside the string table (${table.size} bytes)`);
+    if (start >= table.size)
+      fail("malformed", `string offset ${start} outside the string table (${table.size} bytes)`);
     const from = table.offset + start;
     const limit = Math.min(table.offset + table.size, from + MAX_STRING);
     let end = from;

@@ -357,6 +357,8 @@ export interface CheckUpdatesDeps {
   readonly metapackageDepends: readonly string[];
   readonly store?: Pick<StateStore, "getRecord">;
   readonly vcsHeadMoved?: VcsHeadMoved;
+  /** Library breakage found by sonames.ts `brokenBy` (dependency order), turned into rebuilds. */
+  readonly sonameBroken?: readonly SonameRebuild[];
   readonly settings?: Partial<MaintenanceSettings>;
   readonly now?: () => number;
 }
@@ -396,6 +398,7 @@ export async function checkUpdates(deps: CheckUpdatesDeps): Promise<MaintenanceR
     metapackageDepends: deps.metapackageDepends,
     built,
     vcsHeads,
+    ...(deps.sonameBroken ? { sonameBroken: deps.sonameBroken } : {}),
     now: (deps.now ?? Date.now)(),
     ...(deps.settings ? { settings: deps.settings } : {}),
     requests: {

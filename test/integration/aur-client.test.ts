@@ -82,6 +82,7 @@ describe("HttpAurClient.info", () => {
       popularity: 0.1,
       outOfDate: null,
       maintainer: "someone",
+      lastModified: 1_700_000_000,
     });
     expect(aur.log.map((l) => [l.method, l.path, l.names.length])).toEqual([
       ["POST", "/rpc/v5/info", 150],

@@ -55,7 +55,8 @@ function buildElf(spec: ElfSpec): Uint8Array {
   const size = shoff + shnum * shentsize;
   const b = new Uint8Array(size);
   const v = new DataView(b.buffer);
-  const word = (at: number, n: number) => (is64 ? v.setBigUint64(at, BigInt(n), true) : v.setUint32(at, n, true));
+  const word = (at: number, n: number) =>
+    is64 ? v.setBigUint64(at, BigInt(n), true) : v.setUint32(at, n, true);
   b.set([0x7f, 0x45, 0x4c, 0x46, is64 ? 2 : 1, 1, 1]);
   v.setUint16(16, 3, true); // ET_DYN
   v.setUint16(18, is64 ? 62 : 3, true);
@@ -121,7 +122,11 @@ describe("readElfDynamic", () => {
     for (const sections of [true, false])
       it(`reads DT_NEEDED and DT_SONAME of an ELF${bits} ${sections ? "through section headers" : "through program headers only"}`, () => {
         const elf = buildElf({ bits, sections, needed: ["libc.so.6", "libz.so.1"], soname: "libfoo.so.1.2" });
-        expect(readElfDynamic(elf)).toEqual({ bits, needed: ["libc.so.6", "libz.so.1"], soname: "libfoo.so.1.2" });
+        expect(readElfDynamic(elf)).toEqual({
+          bits,
+          needed: ["libc.so.6", "libz.so.1"],
+          soname: "libfoo.so.1.2",
+        });
       });
 
   it("an ELF without a dynamic section has no dynamic info", () => {
@@ -146,7 +151,9 @@ describe("readElfDynamic", () => {
     const v = new DataView(badString.buffer);
     const dynOff = Number(v.getBigUint64(64 + 56 + 8, true));
     v.setBigUint64(dynOff + 8, 999_999n, true);
-    expect(elfError(() => readElfDynamic(badString)).message).toMatch(/string offset 999999 outside the string table/);
+    expect(elfError(() => readElfDynamic(badString)).message).toMatch(
+      /string offset 999999 outside the string table/,
+    );
     // Section header pointing outside the file.
     const badShoff = good.slice();
     new DataView(badShoff.buffer).setBigUint64(0x28, 2n ** 40n, true);
@@ -160,7 +167,12 @@ describe("readElfDynamic on corrupted files", () => {
   it("answers or throws ElfError, never anything else", () => {
     const seeds = [64, 32].flatMap((bits) =>
       [true, false].map((sections) =>
-        buildElf({ bits: bits as 32 | 64, sections, needed: ["libc.so.6", "libm.so.6"], soname: "libq.so.3" }),
+        buildElf({
+          bits: bits as 32 | 64,
+          sections,
+          needed: ["libc.so.6", "libm.so.6"],
+          soname: "libq.so.3",
+        }),
       ),
     );
     fc.assert(
@@ -208,7 +220,12 @@ async function pkg(files: Record<string, Uint8Array>): Promise<Uint8Array> {
 describe("packageSonames and brokenBy", () => {
   it("reads needs and provides from a compressed package without extracting it", async () => {
     const archive = await pkg({
-      "usr/lib/libbar.so.2": buildElf({ bits: 64, sections: true, soname: "libbar.so.2", needed: ["libc.so.6", "libfoo.so.1"] }),
+      "usr/lib/libbar.so.2": buildElf({
+        bits: 64,
+        sections: true,
+        soname: "libbar.so.2",
+        needed: ["libc.so.6", "libfoo.so.1"],
+      }),
       "usr/bin/bar": buildElf({ bits: 64, sections: false, needed: ["libbar.so.2", "libz.so.1"] }),
       "usr/share/doc/bar/README": new TextEncoder().encode("not an ELF"),
     });
@@ -230,7 +247,12 @@ describe("packageSonames and brokenBy", () => {
 
   it("lists packages whose sonames are gone, in dependency order, naming the trigger", () => {
     const ours: PackageSonames[] = [
-      { name: "app", depends: ["libbar>=2", "glibc"], needs: ["libbar.so=2-64", "libfoo.so=1-64", "libc.so=6-64"], provides: [] },
+      {
+        name: "app",
+        depends: ["libbar>=2", "glibc"],
+        needs: ["libbar.so=2-64", "libfoo.so=1-64", "libc.so=6-64"],
+        provides: [],
+      },
       { name: "libbar", depends: ["libfoo"], needs: ["libfoo.so=1-64"], provides: ["libbar.so=2-64"] },
       { name: "tool", needs: ["libz.so=1-64"], provides: [] },
       { name: "fine", needs: ["libfoo.so=2-64"], provides: [] },
@@ -251,7 +273,10 @@ describe("packageSonames and brokenBy", () => {
       trigger: "no longer provided: libfoo.so=1-64 (was provided by libfoo 1.9-1)",
     });
     // Without `before`, every soname not provided now counts (libc.so is never declared: broken too).
-    expect(brokenBy(ours, now).find((b) => b.name === "app")!.missing).toEqual(["libfoo.so=1-64", "libc.so=6-64"]);
+    expect(brokenBy(ours, now).find((b) => b.name === "app")!.missing).toEqual([
+      "libfoo.so=1-64",
+      "libc.so=6-64",
+    ]);
     expect(sonameIndex(ours).providers.get("libbar.so=2-64")).toEqual(new Set(["libbar"]));
   });
 });

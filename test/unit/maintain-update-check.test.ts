@@ -260,8 +260,18 @@ describe("decideMaintenance", () => {
     );
     expect(r.rebuild).toEqual([
       { pkgbase: "foo", pkgnames: ["foo"], reason: "AUR 2-1 > repo 1-1" },
-      { pkgbase: "zz-app", pkgnames: ["zz-app"], pkgrel: "2.1", reason: "library rebuild: no longer provided: libx.so=1-64" },
-      { pkgbase: "aa-lib", pkgnames: ["aa-lib"], pkgrel: "1.2", reason: "library rebuild: no longer provided: liby.so=2-64" },
+      {
+        pkgbase: "zz-app",
+        pkgnames: ["zz-app"],
+        pkgrel: "2.1",
+        reason: "library rebuild: no longer provided: libx.so=1-64",
+      },
+      {
+        pkgbase: "aa-lib",
+        pkgnames: ["aa-lib"],
+        pkgrel: "1.2",
+        reason: "library rebuild: no longer provided: liby.so=2-64",
+      },
     ]);
   });
 
