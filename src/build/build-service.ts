@@ -38,7 +38,9 @@ export interface DispatchResult {
 
 export type BuildNotification =
   | { readonly kind: "job-failed"; readonly build: Build; readonly job: Job; readonly reason: string }
-  | { readonly kind: "build-finished"; readonly build: Build; readonly jobs: readonly Job[] };
+  | { readonly kind: "build-finished"; readonly build: Build; readonly jobs: readonly Job[] }
+  /** Supply-chain guard (issue 9): jobs held for a person's approval when the build started. */
+  | { readonly kind: "awaiting-approval"; readonly build: Build; readonly jobs: readonly Job[] };
 
 /** A GitHub Actions job's status as the `workflow_job` webhook (or the jobs API) reports it. */
 export interface JobStatus {
@@ -172,6 +174,8 @@ export class BuildService {
     await this.supersedeOlder(build);
     await this.report(build);
     await this.runExclusive(build.id);
+    const held = (await this.store.listJobs(id)).filter((j) => j.state === "awaiting-approval");
+    if (held.length > 0) await this.safeNotify({ kind: "awaiting-approval", build, jobs: held });
     return (await this.store.getBuild(id)) ?? build;
   }
 

@@ -7,6 +7,7 @@ import type { BuildNotification } from "../build/build-service.js";
 import type { NotifyMessage } from "../notify/pushover.js";
 
 export function notificationMessage(notification: BuildNotification): NotifyMessage | undefined {
+  if (notification.kind === "awaiting-approval") return awaitingApprovalMessage(notification);
   if (notification.kind !== "build-finished") return undefined;
   const { build, jobs } = notification;
   const where = `${build.repository.owner}/${build.repository.name} → ${build.repo}`;
@@ -32,5 +33,21 @@ export function notificationMessage(notification: BuildNotification): NotifyMess
     title: `${where}: ${published.length} published`,
     message: published.map((j) => `${j.pkgbase} ${j.version} (${j.reason})`).join("\n"),
     priority: -1,
+  };
+}
+
+/** Held AUR packages wait for `/approve NAME` or the Approve button; say which and why (issue 9). */
+function awaitingApprovalMessage(
+  notification: Extract<BuildNotification, { kind: "awaiting-approval" }>,
+): NotifyMessage {
+  const { build, jobs } = notification;
+  const where = `${build.repository.owner}/${build.repository.name} → ${build.repo}`;
+  return {
+    title: `${where}: ${jobs.length} waiting for approval`,
+    message: jobs
+      .map((j) => `⏸ ${j.pkgbase} ${j.version}: ${j.approvalReason ?? j.stateReason ?? "review required"}`)
+      .concat("Approve with /approve NAME or the check run's Approve button.")
+      .join("\n"),
+    priority: 0,
   };
 }

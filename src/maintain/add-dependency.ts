@@ -10,6 +10,8 @@ import { assertPkgname, InvalidNameError } from "../arch/names.js";
 import { evaluatePkgbuild } from "../arch/pkgbuild/index.js";
 import { packageMetas } from "../arch/srcinfo.js";
 import type { PackageMeta, Srcinfo } from "../arch/types.js";
+import type { AurClient } from "../resolve/aur-client.js";
+import type { PackageIndex } from "../resolve/package-index.js";
 
 export type DependencyEditErrorKind =
   | "invalid-name"
@@ -380,4 +382,19 @@ function verify(
     )
       fail(`version of ${b.pkgname} is ${a.version}`);
   }
+}
+
+/** Where `/add NAME` finds NAME: an official repository (by name or provides), the AUR, or nowhere (refuse). */
+export async function locateDependency(
+  name: string,
+  sources: {
+    readonly official: Pick<PackageIndex, "resolve">;
+    readonly aur: Pick<AurClient, "info">;
+  },
+): Promise<{ readonly where: "official"; readonly repo: string } | { readonly where: "aur" } | undefined> {
+  validName(name);
+  const official = sources.official.resolve({ name });
+  if (official) return { where: "official", repo: official.pkg.repo };
+  const aur = await sources.aur.info([name]);
+  return aur.has(name) ? { where: "aur" } : undefined;
 }

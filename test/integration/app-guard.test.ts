@@ -14,12 +14,14 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { Probot } from "probot";
 import { createApp } from "../../src/app.js";
+import type { BuildNotification } from "../../src/build/build-service.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import type { Job } from "../../src/build/model.js";
 import { APPROVE_ACTION, REJECT_ACTION } from "../../src/github/checks.js";
 import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
 import { maintainerFromAur, SupplyChainGuard } from "../../src/guard/index.js";
 import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
+import { notificationMessage } from "../../src/handlers/notification-message.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
 import { HttpAurClient, MemoryAurClient } from "../../src/resolve/aur-client.js";
 import { PackageIndex } from "../../src/resolve/package-index.js";
@@ -95,6 +97,7 @@ let runtime: AppRuntime;
 let probot: Probot;
 let stateDir: string;
 let testNumber = 0;
+let notifications: BuildNotification[] = [];
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "arb-app-guard-"));
@@ -140,6 +143,9 @@ async function startApp(dir: string): Promise<void> {
     publishSettings: { repoUrl: () => "https://repo.example/$arch", repoKey: async () => "PUBLIC KEY" },
     workflowTemplate: async () => "name: arch-repo-build\non: workflow_dispatch\n",
     publish: async () => "published",
+    notify: async (n) => {
+      notifications.push(n);
+    },
     clock: Date.now,
     deliveryTtlMs: 3_600_000,
   };
@@ -163,6 +169,7 @@ async function startApp(dir: string): Promise<void> {
 }
 
 beforeEach(async () => {
+  notifications = [];
   testNumber++;
   stateDir = join(dataDir, `state-${testNumber}`);
   // hello-cli was published at its old commit: the guard checked it then and recorded it after the publish.
@@ -316,6 +323,14 @@ describe("a push with a new AUR package under review: flagged", () => {
     expect(other.output.summary).toContain("### Supply-chain check");
     expect(other.output.text).toContain("```diff");
     expect(other.actions?.map((a) => a.identifier)).toEqual(["rebuild"]);
+    // Pushover is told once that something waits, with the reason and how to approve.
+    const waiting = notifications.filter((n) => n.kind === "awaiting-approval");
+    expect(waiting).toHaveLength(1);
+    const message = notificationMessage(waiting[0]!);
+    expect(message?.title).toContain("1 waiting for approval");
+    expect(message?.message).toContain(`${HELD} `);
+    expect(message?.message).toContain("needs approval: new");
+    expect(message?.message).toContain("/approve NAME");
   });
 
   it("/approve by a read-only user is refused and nothing changes; by a maintainer it is dispatched", async () => {

@@ -3,17 +3,18 @@
  * a local AUR answering one batched `info` request, a local mirror serving the real core/extra sync
  * DBs of the corpus, the real metapackage as the roots, and build records in a file state store.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { evaluatePkgbuild } from "../../src/arch/pkgbuild/index.js";
-import { packageMetas } from "../../src/arch/srcinfo.js";
+import { packageMetas, parseSrcinfo } from "../../src/arch/srcinfo.js";
 import type { DescEntry } from "../../src/arch/types.js";
 import { writeRepoDb } from "../../src/archive/repo-db.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import { createCheckUpdatesCommand } from "../../src/cli/check-updates.js";
 import { memoryIO } from "../../src/cli/io.js";
+import { addDependency, removeDependency } from "../../src/maintain/add-dependency.js";
 import { AUR_BUILT_RECORD, checkUpdates, RepoDbEntries } from "../../src/maintain/update-check.js";
 import { createPlanServices } from "../../src/resolve/make-plan.js";
 import { plannerSettings } from "../../src/resolve/settings.js";
@@ -25,7 +26,7 @@ import {
   startFileServer,
   startMirrorServer,
 } from "../helpers/aur-server.js";
-import { corpusDir } from "../helpers/real-tools.js";
+import { corpusDir, hasTool, makepkgPrintSrcinfo } from "../helpers/real-tools.js";
 
 const NOW = Date.UTC(2026, 10, 24, 6, 0, 0);
 const DAY = 86_400;
@@ -221,4 +222,35 @@ describe("scheduled update check against local services", () => {
       aur.failure = "none";
     }
   });
+});
+
+describe("the /add and /remove edits, read back by the real makepkg", () => {
+  it("makepkg --printsrcinfo of the edited metapackage shows the new dependency once, the removed one gone, nothing else changed", async () => {
+    if (!hasTool("makepkg")) throw new Error("makepkg is not installed (run scripts/setup-test-env.sh)");
+    const original = readFileSync(metapackage, "utf8");
+    const added = addDependency(original, "htop", {
+      to: "couldinho-dev",
+      section: "Monitoring",
+      comment: "Process viewer",
+    });
+    const edited = removeDependency(added.text, "vivaldi", { from: "couldinho-desktop" }).text;
+    const dir = join(tempDir(), "meta");
+    cpSync(join(corpusDir, "metapackage", "head"), dir, { recursive: true });
+    writeFileSync(join(dir, "PKGBUILD"), edited);
+    const after = packageMetas(parseSrcinfo(await makepkgPrintSrcinfo(dir, 290_000)), "x86_64");
+    const before = packageMetas(evaluatePkgbuild(original), "x86_64");
+    expect(after.map((m) => m.pkgname)).toEqual(before.map((m) => m.pkgname));
+    for (const b of before) {
+      const a = after.find((m) => m.pkgname === b.pkgname)!;
+      expect(a.version).toBe("5-64");
+      expect({ ...a, depends: [], version: "" }).toEqual({ ...b, depends: [], version: "" });
+      const expected =
+        b.pkgname === "couldinho-dev"
+          ? [...b.depends, "htop"]
+          : b.pkgname === "couldinho-desktop"
+            ? b.depends.filter((d) => d !== "vivaldi")
+            : b.depends;
+      expect(a.depends).toEqual(expected);
+    }
+  }, 300_000);
 });

@@ -5,6 +5,8 @@ import { evaluatePkgbuild } from "../../src/arch/pkgbuild/index.js";
 import { packageMetas } from "../../src/arch/srcinfo.js";
 import type { PackageMeta } from "../../src/arch/types.js";
 import { addDependency, DependencyEditError, removeDependency } from "../../src/maintain/add-dependency.js";
+import { MemoryAurClient } from "../../src/resolve/aur-client.js";
+import { PackageIndex } from "../../src/resolve/package-index.js";
 import { corpusDir } from "../helpers/real-tools.js";
 
 const original = readFileSync(join(corpusDir, "metapackage/head/PKGBUILD"), "utf8");
@@ -96,6 +98,20 @@ describe("addDependency on the real metapackage", () => {
     );
   });
 
+  it("changes exactly two lines (pkgrel and the new one) and ignores commented-out arrays", () => {
+    // networkmanager-dmenu-git only appears in a commented-out `#depends+=(` block of couldinho-desktop.
+    const r = addDependency(original, "networkmanager-dmenu-git", {
+      to: "couldinho-desktop",
+      section: "Web",
+    });
+    const lines = r.text.split("\n");
+    const old = original.split("\n");
+    const withoutNew = [...lines.slice(0, r.line - 1), ...lines.slice(r.line)];
+    const changed = withoutNew.flatMap((l, i) => (l === old[i] ? [] : [[old[i], l]]));
+    expect(changed).toEqual([["pkgrel=62", "pkgrel=63"]]);
+    expect(countIn(metas(r.text).get("couldinho-desktop"), "networkmanager-dmenu-git")).toBe(1);
+  });
+
   it("refuses a name already present and says where", () => {
     const e = editError(() => addDependency(original, "sway", { to: "couldinho-desktop" }));
     expect(e.kind).toBe("already-present");
@@ -172,5 +188,34 @@ describe("inline arrays and single packages", () => {
     const r = removeDependency(single, "bash");
     expect(r.text.split("\n")[4]).toBe("depends=('coreutils')  # core");
     expect(packageMetas(evaluatePkgbuild(r.text), "x86_64")[0]!.depends).toEqual(["coreutils"]);
+  });
+});
+
+describe("locateDependency", () => {
+  it("finds NAME in the official index (name or provides), else on the AUR, else nowhere", async () => {
+    const official = new PackageIndex([
+      { repo: "extra", name: "htop", pkgbase: "htop", version: "3-1", provides: [] },
+      { repo: "core", name: "systemd-sysvcompat", pkgbase: "systemd", version: "1-1", provides: ["init"] },
+    ]);
+    const aurPkg = {
+      name: "yay",
+      pkgbase: "yay",
+      version: "12-1",
+      depends: [],
+      makedepends: [],
+      checkdepends: [],
+      provides: [],
+      numVotes: 1,
+      popularity: 1,
+      outOfDate: null,
+      maintainer: null,
+    };
+    const aur = new MemoryAurClient([aurPkg]);
+    expect(await locateDependency("htop", { official, aur })).toEqual({ where: "official", repo: "extra" });
+    expect(await locateDependency("init", { official, aur })).toEqual({ where: "official", repo: "core" });
+    expect(aur.requestsMade).toBe(0);
+    expect(await locateDependency("yay", { official, aur })).toEqual({ where: "aur" });
+    expect(await locateDependency("nothing-here", { official, aur })).toBeUndefined();
+    await expect(locateDependency("../etc", { official, aur })).rejects.toThrow(DependencyEditError);
   });
 });
