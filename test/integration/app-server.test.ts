@@ -4,7 +4,6 @@
  */
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -14,14 +13,7 @@ import { createApp } from "../../src/app.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import type { AppDeps } from "../../src/handlers/deps.js";
 import { FsStorage } from "../../src/publish/fs-storage.js";
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+import { freePort } from "../helpers/free-port.js";
 
 describe("createApp on Probot's server", () => {
   let server: Server;

@@ -4,7 +4,12 @@ import { describe, expect, it } from "@jest/globals";
 import { evaluatePkgbuild } from "../../src/arch/pkgbuild/index.js";
 import { packageMetas } from "../../src/arch/srcinfo.js";
 import type { PackageMeta } from "../../src/arch/types.js";
-import { addDependency, DependencyEditError, removeDependency } from "../../src/maintain/add-dependency.js";
+import {
+  addDependency,
+  DependencyEditError,
+  locateDependency,
+  removeDependency,
+} from "../../src/maintain/add-dependency.js";
 import { MemoryAurClient } from "../../src/resolve/aur-client.js";
 import { PackageIndex } from "../../src/resolve/package-index.js";
 import { corpusDir } from "../helpers/real-tools.js";

@@ -5,7 +5,6 @@
 
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -16,16 +15,8 @@ import { FsStorage } from "../../src/publish/fs-storage.js";
 import { createAppMetrics } from "../../src/web/metrics.js";
 import { registerWebRoutes } from "../../src/web/routes.js";
 import { webSettingsFromEnv } from "../../src/web/settings.js";
+import { freePort } from "../helpers/free-port.js";
 import { seedBuilds } from "../helpers/web-fixture.js";
-
-/** Probot's Server treats port 0 as "unset" (3000), so take a free port first. */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 describe("registerWebRoutes on Probot's server", () => {
   let server: Server;
