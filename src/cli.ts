@@ -20,6 +20,11 @@ const subcommands: Record<string, { summary: string; load: () => Promise<Subcomm
     summary: "plan [PATH] [--json]           what must be built for the PKGBUILDs at PATH, in build order",
     load: async () => (await import("./cli/plan.js")).planCommand,
   },
+  "check-updates": {
+    summary:
+      "check-updates [PKGBUILD...]    what the scheduled check would rebuild, remove or report (--json)",
+    load: async () => (await import("./cli/check-updates.js")).checkUpdatesCommand,
+  },
   build: {
     summary: "build LOCAL_SOURCE --out DIR   build one pkgbase like the CI runner does, on this machine",
     load: async () => (await import("./cli/build.js")).buildCommand,

@@ -359,14 +359,16 @@ function pacmanFor(name: string) {
       "",
     ].join("\n"),
   );
+  const base = ["--config", conf, "--noconfirm"];
   // bash comes from the official repositories, which this pacman does not have.
-  const base = ["--config", conf, "--noconfirm", "--assume-installed", "bash=5.2.037-1"];
+  const sync = [...base, "--assume-installed", "bash=5.2.037-1"];
   return {
     root,
-    run: (...args: string[]) => run("pacman", [...base, ...args]),
-    fail: async (...args: string[]) => {
+    sync: (...args: string[]) => run("pacman", [...sync, ...args]),
+    query: () => run("pacman", [...base, "-Q"]),
+    syncFails: async (...args: string[]) => {
       try {
-        await run("pacman", [...base, ...args]);
+        await run("pacman", [...sync, ...args]);
       } catch (e) {
         return String((e as Error).message);
       }
@@ -487,9 +489,9 @@ describe("push → plan → dispatch → runner → publish → pacman installs"
 
     // 5. Debian's pacman syncs from s3rver and installs the metapackage with its dependencies.
     const pacman = pacmanFor("install");
-    await pacman.run("-Sy");
-    await pacman.run("-S", "e2e-meta");
-    expect(await pacman.run("-Q")).toBe("e2e-app 2.0-1\ne2e-lib 1.0-1\ne2e-meta 1.0-1\n");
+    await pacman.sync("-Sy");
+    await pacman.sync("-S", "e2e-meta");
+    expect(await pacman.query()).toBe("e2e-app 2.0-1\ne2e-lib 1.0-1\ne2e-meta 1.0-1\n");
     expect(readFileSync(join(pacman.root, "usr/share/e2e-lib/lib.txt"), "utf8")).toBe("e2e-lib 1.0-1\n");
 
     // 6. A package tampered with in the bucket: its signature no longer matches, pacman refuses it.
@@ -501,9 +503,9 @@ describe("push → plan → dispatch → runner → publish → pacman installs"
     tampered[at] = (tampered[at] ?? 0) ^ 0xff;
     await storage.put(key, tampered);
     const fresh = pacmanFor("tampered");
-    await fresh.run("-Sy");
-    const refusal = await fresh.fail("-S", "e2e-lib");
+    await fresh.sync("-Sy");
+    const refusal = await fresh.syncFails("-S", "e2e-lib");
     expect(refusal).toMatch(/invalid or corrupted package|signature .* is invalid/);
-    expect(await fresh.run("-Q")).toBe("");
+    expect(await fresh.query()).toBe("");
   }, 900_000);
 });

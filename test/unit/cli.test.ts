@@ -4,7 +4,7 @@ import { runCli, usage } from "../../src/cli.js";
 
 describe("arch-repo-bot CLI router", () => {
   it("lists every subcommand in its usage", () => {
-    for (const name of ["srcinfo", "vercmp", "repo", "plan", "build"])
+    for (const name of ["srcinfo", "vercmp", "repo", "plan", "check-updates", "build"])
       expect(usage()).toContain(`  ${name} `);
   });
 
