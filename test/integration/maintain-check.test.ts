@@ -26,6 +26,7 @@ import {
   startFileServer,
   startMirrorServer,
 } from "../helpers/aur-server.js";
+import { descEntry } from "../helpers/desc-entry.js";
 import { corpusDir, hasTool, makepkgPrintSrcinfo } from "../helpers/real-tools.js";
 
 const NOW = Date.UTC(2026, 10, 24, 6, 0, 0);
@@ -41,23 +42,12 @@ const META = [
 ];
 
 function entry(name: string, version: string, more: Partial<DescEntry> = {}): DescEntry {
-  return {
+  return descEntry(name, version, {
     filename: `${name}-${version}-x86_64.pkg.tar.zst`,
-    name,
-    version,
     arch: "x86_64",
-    groups: [],
-    license: [],
-    replaces: [],
-    conflicts: [],
-    provides: [],
-    depends: [],
-    optdepends: [],
-    makedepends: [],
-    checkdepends: [],
     builddate: NOW / 1000 - DAY,
     ...more,
-  };
+  });
 }
 
 const ours: DescEntry[] = [

@@ -11,27 +11,17 @@ import {
 } from "../../src/maintain/update-check.js";
 import type { AurPackage } from "../../src/resolve/aur-client.js";
 import { type IndexedPackage, PackageIndex } from "../../src/resolve/package-index.js";
+import { descEntry } from "../helpers/desc-entry.js";
 
 const NOW = Date.UTC(2026, 10, 24, 6, 0, 0);
 const DAY = 86_400;
 
 function entry(name: string, version: string, more: Partial<DescEntry> = {}): DescEntry {
-  return {
+  return descEntry(name, version, {
     filename: `${name}-${version}-x86_64.pkg.tar.zst`,
-    name,
-    version,
-    groups: [],
-    license: [],
-    replaces: [],
-    conflicts: [],
-    provides: [],
-    depends: [],
-    optdepends: [],
-    makedepends: [],
-    checkdepends: [],
     builddate: NOW / 1000 - DAY,
     ...more,
-  };
+  });
 }
 
 function aur(name: string, version: string, more: Partial<AurPackage> = {}): AurPackage {

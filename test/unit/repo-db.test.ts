@@ -3,26 +3,11 @@ import type { DescEntry } from "../../src/arch/types.js";
 import { decompress } from "../../src/archive/compression.js";
 import { addToDb, RepoDbError, readRepoDb, removeFromDb, writeRepoDb } from "../../src/archive/repo-db.js";
 import { readTar, writeTar } from "../../src/archive/tar.js";
+import { descEntry } from "../helpers/desc-entry.js";
 
 const enc = new TextEncoder();
 
-function entry(name: string, version: string, extra: Partial<DescEntry> = {}): DescEntry {
-  return {
-    filename: `${name}-${version}-any.pkg.tar.zst`,
-    name,
-    version,
-    groups: [],
-    license: [],
-    replaces: [],
-    conflicts: [],
-    provides: [],
-    depends: [],
-    optdepends: [],
-    makedepends: [],
-    checkdepends: [],
-    ...extra,
-  };
-}
+const entry = descEntry;
 
 describe("addToDb / removeFromDb (repo-add / repo-remove semantics)", () => {
   const a1 = entry("a", "1.0-1");
