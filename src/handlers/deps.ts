@@ -9,8 +9,10 @@ import type { BuildNotification } from "../build/build-service.js";
 import type { Build, Job } from "../build/model.js";
 import { type StateStore, stateStoreFromEnv } from "../build/state-store.js";
 import type { Octokit } from "../github/octokit.js";
+import type { RepoStorage } from "../publish/storage.js";
 import { resolveAurRef } from "../resolve/aur-git-ref.js";
 import { createPlanServices, makePlan, type PlanServices } from "../resolve/make-plan.js";
+import { StorageOurRepo } from "../resolve/our-repo.js";
 import { PackageIndex } from "../resolve/package-index.js";
 import type { Plan } from "../resolve/plan.js";
 import type { PlanInput } from "../resolve/planner.js";
@@ -83,14 +85,24 @@ export const WORKFLOW_TEMPLATE_URL = new URL(
   import.meta.url,
 );
 
-/** A planner over real sources: mirrors, our repository over REPO_BASE_URL, the AUR (services kept warm per repository). */
-export function plannerFromEnv(env: NodeJS.ProcessEnv): PlannerPort {
+/**
+ * A planner over real sources: mirrors, the AUR, and our repository read straight from the app's own storage
+ * (`ARCH/REPO.db` in S3 or under DATA_DIR): the app is the only writer, so that copy is authoritative and needs
+ * no public URL (the CLI reads REPO_BASE_URL or --repo-db instead). Services are kept warm per repository.
+ */
+export function plannerFromEnv(env: NodeJS.ProcessEnv, storage: Pick<RepoStorage, "get">): PlannerPort {
   const services = new Map<string, PlanServices>();
   const servicesFor = (target: PlanTarget): PlanServices => {
     const key = `${target.repoName}/${target.arch}`;
     let found = services.get(key);
     if (!found) {
-      found = createPlanServices({ ...plannerSettings(env), repoName: target.repoName, arch: target.arch });
+      const { official, aur } = createPlanServices({
+        ...plannerSettings(env),
+        repoName: target.repoName,
+        arch: target.arch,
+      });
+      const ours = new StorageOurRepo(storage, `${target.arch}/${target.repoName}.db`, target.repoName);
+      found = { official, aur, ours };
       services.set(key, found);
     }
     return found;
@@ -112,7 +124,10 @@ export function plannerFromEnv(env: NodeJS.ProcessEnv): PlannerPort {
 }
 
 export async function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<AppDeps> {
-  const base = env.REPO_BASE_URL?.replace(/\/+$/, "") ?? "";
+  // Runners install earlier builds from here, so it must be reachable from GitHub's runners. Without
+  // REPO_BASE_URL the embedded repository this app serves at /repo/REPO/ARCH/ is assumed (local use only).
+  const base = env.REPO_BASE_URL?.replace(/\/+$/, "");
+  const embeddedBase = (repoName: string) => `http://localhost:${env.PORT ?? "3000"}/repo/${repoName}`;
   const { notifierFromEnv } = await import("../notify/pushover.js");
   const { notificationMessage } = await import("./notification-message.js");
   const notifier = notifierFromEnv(env, {
@@ -138,9 +153,9 @@ export async function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise
       const message = notificationMessage(notification);
       if (message) await notifier.notify(message);
     },
-    planner: plannerFromEnv(env),
+    planner: plannerFromEnv(env, publisher.storage),
     publishSettings: {
-      repoUrl: () => `${base}/$arch`,
+      repoUrl: (repoName) => `${base ?? embeddedBase(repoName)}/$arch`,
       repoKey: async () => {
         const { signerFromEnv } = await import("../publish/signer.js");
         return (await signerFromEnv(env))?.publicKeyArmored() ?? "";
