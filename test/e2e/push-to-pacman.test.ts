@@ -402,6 +402,7 @@ describe("push → plan → dispatch → runner → publish → pacman installs"
       ["e2e-lib", "dispatched", RUNS["e2e-lib"]],
       ["e2e-meta", "planned", undefined],
     ]);
+    expect(mock.requestsTo("POST", DISPATCHES)).toHaveLength(1);
     expect(dispatchedMatrix(0)).toEqual([
       { pkgbase: "e2e-lib", source: "aur", ref: AUR_SHA, pkgnames: ["e2e-lib"], version: "1.0-1" },
     ]);
@@ -428,6 +429,7 @@ describe("push → plan → dispatch → runner → publish → pacman installs"
       ["e2e-meta", "planned", undefined],
     ]);
     expect((await ourDb()).map((e) => [e.name, e.version])).toEqual([["e2e-lib", "1.0-1"]]);
+    expect(mock.requestsTo("POST", DISPATCHES)).toHaveLength(2);
     expect(dispatchedMatrix(1)).toEqual([
       { pkgbase: "e2e-app", source: "aur", ref: AUR_SHA, pkgnames: ["e2e-app"], version: "2.0-1" },
     ]);
@@ -441,6 +443,7 @@ describe("push → plan → dispatch → runner → publish → pacman installs"
       ["e2e-lib", "published", RUNS["e2e-lib"]],
       ["e2e-meta", "dispatched", RUNS["e2e-meta"]],
     ]);
+    expect(mock.requestsTo("POST", DISPATCHES)).toHaveLength(3);
     expect(dispatchedMatrix(2)).toEqual([
       {
         pkgbase: "e2e-meta",
