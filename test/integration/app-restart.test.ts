@@ -1,0 +1,530 @@
+/**
+ * Recovery after a restart, in the real Probot app (issues 4 and 6). An app instance is "stopped" by dropping
+ * it (a killed process runs nothing more); a new Probot + `createApp({ resume: true })` starts over the SAME
+ * file state store and fs repository. GitHub is GitHubMock (OpenAPI-validated); the artifact zip is served by a
+ * local blob server; packages are signed with a key generated here.
+ */
+import { createHash, generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import { zipSync } from "fflate";
+import * as openpgp from "openpgp";
+import { Probot } from "probot";
+import { createApp } from "../../src/app.js";
+import { parseDepSpec } from "../../src/arch/depspec.js";
+import { readRepoDb } from "../../src/archive/repo-db.js";
+import type { BuildResult } from "../../src/build/contracts.js";
+import { FileStateStore } from "../../src/build/file-state-store.js";
+import type { Build } from "../../src/build/model.js";
+import type { LeaseStore } from "../../src/build/state-store.js";
+import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
+import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
+import { createPublishPort } from "../../src/handlers/publish-port.js";
+import type { AppRuntime } from "../../src/handlers/runtime.js";
+import { FsStorage } from "../../src/publish/fs-storage.js";
+import { RepositoryWriter, type RepositoryWriterOptions } from "../../src/publish/repo-writer.js";
+import { generateSigningKey, OpenPgpSigner } from "../../src/publish/signer.js";
+import type { PutOptions, RepoStorage } from "../../src/publish/storage.js";
+import { MemoryAurClient } from "../../src/resolve/aur-client.js";
+import { PackageIndex } from "../../src/resolve/package-index.js";
+import { planBuilds } from "../../src/resolve/planner.js";
+import { createAppMetrics } from "../../src/web/metrics.js";
+import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
+import { synthesizePackage } from "../helpers/synthetic-package.js";
+
+const { owner, repo, installationId } = PACKAGES_REPO;
+const BEFORE = "1111111111111111111111111111111111111111";
+const AFTER = "2222222222222222222222222222222222222222";
+const AUR_SHA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const CONFIG = "branches:\n  main: myrepo\nmetapackages: [meta/PKGBUILD]\n";
+const META_PKGBUILD = [
+  "pkgname=meta",
+  "pkgver=1.0",
+  "pkgrel=1",
+  "arch=(any)",
+  "depends=(bash foo-app)",
+  "package() { :; }",
+  "",
+].join("\n");
+const RUN = 555;
+const NEXT_RUN = 556;
+const GITHUB_JOB = 9001;
+const ARTIFACT_ID = 7001;
+const DISPATCHES = `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`;
+const LEASE_KEY = "repo:myrepo:x86_64";
+const SECOND_LEASE_TTL_MS = 60_000;
+
+const appKey = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: "pkcs1", format: "pem" },
+  publicKeyEncoding: { type: "spki", format: "pem" },
+}).privateKey;
+
+function aurPackage(name: string, version: string, depends: string[]) {
+  return {
+    name,
+    pkgbase: name,
+    version,
+    depends,
+    makedepends: [],
+    checkdepends: [],
+    provides: [],
+    numVotes: 1,
+    popularity: 0,
+    outOfDate: null,
+    maintainer: "someone",
+  };
+}
+
+const official = new PackageIndex([
+  { repo: "core", name: "bash", pkgbase: "bash", version: "5.2-1", provides: ["sh"] },
+]);
+const aur = new MemoryAurClient([
+  aurPackage("foo-lib", "1.0-1", ["bash"]),
+  aurPackage("foo-app", "2.0-1", ["bash", "foo-lib"]),
+]);
+
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/**
+ * The repository of a process that gets killed while publishing: the first PUT of a database file (after the
+ * package and its signature went up) never answers, like a request cut off by the kill.
+ */
+class DyingStorage extends FsStorage {
+  readonly puts: string[] = [];
+  readonly killed = deferred<string>();
+  override async put(key: string, bytes: Uint8Array, options?: PutOptions): Promise<void> {
+    this.puts.push(key);
+    if (key.startsWith("x86_64/myrepo.")) {
+      this.killed.resolve(key);
+      return new Promise<void>(() => {});
+    }
+    return super.put(key, bytes, options);
+  }
+}
+
+/** Records every lease a writer takes (who, which fencing token, until when). */
+function recordingLeases(store: LeaseStore, taken: { owner: string; token: number; expiresAt: number }[]) {
+  const leases: LeaseStore = {
+    acquireLease: async (key, leaseOwner, ttlMs, now) => {
+      const lease = await store.acquireLease(key, leaseOwner, ttlMs, now);
+      if (lease && key === LEASE_KEY) taken.push({ owner: leaseOwner, ...lease });
+      return lease;
+    },
+    renewLease: (...args) => store.renewLease(...args),
+    releaseLease: (...args) => store.releaseLease(...args),
+    holdsLease: (...args) => store.holdsLease(...args),
+  };
+  return leases;
+}
+
+let dataDir: string;
+let signer: OpenPgpSigner;
+let mock: GitHubMock;
+let blob: Server;
+let blobUrl: string;
+const blobs = new Map<string, Uint8Array>();
+let stateDir: string;
+let repoDir: string;
+
+interface Instance {
+  readonly probot: Probot;
+  readonly runtime: AppRuntime;
+  readonly store: FileStateStore;
+}
+
+async function dbEntries(storage: RepoStorage) {
+  const bytes = await storage.get("x86_64/myrepo.db");
+  if (!bytes) return [];
+  const read = await readRepoDb(bytes);
+  expect(read.errors).toEqual([]);
+  return read.entries;
+}
+
+/** One process of the app over the shared data folder; resolves once its runtime exists. */
+async function startInstance(
+  storage: RepoStorage,
+  writerOptions: Partial<RepositoryWriterOptions> = {},
+): Promise<Instance> {
+  const store = new FileStateStore(stateDir);
+  const writer = new RepositoryWriter({
+    storage,
+    leases: store,
+    signer,
+    storageRetry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1 },
+    batchWaitMs: 0,
+    ...writerOptions,
+  });
+  const planner: PlannerPort = {
+    plan: async (input) => {
+      const core = await planBuilds(input, { official, ours: new PackageIndex([]), aur });
+      return { ...core, requests: { aur: 0, mirror: 0, repo: 0 } };
+    },
+    ours: async () => new PackageIndex([]),
+    availableDeps: async (_t, deps) => {
+      const ours = await dbEntries(storage);
+      return deps.filter((d) => {
+        const spec = parseDepSpec(d);
+        return spec.name === "bash" || ours.some((e) => e.name === spec.name);
+      });
+    },
+    aurRef: async () => AUR_SHA,
+  };
+  const deps: AppDeps = {
+    store,
+    planner,
+    publishSettings: { repoUrl: () => "https://repo.example/$arch", repoKey: async () => "PUBLIC KEY" },
+    workflowTemplate: async () => "name: arch-repo-build\non: workflow_dispatch\n",
+    publish: createPublishPort({ store, writer, publishDuration: createAppMetrics().publishDuration }),
+    clock: Date.now,
+    deliveryTtlMs: 3_600_000,
+  };
+  const probot = new Probot({
+    appId: 1,
+    privateKey: appKey,
+    logLevel: (process.env.ARB_TEST_LOG as "error" | undefined) ?? "fatal",
+    Octokit: archRepoOctokit({ throttle: false, retry: false }),
+  });
+  const ready = deferred<AppRuntime>();
+  await probot.load(createApp({ deps, resume: true, tickMs: 0, onReady: ready.resolve }));
+  return { probot, runtime: await ready.promise, store };
+}
+
+async function deliver(instance: Instance, name: string, payload: unknown): Promise<void> {
+  await instance.probot.receive({ id: `delivery-${Math.random()}`, name, payload } as Parameters<
+    Probot["receive"]
+  >[0]);
+}
+
+function pushPayload() {
+  const payload = webhookPayload<Record<string, unknown>>("push");
+  return {
+    ...payload,
+    ref: "refs/heads/main",
+    before: BEFORE,
+    after: AFTER,
+    created: false,
+    deleted: false,
+    forced: false,
+    commits: [
+      {
+        ...((payload.commits as object[])[0] ?? {}),
+        id: AFTER,
+        distinct: true,
+        added: [],
+        modified: ["meta/PKGBUILD"],
+        removed: [],
+      },
+    ],
+  };
+}
+
+function jobEvent(pkgbase: string, status: "in_progress" | "completed") {
+  const payload = webhookPayload<Record<string, unknown>>("workflow_job", status);
+  return {
+    ...payload,
+    action: status,
+    workflow_job: {
+      ...(payload.workflow_job as object),
+      id: GITHUB_JOB,
+      run_id: RUN,
+      name: `build (${pkgbase})`,
+      status,
+      conclusion: status === "completed" ? "success" : null,
+      html_url: `https://github.com/${owner}/${repo}/actions/runs/${RUN}/job/${GITHUB_JOB}`,
+    },
+  };
+}
+
+/** The push that starts the build: foo-lib is dispatched in run 555; foo-app and meta wait for it. */
+async function startBuild(instance: Instance): Promise<Build> {
+  mock
+    .repoConfig(owner, repo, CONFIG)
+    .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
+    .createCheckRun(owner, repo, 100)
+    .createCheckRun(owner, repo, 101)
+    .createCheckRun(owner, repo, 102)
+    .createCheckRun(owner, repo, 103)
+    .createStatus(owner, repo, AFTER, { times: 1 })
+    .dispatchWorkflow(owner, repo, "arch-repo-build.yml", RUN);
+  for (const id of [100, 101, 102, 103]) mock.updateCheckRun(owner, repo, id, { times: 30, optional: true });
+  await deliver(instance, "push", pushPayload());
+  await instance.runtime.tasks.idle();
+  const [build] = await instance.store.listBuilds({ owner, name: repo });
+  expect(await jobStates(instance.store, build!.id)).toEqual([
+    ["foo-app", "planned", undefined],
+    ["foo-lib", "dispatched", RUN],
+    ["meta", "planned", undefined],
+  ]);
+  return build!;
+}
+
+async function jobStates(store: FileStateStore, buildId: string) {
+  return (await store.listJobs(buildId)).map((j) => [j.pkgbase, j.state, j.runId]);
+}
+
+/** What publishing foo-lib asks of GitHub: the run, its artifact, the artifact's download. */
+async function expectPublishCalls(build: Build): Promise<void> {
+  const pkg = await synthesizePackage({ name: "foo-lib", version: "1.0-1", depends: ["bash"] });
+  const result: BuildResult = {
+    buildId: build.id,
+    pkgbase: "foo-lib",
+    ok: true,
+    version: "1.0-1",
+    packages: [
+      {
+        file: pkg.filename,
+        pkgname: "foo-lib",
+        version: "1.0-1",
+        arch: "x86_64",
+        sha256: createHash("sha256").update(pkg.bytes).digest("hex"),
+        size: pkg.bytes.byteLength,
+      },
+    ],
+    durationSeconds: 3,
+    exitCode: 0,
+    logTail: "==> Finished making",
+  };
+  const zip = zipSync({
+    [pkg.filename]: pkg.bytes,
+    "result.json": new TextEncoder().encode(JSON.stringify(result)),
+    "build.log": new TextEncoder().encode("==> Finished making\n"),
+  });
+  mock.on("GET", `/repos/${owner}/${repo}/actions/runs/${RUN}`, {
+    status: 200,
+    body: {
+      id: RUN,
+      name: "arch-repo-build",
+      display_title: `arch-repo-bot build ${build.id}`,
+      status: "completed",
+      conclusion: "success",
+    },
+  });
+  mock.on(
+    "GET",
+    `/repos/${owner}/${repo}/actions/runs/${RUN}/artifacts`,
+    {
+      status: 200,
+      body: {
+        total_count: 1,
+        artifacts: [
+          {
+            id: ARTIFACT_ID,
+            name: "arch-repo-foo-lib",
+            size_in_bytes: zip.byteLength,
+            expired: false,
+            expires_at: "2099-01-01T00:00:00Z",
+            archive_download_url: `https://api.github.com/repos/${owner}/${repo}/actions/artifacts/${ARTIFACT_ID}/zip`,
+            workflow_run: { id: RUN, head_sha: AFTER },
+          },
+        ],
+      },
+    },
+    { match: (r) => r.query.name === "arch-repo-foo-lib" },
+  );
+  const path = `/blob/${ARTIFACT_ID}.zip`;
+  blobs.set(path, zip);
+  mock.on("GET", `/repos/${owner}/${repo}/actions/artifacts/${ARTIFACT_ID}/zip`, {
+    status: 302,
+    headers: { location: `${blobUrl}${path}?sig=signed` },
+  });
+}
+
+function dispatchedPkgbases(): string[] {
+  return mock
+    .requestsTo("POST", DISPATCHES)
+    .map((d) => JSON.parse((d.body as { inputs: { matrix: string } }).inputs.matrix).include)
+    .flatMap((include: { pkgbase: string }[]) => include.map((e) => e.pkgbase));
+}
+
+async function expectValidSignature(storage: RepoStorage, filename: string, pgpsig: string | undefined) {
+  const pkgBytes = await storage.get(`x86_64/${filename}`);
+  const sigBytes = await storage.get(`x86_64/${filename}.sig`);
+  expect(pkgBytes).toBeDefined();
+  expect(sigBytes).toBeDefined();
+  expect(Buffer.from(sigBytes!).toString("base64")).toBe(pgpsig);
+  const verified = await openpgp.verify({
+    message: await openpgp.createMessage({ binary: pkgBytes! }),
+    signature: await openpgp.readSignature({ binarySignature: sigBytes! }),
+    verificationKeys: await openpgp.readKey({ armoredKey: signer.publicKeyArmored() }),
+    expectSigned: true,
+  });
+  await expect(verified.signatures[0]?.verified).resolves.toBe(true);
+}
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), "arb-app-restart-"));
+  const key = await generateSigningKey({ name: "test repo", email: "repo@example.invalid" });
+  signer = await OpenPgpSigner.fromArmored(key.privateKeyArmored);
+  blob = createServer((req, res) => {
+    const bytes = blobs.get(new URL(req.url ?? "/", "http://x").pathname);
+    if (!bytes) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/zip", "content-length": bytes.byteLength });
+    res.end(bytes);
+  });
+  await new Promise<void>((resolve) => blob.listen(0, "127.0.0.1", resolve));
+  blobUrl = `http://127.0.0.1:${(blob.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => blob.close(() => resolve()));
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+let testNumber = 0;
+beforeEach(() => {
+  testNumber++;
+  blobs.clear();
+  stateDir = join(dataDir, `state-${testNumber}`);
+  repoDir = join(dataDir, `repo-${testNumber}`);
+  mock = new GitHubMock();
+  mock.installationToken(installationId);
+});
+
+afterEach(() => mock.close());
+
+describe("after a restart", () => {
+  it("mid-build: resume reads the finished job from GitHub, publishes it and dispatches the dependant once", async () => {
+    const first = await startInstance(new FsStorage(repoDir));
+    const build = await startBuild(first);
+    await deliver(first, "workflow_job", jobEvent("foo-lib", "in_progress"));
+    await first.runtime.tasks.idle();
+    const running = (await first.store.listJobs(build.id)).find((j) => j.pkgbase === "foo-lib");
+    expect([running?.state, running?.jobId]).toEqual(["running", GITHUB_JOB]);
+    mock.assertDone();
+    // The app stops here. Meanwhile the job finishes on GitHub; its `completed` webhook never reaches us.
+
+    mock.on("GET", `/repos/${owner}/${repo}/actions/jobs/${GITHUB_JOB}`, {
+      status: 200,
+      body: {
+        id: GITHUB_JOB,
+        run_id: RUN,
+        name: "build (foo-lib)",
+        status: "completed",
+        conclusion: "success",
+        html_url: `https://github.com/${owner}/${repo}/actions/runs/${RUN}/job/${GITHUB_JOB}`,
+      },
+    });
+    await expectPublishCalls(build);
+    mock.dispatchWorkflow(owner, repo, "arch-repo-build.yml", NEXT_RUN);
+    const storage = new FsStorage(repoDir);
+    const second = await startInstance(storage);
+    await second.runtime.tasks.idle();
+    mock.assertDone();
+
+    expect(mock.requestsTo("GET", `/repos/${owner}/${repo}/actions/jobs/${GITHUB_JOB}`)).toHaveLength(1);
+    expect(await jobStates(second.store, build.id)).toEqual([
+      ["foo-app", "dispatched", NEXT_RUN],
+      ["foo-lib", "published", RUN],
+      ["meta", "planned", undefined],
+    ]);
+    expect(dispatchedPkgbases()).toEqual(["foo-lib", "foo-app"]);
+    const entries = await dbEntries(storage);
+    expect(entries.map((e) => [e.name, e.version])).toEqual([["foo-lib", "1.0-1"]]);
+    await expectValidSignature(storage, entries[0]!.filename, entries[0]!.pgpsig);
+  });
+
+  it("killed during a publish: the job stays built, the old DB stays served, and the next instance publishes it once the dead writer's lease expired", async () => {
+    // The repository already serves two packages; they must survive the crash and the retried publish.
+    const seedStore = new FileStateStore(stateDir);
+    const seed = new RepositoryWriter({ storage: new FsStorage(repoDir), leases: seedStore, signer });
+    const bar = await synthesizePackage({ name: "bar", version: "3.1-2" });
+    const oldLib = await synthesizePackage({ name: "foo-lib", version: "0.9-1" });
+    await seed.publish("myrepo", "x86_64", [
+      { packageFile: bar.bytes, filename: bar.filename },
+      { packageFile: oldLib.bytes, filename: oldLib.filename },
+    ]);
+    const dbBefore = await new FsStorage(repoDir).get("x86_64/myrepo.db");
+    expect(dbBefore).toBeDefined();
+
+    const leases: { owner: string; token: number; expiresAt: number }[] = [];
+    const dying = new DyingStorage(repoDir);
+    const first = await startInstance(dying, {
+      owner: "instance-1",
+      leaseTtlMs: 500,
+      leases: recordingLeases(new FileStateStore(stateDir), leases),
+    });
+    const build = await startBuild(first);
+    await expectPublishCalls(build);
+    await deliver(first, "workflow_job", jobEvent("foo-lib", "completed"));
+    // Not `tasks.idle()`: the publish never finishes, the process dies in the middle of the DB write.
+    expect(await dying.killed.promise).toBe("x86_64/myrepo.files.sig");
+    expect(dying.puts).toEqual([
+      "x86_64/foo-lib-1.0-1-x86_64.pkg.tar.zst",
+      "x86_64/foo-lib-1.0-1-x86_64.pkg.tar.zst.sig",
+      "x86_64/myrepo.files.sig",
+    ]);
+    mock.assertDone();
+
+    // What the crash left: the job is `built`, the served DB is the old one byte for byte.
+    const storage = new FsStorage(repoDir);
+    expect(await jobStates(first.store, build.id)).toEqual([
+      ["foo-app", "planned", undefined],
+      ["foo-lib", "built", RUN],
+      ["meta", "planned", undefined],
+    ]);
+    expect(await storage.get("x86_64/myrepo.db")).toEqual(dbBefore);
+    expect(leases).toHaveLength(1);
+    const dead = leases[0]!;
+    expect(dead.owner).toBe("instance-1");
+
+    // A new process with a healthy repository: resume hands the built job to the publisher again.
+    await expectPublishCalls(build);
+    mock.dispatchWorkflow(owner, repo, "arch-repo-build.yml", NEXT_RUN);
+    const second = await startInstance(storage, {
+      owner: "instance-2",
+      leaseTtlMs: SECOND_LEASE_TTL_MS,
+      leaseWaitMs: 30_000,
+      leases: recordingLeases(new FileStateStore(stateDir), leases),
+    });
+    await second.runtime.tasks.idle();
+    mock.assertDone();
+
+    expect(await jobStates(second.store, build.id)).toEqual([
+      ["foo-app", "dispatched", NEXT_RUN],
+      ["foo-lib", "published", RUN],
+      ["meta", "planned", undefined],
+    ]);
+    expect(dispatchedPkgbases()).toEqual(["foo-lib", "foo-app"]);
+
+    // The dead writer's lease did not block forever: it was taken over only after it expired, with a newer
+    // fencing token, and the dead writer no longer holds it.
+    expect(leases.map((l) => l.owner)).toEqual(["instance-1", "instance-2"]);
+    const takeover = leases[1]!;
+    expect(takeover.token).toBe(dead.token + 1);
+    expect(takeover.expiresAt - SECOND_LEASE_TTL_MS).toBeGreaterThanOrEqual(dead.expiresAt);
+    expect(await second.store.holdsLease(LEASE_KEY, "instance-1", dead.token, Date.now())).toBe(false);
+
+    // The DB is consistent: every entry once, the new foo-lib replacing the old, signatures for all of it.
+    const entries = await dbEntries(storage);
+    expect(entries.map((e) => [e.name, e.version])).toEqual([
+      ["bar", "3.1-2"],
+      ["foo-lib", "1.0-1"],
+    ]);
+    for (const e of entries) await expectValidSignature(storage, e.filename, e.pgpsig);
+    const files = await readRepoDb((await storage.get("x86_64/myrepo.files"))!);
+    expect(files.entries.map((e) => [e.name, e.version])).toEqual([
+      ["bar", "3.1-2"],
+      ["foo-lib", "1.0-1"],
+    ]);
+    for (const key of ["x86_64/myrepo.db.sig", "x86_64/myrepo.files.sig"]) {
+      expect(await storage.get(key)).toBeDefined();
+    }
+    const listing = (await storage.list("x86_64/")).map((o) => o.key);
+    expect(listing).toContain("x86_64/foo-lib-1.0-1-x86_64.pkg.tar.zst");
+    expect(listing).toContain(`x86_64/${bar.filename}`);
+  });
+});
