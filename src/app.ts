@@ -16,7 +16,7 @@ import { handlePush } from "./handlers/push.js";
 import type { AppRuntime } from "./handlers/runtime.js";
 import { handleWorkflowJob, handleWorkflowRun } from "./handlers/workflow-job.js";
 import { storageFromEnv } from "./publish/s3-storage.js";
-import { appMetrics } from "./web/metrics.js";
+import { type AppMetrics, appMetrics } from "./web/metrics.js";
 import { registerWebRoutes } from "./web/routes.js";
 import { webSettingsFromEnv } from "./web/settings.js";
 
@@ -32,6 +32,11 @@ export interface CreateAppOptions {
    * too; with ports given (tests of other parts) and no guard, AUR jobs are not checked.
    */
   readonly guard?: SupplyChainGuard | ((deps: AppDeps) => SupplyChainGuard);
+  /**
+   * Where builds started and AUR requests are counted and what /metrics serves (default: the process's
+   * `appMetrics`). GitHub requests are counted by the Octokit class (`archRepoOctokit({ metrics })`).
+   */
+  readonly metrics?: AppMetrics;
   /** Receives the runtime once it exists (tests wait on `runtime.tasks.idle()`). */
   readonly onReady?: (runtime: AppRuntime) => void;
 }
@@ -41,14 +46,17 @@ export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
     const log = (message: string, error?: unknown) =>
       error === undefined ? robot.log.info(message) : robot.log.error({ err: error }, message);
     const tasks = new BackgroundTasks(log);
+    const metrics = options.metrics ?? appMetrics;
     const runtimeReady: Promise<AppRuntime> = (async () => {
       const deps =
-        typeof options.deps === "function" ? await options.deps() : (options.deps ?? (await depsFromEnv()));
+        typeof options.deps === "function"
+          ? await options.deps()
+          : (options.deps ?? (await depsFromEnv(process.env, metrics)));
       const guard =
         typeof options.guard === "function"
           ? options.guard(deps)
           : (options.guard ??
-            (options.deps === undefined ? guardFromEnv(process.env, deps.store) : undefined));
+            (options.deps === undefined ? guardFromEnv(process.env, deps.store, metrics) : undefined));
       // The ports publish in the background and report back to the service they belong to.
       const builds: BuildService = new BuildService({
         store: deps.store,
@@ -56,7 +64,7 @@ export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
         clock: deps.clock,
         log,
       });
-      const runtime: AppRuntime = { deps, builds, tasks, ...(guard ? { guard } : {}) };
+      const runtime: AppRuntime = { deps, builds, tasks, metrics, ...(guard ? { guard } : {}) };
       if (options.resume ?? true) tasks.run("resuming unfinished builds", () => builds.resume());
       const tickMs = options.tickMs ?? 60_000;
       if (tickMs > 0) setInterval(() => tasks.run("build tick", () => builds.tick()), tickMs).unref();
@@ -77,7 +85,7 @@ export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
     robot.on(["installation.created", "installation_repositories.added"], async (context) =>
       handleInstallation(context, await runtimeReady),
     );
-    mountWebRoutes(robot, appOptions, runtimeReady);
+    mountWebRoutes(robot, appOptions, runtimeReady, metrics);
     robot.log.info("arch-repo-bot loaded");
   };
 }
@@ -90,13 +98,14 @@ function mountWebRoutes(
   robot: Probot,
   appOptions: ApplicationFunctionOptions | undefined,
   runtimeReady: Promise<AppRuntime>,
+  metrics: AppMetrics,
 ): void {
   if (appOptions?.addHandler === undefined) return;
   try {
     registerWebRoutes(appOptions.addHandler, {
       store: runtimeReady.then((runtime) => runtime.deps.store),
       storage: storageFromEnv(process.env),
-      metrics: appMetrics,
+      metrics,
       settings: webSettingsFromEnv(process.env),
     });
   } catch (error) {

@@ -12,6 +12,7 @@
  * (see checks.ts) so one build of N packages costs O(N) requests.
  */
 import { ProbotOctokit } from "probot";
+import { type AppMetrics, appMetrics, instrumentOctokit } from "../web/metrics.js";
 
 export interface ArchRepoOctokitOptions {
   /** Throttling plugin on (default true). Tests turn it off to keep write requests un-spaced. */
@@ -22,6 +23,8 @@ export interface ArchRepoOctokitOptions {
   readonly retryAfterBaseValue?: number;
   /** How often one request is retried after a rate limit (default 3). */
   readonly maxRateLimitRetries?: number;
+  /** Where every request (by status) and GitHub's `x-ratelimit-remaining` are recorded (default `appMetrics`). */
+  readonly metrics?: AppMetrics;
 }
 
 interface ThrottledRequest {
@@ -45,7 +48,8 @@ export function archRepoOctokit(options: ArchRepoOctokitOptions = {}): typeof Pr
       );
       return retry;
     };
-  return ProbotOctokit.defaults((instanceOptions: Record<string, unknown>) => ({
+  const metrics = options.metrics ?? appMetrics;
+  const Defaulted = ProbotOctokit.defaults((instanceOptions: Record<string, unknown>) => ({
     ...instanceOptions,
     retry: {
       ...(instanceOptions.retry as object | undefined),
@@ -61,4 +65,10 @@ export function archRepoOctokit(options: ArchRepoOctokitOptions = {}): typeof Pr
       onSecondaryRateLimit: onLimit("secondary"),
     },
   })) as typeof ProbotOctokit;
+  // A plugin runs for every instance Probot creates (app JWT and installation Octokits alike). Its `after` hook
+  // sees each request once, after the retry and throttling plugins are done with it.
+  return Defaulted.plugin((octokit) => {
+    instrumentOctokit(octokit as unknown as Parameters<typeof instrumentOctokit>[0], metrics);
+    return {};
+  }) as typeof ProbotOctokit;
 }

@@ -60,7 +60,8 @@ async function rebuildPackage(
     names: [pkgbase],
   });
   if (outcome.kind === "not-started")
-    context.log.warn(`rebuild of ${pkgbase} not started: ${outcome.reason}`);
+    context.log.warn({ buildId: build.id, pkgbase }, `rebuild of ${pkgbase} not started: ${outcome.reason}`);
+  else context.log.info({ buildId: outcome.build.id, pkgbase }, `rebuild of ${pkgbase} started`);
 }
 
 export async function handleCheckRun(

@@ -17,6 +17,7 @@ import { PackageIndex } from "../resolve/package-index.js";
 import type { Plan } from "../resolve/plan.js";
 import type { PlanInput } from "../resolve/planner.js";
 import { plannerSettings } from "../resolve/settings.js";
+import { type AppMetrics, appMetrics, type Counter, countingFetch } from "../web/metrics.js";
 
 /** The pacman repository a plan is for. */
 export interface PlanTarget {
@@ -90,17 +91,26 @@ export const WORKFLOW_TEMPLATE_URL = new URL(
  * (`ARCH/REPO.db` in S3 or under DATA_DIR): the app is the only writer, so that copy is authoritative and needs
  * no public URL (the CLI reads REPO_BASE_URL or --repo-db instead). Services are kept warm per repository.
  */
-export function plannerFromEnv(env: NodeJS.ProcessEnv, storage: Pick<RepoStorage, "get">): PlannerPort {
+export function plannerFromEnv(
+  env: NodeJS.ProcessEnv,
+  storage: Pick<RepoStorage, "get">,
+  /** Counts AUR requests (RPC and the git ref lookup) by status; mirrors are not counted. */
+  aurRequests: Counter = appMetrics.aurRequests,
+): PlannerPort {
+  const aurFetch = countingFetch(aurRequests, (input, init) => fetch(input, init));
   const services = new Map<string, PlanServices>();
   const servicesFor = (target: PlanTarget): PlanServices => {
     const key = `${target.repoName}/${target.arch}`;
     let found = services.get(key);
     if (!found) {
-      const { official, aur } = createPlanServices({
-        ...plannerSettings(env),
-        repoName: target.repoName,
-        arch: target.arch,
-      });
+      const { official, aur } = createPlanServices(
+        {
+          ...plannerSettings(env),
+          repoName: target.repoName,
+          arch: target.arch,
+        },
+        { aurFetch },
+      );
       const ours = new StorageOurRepo(storage, `${target.arch}/${target.repoName}.db`, target.repoName);
       found = { official, aur, ours };
       services.set(key, found);
@@ -119,11 +129,14 @@ export function plannerFromEnv(env: NodeJS.ProcessEnv, storage: Pick<RepoStorage
         return official.resolve(spec) !== undefined || ours.resolve(spec) !== undefined;
       });
     },
-    aurRef: (pkgbase) => resolveAurRef(aurUrl, pkgbase),
+    aurRef: (pkgbase) => resolveAurRef(aurUrl, pkgbase, aurFetch),
   };
 }
 
-export async function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<AppDeps> {
+export async function depsFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  metrics: AppMetrics = appMetrics,
+): Promise<AppDeps> {
   // Runners install earlier builds from here, so it must be reachable from GitHub's runners. Without
   // REPO_BASE_URL the embedded repository this app serves at /repo/REPO/ARCH/ is assumed (local use only).
   const base = env.REPO_BASE_URL?.replace(/\/+$/, "");
@@ -136,10 +149,9 @@ export async function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise
     error: (obj, msg) => console.error(msg, obj),
   });
   const store = await stateStoreFromEnv(env);
-  const [{ publisherFromEnv }, { createPublishPort }, { appMetrics }] = await Promise.all([
+  const [{ publisherFromEnv }, { createPublishPort }] = await Promise.all([
     import("../publish/from-env.js"),
     import("./publish-port.js"),
-    import("../web/metrics.js"),
   ]);
   const publisher = await publisherFromEnv(env, store);
   return {
@@ -147,13 +159,13 @@ export async function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise
     publish: createPublishPort({
       store,
       writer: publisher.writer,
-      publishDuration: appMetrics.publishDuration,
+      publishDuration: metrics.publishDuration,
     }),
     notify: async (notification) => {
       const message = notificationMessage(notification);
       if (message) await notifier.notify(message);
     },
-    planner: plannerFromEnv(env, publisher.storage),
+    planner: plannerFromEnv(env, publisher.storage, metrics.aurRequests),
     publishSettings: {
       repoUrl: (repoName) => `${base ?? embeddedBase(repoName)}/$arch`,
       repoKey: async () => {

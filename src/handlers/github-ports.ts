@@ -196,7 +196,10 @@ export function githubPorts(
             await guard.recordPublishedJob(job);
           } catch (error) {
             // Not fatal: without the record the next build of this pkgbase counts as new and waits (fail closed).
-            robot.log.warn({ err: error }, `${job.pkgbase}: the published AUR snapshot was not recorded`);
+            robot.log.warn(
+              { err: error, buildId: build.id, pkgbase: job.pkgbase },
+              `${job.pkgbase}: the published AUR snapshot was not recorded`,
+            );
           }
         }
         return outcome;

@@ -15,6 +15,7 @@ import {
 } from "../guard/index.js";
 import { HttpAurClient } from "../resolve/aur-client.js";
 import { plannerSettings } from "../resolve/settings.js";
+import { type AppMetrics, appMetrics, countingFetch } from "../web/metrics.js";
 import type { AppRuntime } from "./runtime.js";
 
 /** Store record kind: the guard's report for `pkgbase@commit`, shown in that job's check run. */
@@ -27,13 +28,20 @@ function reportKey(pkgbase: string, commit: string): string {
 }
 
 /** The guard over the real AUR (`AUR_URL`): cgit for the files, RPC v5 for the maintainer. */
-export function guardFromEnv(env: NodeJS.ProcessEnv, store: StateStore): SupplyChainGuard {
+export function guardFromEnv(
+  env: NodeJS.ProcessEnv,
+  store: StateStore,
+  metrics: AppMetrics = appMetrics,
+): SupplyChainGuard {
   const { aurUrl } = plannerSettings(env);
+  // cgit and RPC requests alike count as AUR requests.
+  const aurFetch = countingFetch(metrics.aurRequests, (input, init) => fetch(input, init));
   return new SupplyChainGuard({
     store,
     aurUrl,
+    git: { fetch: aurFetch },
     // The maintainer must be current: an orphaned package taken over minutes ago is what the guard is for.
-    maintainerOf: maintainerFromAur(new HttpAurClient({ baseUrl: aurUrl, cacheTtlMs: 0 })),
+    maintainerOf: maintainerFromAur(new HttpAurClient({ baseUrl: aurUrl, cacheTtlMs: 0, fetch: aurFetch })),
   });
 }
 

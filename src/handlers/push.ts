@@ -138,7 +138,7 @@ async function planAndStart(
   )?.pkgbase;
 
   // e. Start: persisted first, then dispatched by the build service.
-  await runtime.builds.startBuild(jobs, {
+  const build = await runtime.builds.startBuild(jobs, {
     repository: {
       owner,
       name: repo,
@@ -151,4 +151,8 @@ async function planAndStart(
     maxParallel: config.maxParallel,
     jobTimeoutMs: config.jobTimeoutMinutes * 60_000,
   });
+  runtime.metrics?.buildsTotal.inc({ trigger: "push" });
+  context.log
+    .child({ buildId: build.id })
+    .info({ pkgbases: jobs.map((j) => j.pkgbase) }, `${owner}/${repo}@${after}: build started`);
 }

@@ -94,5 +94,6 @@ export async function startRebuild(
     maxParallel: config.maxParallel,
     jobTimeoutMs: config.jobTimeoutMinutes * 60_000,
   });
+  runtime.metrics?.buildsTotal.inc({ trigger: "rebuild" });
   return { kind: "started", build, jobs };
 }

@@ -3,6 +3,7 @@ import type { Context } from "probot";
 import type { BuildService } from "../build/build-service.js";
 import { parseRepoConfig, type RepoConfig } from "../config/repo-config.js";
 import type { SupplyChainGuard } from "../guard/index.js";
+import type { AppMetrics } from "../web/metrics.js";
 import type { AppDeps, BackgroundTasks } from "./deps.js";
 
 export interface AppRuntime {
@@ -11,6 +12,8 @@ export interface AppRuntime {
   readonly tasks: BackgroundTasks;
   /** The supply-chain guard (issue 9); without one, AUR jobs are dispatched unchecked. */
   readonly guard?: SupplyChainGuard;
+  /** Where builds started are counted (`arb_builds_total`); the app passes `appMetrics` unless told otherwise. */
+  readonly metrics?: AppMetrics;
 }
 
 export const CONFIG_FILE = "arch-repo.yml";

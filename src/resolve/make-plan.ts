@@ -24,6 +24,8 @@ export function createPlanServices(
   options: {
     readonly repoDb?: string;
     readonly fetch?: typeof fetch;
+    /** The AUR client's fetch, when it differs from `fetch` (the app counts AUR requests apart from mirrors). */
+    readonly aurFetch?: typeof fetch;
     readonly sleep?: (ms: number) => Promise<void>;
   } = {},
 ): PlanServices {
@@ -48,7 +50,7 @@ export function createPlanServices(
     aur: new HttpAurClient({
       baseUrl: settings.aurUrl,
       cacheFile: join(settings.cacheDir, "aur", "rpc-cache.json"),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...((options.aurFetch ?? options.fetch) ? { fetch: options.aurFetch ?? options.fetch } : {}),
       ...(options.sleep ? { sleep: options.sleep } : {}),
     }),
   };

@@ -7,9 +7,19 @@
  */
 import "./promise-with-resolvers.js";
 import { createRequire } from "node:module";
+import { afterAll } from "@jest/globals";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 import nock from "nock";
+
+// Jest runs many test files in one worker, each with its own nock module instance, but they all patch the same
+// global http/fetch. A file that ends with its nock still active leaves interceptors behind that answer the
+// next file's requests ("unexpected request"). Every file that loads this helper unhooks its nock at the end.
+afterAll(() => {
+  nock.cleanAll();
+  nock.restore();
+});
+
 import type { Octokit } from "../../src/github/octokit.js";
 import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
 

@@ -1,6 +1,6 @@
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import nock from "nock";
 import "../helpers/promise-with-resolvers.js";
 import type { Logger } from "probot";
@@ -45,6 +45,11 @@ beforeEach(() => {
 afterEach(() => {
   nock.cleanAll();
   nock.enableNetConnect();
+});
+
+// Unhook this file's nock so the next test file in this jest worker gets real (or its own mocked) HTTP.
+afterAll(() => {
+  nock.restore();
 });
 
 describe("truncate", () => {

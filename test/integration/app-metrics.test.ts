@@ -1,0 +1,237 @@
+/**
+ * /metrics tells the truth: a real Probot app handling a push records the build it starts, every GitHub request
+ * (by status) and the rate limit GitHub reports, and the planner's AUR requests, into a registry injected for
+ * this test. GitHub is GitHubMock; the AUR (RPC and git refs) and the Arch mirror are local HTTP servers; the
+ * planner is the app's real one (`plannerFromEnv`).
+ */
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import { Probot } from "probot";
+import { createApp } from "../../src/app.js";
+import { FileStateStore } from "../../src/build/file-state-store.js";
+import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
+import { type AppDeps, plannerFromEnv } from "../../src/handlers/deps.js";
+import type { AppRuntime } from "../../src/handlers/runtime.js";
+import { FsStorage } from "../../src/publish/fs-storage.js";
+import { type AppMetrics, appMetrics, createAppMetrics } from "../../src/web/metrics.js";
+import { type FakeAur, type FileServer, startAurServer, startMirrorServer } from "../helpers/aur-server.js";
+import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
+import { fakeCgit } from "../helpers/guard-fixtures.js";
+
+const { owner, repo, installationId } = PACKAGES_REPO;
+const BEFORE = "1111111111111111111111111111111111111111";
+const AFTER = "2222222222222222222222222222222222222222";
+const AUR_SHA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const CONFIG = "branches:\n  main: myrepo\nmetapackages: [meta/PKGBUILD]\n";
+const META_PKGBUILD = [
+  "pkgname=meta",
+  "pkgver=1.0",
+  "pkgrel=1",
+  "arch=(any)",
+  "depends=(bash foo-aur)",
+  "package() { :; }",
+  "",
+].join("\n");
+const CONFIG_PATH = `/repos/${owner}/${repo}/contents/.github/arch-repo.yml`;
+
+const privateKey = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: "pkcs1", format: "pem" },
+  publicKeyEncoding: { type: "spki", format: "pem" },
+}).privateKey;
+
+let dataDir: string;
+let aur: FakeAur;
+let mirror: FileServer & { template: string };
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), "arb-app-metrics-"));
+  const cgit = fakeCgit();
+  cgit.repos.set("foo-aur", { head: AUR_SHA, commits: new Map() });
+  aur = await startAurServer(
+    [
+      {
+        ID: 1,
+        Name: "foo-aur",
+        PackageBaseID: 1,
+        PackageBase: "foo-aur",
+        Version: "2.0-1",
+        Description: "an AUR package",
+        URL: null,
+        NumVotes: 1,
+        Popularity: 0,
+        OutOfDate: null,
+        Maintainer: "someone",
+        FirstSubmitted: 1_600_000_000,
+        LastModified: 1_700_000_000,
+        URLPath: "/cgit/aur.git/snapshot/foo-aur.tar.gz",
+        Depends: ["bash"],
+      },
+    ],
+    new Map(),
+    cgit.routes,
+  );
+  mirror = await startMirrorServer();
+});
+
+afterAll(async () => {
+  await Promise.all([aur.close(), mirror.close()]);
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+let testNumber = 0;
+let mock: GitHubMock;
+let metrics: AppMetrics;
+let runtime: AppRuntime;
+let probot: Probot;
+
+beforeEach(async () => {
+  testNumber++;
+  mock = new GitHubMock();
+  mock.installationToken(installationId);
+  metrics = createAppMetrics();
+  const env = {
+    DATA_DIR: join(dataDir, `data-${testNumber}`),
+    AUR_URL: aur.url,
+    ARCH_MIRRORS: mirror.template,
+    ARCH_REPOS: "core,extra",
+  };
+  const deps: AppDeps = {
+    store: new FileStateStore(join(dataDir, `state-${testNumber}`)),
+    planner: plannerFromEnv(env, new FsStorage(join(dataDir, `repo-${testNumber}`)), metrics.aurRequests),
+    publishSettings: { repoUrl: () => "https://repo.example/$arch", repoKey: async () => "PUBLIC KEY" },
+    workflowTemplate: async () => "name: arch-repo-build\non: workflow_dispatch\n",
+    clock: Date.now,
+    deliveryTtlMs: 3_600_000,
+  };
+  probot = new Probot({
+    appId: 1,
+    privateKey,
+    logLevel: (process.env.ARB_TEST_LOG as "error" | undefined) ?? "fatal",
+    Octokit: archRepoOctokit({ throttle: false, retry: false, metrics }),
+  });
+  await probot.load(
+    createApp({
+      deps,
+      metrics,
+      resume: false,
+      tickMs: 0,
+      onReady: (r) => {
+        runtime = r;
+      },
+    }),
+  );
+});
+
+afterEach(() => mock.close());
+
+async function receivePush(): Promise<void> {
+  const payload = webhookPayload<Record<string, unknown>>("push");
+  await probot.receive({
+    id: `delivery-${testNumber}`,
+    name: "push",
+    payload: {
+      ...payload,
+      ref: "refs/heads/main",
+      before: BEFORE,
+      after: AFTER,
+      created: false,
+      deleted: false,
+      forced: false,
+      commits: [
+        {
+          ...((payload.commits as object[])[0] ?? {}),
+          id: AFTER,
+          distinct: true,
+          added: [],
+          modified: ["meta/PKGBUILD"],
+          removed: [],
+        },
+      ],
+    },
+  } as unknown as Parameters<Probot["receive"]>[0]);
+  await runtime.tasks.idle();
+}
+
+/** The sample lines of one metric in the scraped text. */
+function samples(text: string, metric: string): string[] {
+  return text.split("\n").filter((l) => l.startsWith(`${metric}{`) || l.startsWith(`${metric} `));
+}
+
+describe("metrics of a push that starts a build", () => {
+  it("counts the build, GitHub's requests by status, its rate limit and the planner's AUR requests", async () => {
+    mock
+      .on("GET", CONFIG_PATH, {
+        status: 200,
+        body: CONFIG,
+        headers: {
+          "content-type": "application/vnd.github.raw; charset=utf-8",
+          "x-ratelimit-remaining": "4987",
+          "x-ratelimit-resource": "core",
+        },
+      })
+      .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
+      .createCheckRun(owner, repo, 100)
+      .createCheckRun(owner, repo, 101)
+      .createCheckRun(owner, repo, 102)
+      .createStatus(owner, repo, AFTER)
+      .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 555)
+      .updateCheckRun(owner, repo, 100, { times: 5, optional: true })
+      .updateCheckRun(owner, repo, 101, { times: 5, optional: true })
+      .updateCheckRun(owner, repo, 102, { times: 5, optional: true });
+    await receivePush();
+    mock.assertDone();
+    const [build] = await runtime.deps.store.listBuilds({ owner, name: repo });
+    expect(build?.metapackage).toBe("meta");
+
+    const text = await metrics.registry.scrape();
+    expect(samples(text, "arb_builds_total")).toEqual(['arb_builds_total{trigger="push"} 1']);
+
+    // Every request the mock answered is counted once, by the status it answered with.
+    const byStatus = new Map<string, number>();
+    for (const line of samples(text, "arb_github_requests_total")) {
+      const m = /^arb_github_requests_total\{status="(\d{3}|error)"\} (\d+)$/.exec(line);
+      expect(m).not.toBeNull();
+      byStatus.set(m?.[1] ?? "", Number(m?.[2]));
+    }
+    expect(byStatus.get("201")).toBe(
+      mock.requests.filter((r) => r.operationId === "apps/create-installation-access-token").length +
+        mock.requestsTo("POST", `/repos/${owner}/${repo}/check-runs`).length +
+        mock.requestsTo("POST", `/repos/${owner}/${repo}/statuses/${AFTER}`).length,
+    );
+    expect([...byStatus.values()].reduce((a, b) => a + b, 0)).toBe(mock.requests.length);
+    expect(byStatus.get("200")).toBeGreaterThanOrEqual(2); // the config and the PKGBUILD
+
+    expect(samples(text, "arb_github_rate_limit_remaining")).toEqual([
+      'arb_github_rate_limit_remaining{resource="core"} 4987',
+    ]);
+
+    // The planner asked the AUR's RPC for foo-aur and git for its HEAD: each request counted as answered.
+    expect(aur.log.some((r) => r.path.startsWith("/rpc/v5/info"))).toBe(true);
+    expect(aur.log.some((r) => r.path.startsWith("/foo-aur.git/info/refs"))).toBe(true);
+    expect(samples(text, "arb_aur_requests_total")).toEqual([
+      `arb_aur_requests_total{status="200"} ${aur.log.length}`,
+    ]);
+
+    // The registry was injected: the process's global one saw none of it.
+    expect(appMetrics.buildsTotal.get({ trigger: "push" })).toBe(0);
+    expect(appMetrics.aurRequests.get({ status: "200" })).toBe(0);
+  });
+
+  it("a push without a config counts GitHub's 404s and starts no build", async () => {
+    mock.repoConfig(owner, repo, null);
+    await receivePush();
+    mock.assertDone();
+
+    expect(await runtime.deps.store.listBuilds()).toHaveLength(0);
+    expect(metrics.buildsTotal.get({ trigger: "push" })).toBe(0);
+    expect(metrics.githubRequests.get({ status: "404" })).toBe(2);
+    const text = await metrics.registry.scrape();
+    // A counter with labels has no series before its first increment; the AUR was not asked.
+    expect(samples(text, "arb_builds_total")).toEqual([]);
+    expect(samples(text, "arb_aur_requests_total")).toEqual([]);
+  });
+});
