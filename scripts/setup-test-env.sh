@@ -25,7 +25,8 @@ fi
 
 # The status page's browser test (test/e2e/status-page-browser.test.ts) drives Debian's headless Chromium.
 if [ ! -f /etc/arch-release ] && [ ! -x /usr/bin/chromium ] && [ "$(id -u)" -eq 0 ]; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
 # makepkg refuses root: tests run it as this user (see test/helpers/real-tools.ts).
