@@ -23,7 +23,13 @@ export type LoadedConfig =
   | { readonly kind: "missing" }
   | { readonly kind: "invalid"; readonly message: string };
 
-/** `.github/arch-repo.yml` through Probot's `context.config` (default branch; falls back to `OWNER/.github`). */
+/**
+ * `.github/arch-repo.yml` through Probot's `context.config` (default branch; falls back to `OWNER/.github`).
+ * Deliberately the default branch's copy, not the pushed branch's: the config maps branches to repositories, so
+ * reading it from the pushed commit would let anyone who can push to `dev` point `dev` at the production
+ * repository (or raise maxParallel, drop `review`). Changes to the config take effect once they reach the
+ * default branch.
+ */
 export async function loadConfig(context: Context): Promise<LoadedConfig> {
   let raw: unknown;
   try {
