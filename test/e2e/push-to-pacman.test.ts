@@ -14,7 +14,6 @@
  * package whose bytes were tampered with in the bucket.
  */
 import { execFileSync } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -22,7 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { zipSync } from "fflate";
-import { Probot } from "probot";
+import type { Probot } from "probot";
 import { createApp } from "../../src/app.js";
 import { parseDepSpec } from "../../src/arch/depspec.js";
 import { readRepoDb } from "../../src/archive/repo-db.js";
@@ -31,7 +30,6 @@ import { DynamoDbStateStore } from "../../src/build/dynamodb-state-store.js";
 import type { Build } from "../../src/build/model.js";
 import { buildCommand } from "../../src/cli/build.js";
 import { memoryIO } from "../../src/cli/io.js";
-import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
 import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
 import { createPublishPort } from "../../src/handlers/publish-port.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
@@ -42,6 +40,7 @@ import type { RepoStorage } from "../../src/publish/storage.js";
 import { HttpAurClient } from "../../src/resolve/aur-client.js";
 import { PackageIndex } from "../../src/resolve/package-index.js";
 import { planBuilds } from "../../src/resolve/planner.js";
+import { pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
 import { type FakeAur, startAurServer } from "../helpers/aur-server.js";
 import { type LocalDynamo, startDynalite } from "../helpers/dynalite.js";
 import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
@@ -65,12 +64,6 @@ const META_PKGBUILD = readFileSync(join(fixtures, "e2e-meta/PKGBUILD"), "utf8");
 const RUNS = { "e2e-lib": 801, "e2e-app": 802, "e2e-meta": 803 } as const;
 const ARTIFACTS = { "e2e-lib": 9101, "e2e-app": 9102, "e2e-meta": 9103 } as const;
 type Pkgbase = keyof typeof RUNS;
-
-const appKey = generateKeyPairSync("rsa", {
-  modulusLength: 2048,
-  privateKeyEncoding: { type: "pkcs1", format: "pem" },
-  publicKeyEncoding: { type: "spki", format: "pem" },
-}).privateKey;
 
 function aurResult(name: string, version: string, depends: string[]) {
   return {
@@ -188,12 +181,7 @@ beforeAll(async () => {
     clock: Date.now,
     deliveryTtlMs: 3_600_000,
   };
-  probot = new Probot({
-    appId: 1,
-    privateKey: appKey,
-    logLevel: (process.env.ARB_TEST_LOG as "error" | undefined) ?? "fatal",
-    Octokit: archRepoOctokit({ throttle: false, retry: false }),
-  });
+  probot = testProbot();
   await probot.load(
     createApp({
       deps,
@@ -216,35 +204,11 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-async function receive(name: string, payload: unknown): Promise<void> {
-  await probot.receive({ id: `delivery-${Math.random()}`, name, payload } as Parameters<
-    Probot["receive"]
-  >[0]);
-  await runtime.tasks.idle();
+function receive(name: string, payload: unknown, id?: string): Promise<void> {
+  return receiveEvent(probot, runtime, name, payload, id);
 }
 
-function pushPayload() {
-  const payload = webhookPayload<Record<string, unknown>>("push");
-  return {
-    ...payload,
-    ref: "refs/heads/main",
-    before: BEFORE,
-    after: AFTER,
-    created: false,
-    deleted: false,
-    forced: false,
-    commits: [
-      {
-        ...((payload.commits as object[])[0] ?? {}),
-        id: AFTER,
-        distinct: true,
-        added: [".github/arch-repo.yml", "e2e-meta/PKGBUILD"],
-        modified: [],
-        removed: [],
-      },
-    ],
-  };
-}
+const pushPayload = () => pushEvent(BEFORE, AFTER, { added: [".github/arch-repo.yml", "e2e-meta/PKGBUILD"] });
 
 function jobCompleted(pkgbase: Pkgbase) {
   const payload = webhookPayload<Record<string, unknown>>("workflow_job", "completed");

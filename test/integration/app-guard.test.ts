@@ -1,24 +1,13 @@
-/**
- * The supply-chain guard (issue 9) wired into the app: a real Probot instance, GitHub faked by the
- * OpenAPI-validating GitHubMock, state in the file store, a local AUR on loopback serving RPC v5 (maintainer) and
- * cgit's `plain` view (the package files at a commit) from the fixture AUR histories in test/fixtures/guard/.
- *
- * The plan of every push: `fetchy-git` (AUR, never published: `new` → waits with `review: flagged`), `hello-cli`
- * (AUR, an update by the same maintainer since its last published build → dispatched) and the local metapackage
- * `meta`, which needs both and so waits with `fetchy-git`.
- */
-import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
-import { Probot } from "probot";
+import type { Probot } from "probot";
 import { createApp } from "../../src/app.js";
 import type { BuildNotification } from "../../src/build/build-service.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import type { Job } from "../../src/build/model.js";
 import { APPROVE_ACTION, REJECT_ACTION } from "../../src/github/checks.js";
-import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
 import { maintainerFromAur, SupplyChainGuard } from "../../src/guard/index.js";
 import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
 import { notificationMessage } from "../../src/handlers/notification-message.js";
@@ -26,6 +15,7 @@ import type { AppRuntime } from "../../src/handlers/runtime.js";
 import { HttpAurClient, MemoryAurClient } from "../../src/resolve/aur-client.js";
 import { PackageIndex } from "../../src/resolve/package-index.js";
 import { planBuilds } from "../../src/resolve/planner.js";
+import { pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
 import { type FakeAur, startAurServer } from "../helpers/aur-server.js";
 import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
 import { fakeCgit, loadGuardCase } from "../helpers/guard-fixtures.js";
@@ -50,12 +40,6 @@ const held = loadGuardCase("new-source-domain");
 const unflagged = loadGuardCase("same-maintainer-update");
 const HELD = held.pkgbase;
 const UNFLAGGED = unflagged.pkgbase;
-
-const privateKey = generateKeyPairSync("rsa", {
-  modulusLength: 2048,
-  privateKeyEncoding: { type: "pkcs1", format: "pem" },
-  publicKeyEncoding: { type: "spki", format: "pem" },
-}).privateKey;
 
 function aurPackage(name: string, maintainer: string | null) {
   return {
@@ -149,12 +133,7 @@ async function startApp(dir: string): Promise<void> {
     clock: Date.now,
     deliveryTtlMs: 3_600_000,
   };
-  probot = new Probot({
-    appId: 1,
-    privateKey,
-    logLevel: (process.env.ARB_TEST_LOG as "error" | undefined) ?? "fatal",
-    Octokit: archRepoOctokit({ throttle: false, retry: false }),
-  });
+  probot = testProbot();
   await probot.load(
     createApp({
       deps,
@@ -188,33 +167,11 @@ beforeEach(async () => {
 
 afterEach(() => mock.close());
 
-async function receive(name: string, payload: unknown, id = `delivery-${Math.random()}`): Promise<void> {
-  await probot.receive({ id, name, payload } as Parameters<Probot["receive"]>[0]);
-  await runtime.tasks.idle();
+function receive(name: string, payload: unknown, id?: string): Promise<void> {
+  return receiveEvent(probot, runtime, name, payload, id);
 }
 
-function pushPayload() {
-  const payload = webhookPayload<Record<string, unknown>>("push");
-  return {
-    ...payload,
-    ref: "refs/heads/main",
-    before: BEFORE,
-    after: AFTER,
-    created: false,
-    deleted: false,
-    forced: false,
-    commits: [
-      {
-        ...((payload.commits as object[])[0] ?? {}),
-        id: AFTER,
-        distinct: true,
-        added: [],
-        modified: ["meta/PKGBUILD"],
-        removed: [],
-      },
-    ],
-  };
-}
+const pushPayload = () => pushEvent(BEFORE, AFTER, { modified: ["meta/PKGBUILD"] });
 
 function commentPayload(body: string, login: string) {
   const payload = webhookPayload<Record<string, unknown>>("issue_comment", "created");

@@ -1,22 +1,15 @@
-/**
- * /metrics tells the truth: a real Probot app handling a push records the build it starts, every GitHub request
- * (by status) and the rate limit GitHub reports, and the planner's AUR requests, into a registry injected for
- * this test. GitHub is GitHubMock; the AUR (RPC and git refs) and the Arch mirror are local HTTP servers; the
- * planner is the app's real one (`plannerFromEnv`).
- */
-import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
-import { Probot } from "probot";
+import type { Probot } from "probot";
 import { createApp } from "../../src/app.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
-import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
 import { type AppDeps, plannerFromEnv } from "../../src/handlers/deps.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
 import { FsStorage } from "../../src/publish/fs-storage.js";
 import { type AppMetrics, appMetrics, createAppMetrics } from "../../src/web/metrics.js";
+import { testProbot } from "../helpers/app-harness.js";
 import { type FakeAur, type FileServer, startAurServer, startMirrorServer } from "../helpers/aur-server.js";
 import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
 import { fakeCgit } from "../helpers/guard-fixtures.js";
@@ -36,12 +29,6 @@ const META_PKGBUILD = [
   "",
 ].join("\n");
 const CONFIG_PATH = `/repos/${owner}/${repo}/contents/.github/arch-repo.yml`;
-
-const privateKey = generateKeyPairSync("rsa", {
-  modulusLength: 2048,
-  privateKeyEncoding: { type: "pkcs1", format: "pem" },
-  publicKeyEncoding: { type: "spki", format: "pem" },
-}).privateKey;
 
 let dataDir: string;
 let aur: FakeAur;
@@ -107,12 +94,7 @@ beforeEach(async () => {
     clock: Date.now,
     deliveryTtlMs: 3_600_000,
   };
-  probot = new Probot({
-    appId: 1,
-    privateKey,
-    logLevel: (process.env.ARB_TEST_LOG as "error" | undefined) ?? "fatal",
-    Octokit: archRepoOctokit({ throttle: false, retry: false, metrics }),
-  });
+  probot = testProbot({ metrics });
   await probot.load(
     createApp({
       deps,

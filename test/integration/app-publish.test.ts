@@ -4,7 +4,7 @@
  * unzipped, verified against the plan and published by the real RepositoryWriter into an fs repository,
  * signed with a key generated here. GitHub is GitHubMock (OpenAPI-validated); state is the file store.
  */
-import { createHash, generateKeyPairSync } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,14 +13,13 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { zipSync } from "fflate";
 import * as openpgp from "openpgp";
-import { Probot } from "probot";
+import type { Probot } from "probot";
 import { createApp } from "../../src/app.js";
 import { parseDepSpec } from "../../src/arch/depspec.js";
 import { readRepoDb } from "../../src/archive/repo-db.js";
 import type { BuildResult } from "../../src/build/contracts.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import type { Build } from "../../src/build/model.js";
-import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
 import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
 import { createPublishPort } from "../../src/handlers/publish-port.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
@@ -32,6 +31,7 @@ import { MemoryAurClient } from "../../src/resolve/aur-client.js";
 import { PackageIndex } from "../../src/resolve/package-index.js";
 import { planBuilds } from "../../src/resolve/planner.js";
 import { createAppMetrics } from "../../src/web/metrics.js";
+import { pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
 import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
 import { synthesizePackage } from "../helpers/synthetic-package.js";
 
@@ -52,12 +52,6 @@ const META_PKGBUILD = [
 const RUN = 555;
 const NEXT_RUN = 556;
 const ARTIFACT_ID = 7001;
-
-const appKey = generateKeyPairSync("rsa", {
-  modulusLength: 2048,
-  privateKeyEncoding: { type: "pkcs1", format: "pem" },
-  publicKeyEncoding: { type: "spki", format: "pem" },
-}).privateKey;
 
 function aurPackage(name: string, version: string, depends: string[]) {
   return {
@@ -174,12 +168,7 @@ beforeEach(async () => {
     clock: Date.now,
     deliveryTtlMs: 3_600_000,
   };
-  probot = new Probot({
-    appId: 1,
-    privateKey: appKey,
-    logLevel: (process.env.ARB_TEST_LOG as "error" | undefined) ?? "fatal",
-    Octokit: archRepoOctokit({ throttle: false, retry: false }),
-  });
+  probot = testProbot();
   await probot.load(
     createApp({
       deps,
@@ -194,35 +183,11 @@ beforeEach(async () => {
 
 afterEach(() => mock.close());
 
-async function receive(name: string, payload: unknown): Promise<void> {
-  await probot.receive({ id: `delivery-${Math.random()}`, name, payload } as Parameters<
-    Probot["receive"]
-  >[0]);
-  await runtime.tasks.idle();
+function receive(name: string, payload: unknown, id?: string): Promise<void> {
+  return receiveEvent(probot, runtime, name, payload, id);
 }
 
-function pushPayload() {
-  const payload = webhookPayload<Record<string, unknown>>("push");
-  return {
-    ...payload,
-    ref: "refs/heads/main",
-    before: BEFORE,
-    after: AFTER,
-    created: false,
-    deleted: false,
-    forced: false,
-    commits: [
-      {
-        ...((payload.commits as object[])[0] ?? {}),
-        id: AFTER,
-        distinct: true,
-        added: [],
-        modified: ["meta/PKGBUILD"],
-        removed: [],
-      },
-    ],
-  };
-}
+const pushPayload = () => pushEvent(BEFORE, AFTER, { modified: ["meta/PKGBUILD"] });
 
 function jobCompleted(pkgbase: string, runId = RUN, id = 9001) {
   const payload = webhookPayload<Record<string, unknown>>("workflow_job", "completed");

@@ -4,7 +4,7 @@
  * file state store and fs repository. GitHub is GitHubMock (OpenAPI-validated); the artifact zip is served by a
  * local blob server; packages are signed with a key generated here.
  */
-import { createHash, generateKeyPairSync } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { zipSync } from "fflate";
 import * as openpgp from "openpgp";
-import { Probot } from "probot";
+import type { Probot } from "probot";
 import { createApp } from "../../src/app.js";
 import { parseDepSpec } from "../../src/arch/depspec.js";
 import { readRepoDb } from "../../src/archive/repo-db.js";
@@ -21,7 +21,6 @@ import type { BuildResult } from "../../src/build/contracts.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import type { Build } from "../../src/build/model.js";
 import type { LeaseStore } from "../../src/build/state-store.js";
-import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
 import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
 import { createPublishPort } from "../../src/handlers/publish-port.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
@@ -33,6 +32,7 @@ import { MemoryAurClient } from "../../src/resolve/aur-client.js";
 import { PackageIndex } from "../../src/resolve/package-index.js";
 import { planBuilds } from "../../src/resolve/planner.js";
 import { createAppMetrics } from "../../src/web/metrics.js";
+import { pushEvent, testProbot } from "../helpers/app-harness.js";
 import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
 import { synthesizePackage } from "../helpers/synthetic-package.js";
 
@@ -57,12 +57,6 @@ const ARTIFACT_ID = 7001;
 const DISPATCHES = `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`;
 const LEASE_KEY = "repo:myrepo:x86_64";
 const SECOND_LEASE_TTL_MS = 60_000;
-
-const appKey = generateKeyPairSync("rsa", {
-  modulusLength: 2048,
-  privateKeyEncoding: { type: "pkcs1", format: "pem" },
-  publicKeyEncoding: { type: "spki", format: "pem" },
-}).privateKey;
 
 function aurPackage(name: string, version: string, depends: string[]) {
   return {
@@ -189,12 +183,7 @@ async function startInstance(
     clock: Date.now,
     deliveryTtlMs: 3_600_000,
   };
-  const probot = new Probot({
-    appId: 1,
-    privateKey: appKey,
-    logLevel: (process.env.ARB_TEST_LOG as "error" | undefined) ?? "fatal",
-    Octokit: archRepoOctokit({ throttle: false, retry: false }),
-  });
+  const probot = testProbot();
   const ready = deferred<AppRuntime>();
   await probot.load(createApp({ deps, resume: true, tickMs: 0, onReady: ready.resolve }));
   return { probot, runtime: await ready.promise, store };
@@ -206,28 +195,7 @@ async function deliver(instance: Instance, name: string, payload: unknown): Prom
   >[0]);
 }
 
-function pushPayload() {
-  const payload = webhookPayload<Record<string, unknown>>("push");
-  return {
-    ...payload,
-    ref: "refs/heads/main",
-    before: BEFORE,
-    after: AFTER,
-    created: false,
-    deleted: false,
-    forced: false,
-    commits: [
-      {
-        ...((payload.commits as object[])[0] ?? {}),
-        id: AFTER,
-        distinct: true,
-        added: [],
-        modified: ["meta/PKGBUILD"],
-        removed: [],
-      },
-    ],
-  };
-}
+const pushPayload = () => pushEvent(BEFORE, AFTER, { modified: ["meta/PKGBUILD"] });
 
 function jobEvent(pkgbase: string, status: "in_progress" | "completed") {
   const payload = webhookPayload<Record<string, unknown>>("workflow_job", status);

@@ -1,22 +1,16 @@
-/**
- * The app end to end on the GitHub side: a real Probot instance receiving real (adapted) webhook payloads,
- * GitHub faked by GitHubMock (every request validated against GitHub's OpenAPI description), state in the
- * embedded file store in a temp dir, the planner's core over in-memory indexes.
- */
-import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
-import { Probot } from "probot";
+import type { Probot } from "probot";
 import { createApp } from "../../src/app.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
-import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
 import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
 import { MemoryAurClient } from "../../src/resolve/aur-client.js";
 import { PackageIndex } from "../../src/resolve/package-index.js";
 import { planBuilds } from "../../src/resolve/planner.js";
+import { type ChangedPaths, pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
 import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
 
 const { owner, repo, installationId } = PACKAGES_REPO;
@@ -33,12 +27,6 @@ const META_PKGBUILD = [
   "package() { :; }",
   "",
 ].join("\n");
-
-const privateKey = generateKeyPairSync("rsa", {
-  modulusLength: 2048,
-  privateKeyEncoding: { type: "pkcs1", format: "pem" },
-  publicKeyEncoding: { type: "spki", format: "pem" },
-}).privateKey;
 
 const official = new PackageIndex([
   { repo: "core", name: "bash", pkgbase: "bash", version: "5.2-1", provides: ["sh"] },
@@ -104,12 +92,7 @@ beforeEach(async () => {
     clock: Date.now,
     deliveryTtlMs: 3_600_000,
   };
-  probot = new Probot({
-    appId: 1,
-    privateKey,
-    logLevel: (process.env.ARB_TEST_LOG as "error" | undefined) ?? "fatal",
-    Octokit: archRepoOctokit({ throttle: false, retry: false }),
-  });
+  probot = testProbot();
   await probot.load(
     createApp({
       deps,
@@ -124,33 +107,11 @@ beforeEach(async () => {
 
 afterEach(() => mock.close());
 
-async function receive(name: string, payload: unknown, id = `delivery-${Math.random()}`): Promise<void> {
-  await probot.receive({ id, name, payload } as Parameters<Probot["receive"]>[0]);
-  await runtime.tasks.idle();
+function receive(name: string, payload: unknown, id?: string): Promise<void> {
+  return receiveEvent(probot, runtime, name, payload, id);
 }
 
-function pushPayload(changed: { added?: string[]; modified?: string[]; removed?: string[] }) {
-  const payload = webhookPayload<Record<string, unknown>>("push");
-  return {
-    ...payload,
-    ref: "refs/heads/main",
-    before: BEFORE,
-    after: AFTER,
-    created: false,
-    deleted: false,
-    forced: false,
-    commits: [
-      {
-        ...((payload.commits as object[])[0] ?? {}),
-        id: AFTER,
-        distinct: true,
-        added: changed.added ?? [],
-        modified: changed.modified ?? [],
-        removed: changed.removed ?? [],
-      },
-    ],
-  };
-}
+const pushPayload = (changed: ChangedPaths) => pushEvent(BEFORE, AFTER, changed);
 
 describe("push", () => {
   it("changing the metapackage dispatches its AUR dependency first, with check runs and a pending status", async () => {

@@ -1,0 +1,68 @@
+/**
+ * What the app's integration and end-to-end tests share: one GitHub App key per test file, a Probot instance
+ * configured like the app's (our Octokit, with throttling and retries off unless a test wants them), events
+ * received with the app's background work settled, and push payloads from GitHub's real example.
+ */
+import { generateKeyPairSync } from "node:crypto";
+import { Probot } from "probot";
+import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
+import type { AppRuntime } from "../../src/handlers/runtime.js";
+import { webhookPayload } from "./github-mock.js";
+
+export const appPrivateKey = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: "pkcs1", format: "pem" },
+  publicKeyEncoding: { type: "spki", format: "pem" },
+}).privateKey;
+
+/** A Probot for app id 1; `ARB_TEST_LOG=error` shows the app's logs. */
+export function testProbot(octokit: Parameters<typeof archRepoOctokit>[0] = {}): Probot {
+  return new Probot({
+    appId: 1,
+    privateKey: appPrivateKey,
+    logLevel: (process.env.ARB_TEST_LOG as "error" | undefined) ?? "fatal",
+    Octokit: archRepoOctokit({ throttle: false, retry: false, ...octokit }),
+  });
+}
+
+/** Delivers one webhook and waits until the work the app continues after answering has finished. */
+export async function receiveEvent(
+  probot: Probot,
+  runtime: AppRuntime,
+  name: string,
+  payload: unknown,
+  id = `delivery-${Math.random()}`,
+): Promise<void> {
+  await probot.receive({ id, name, payload } as Parameters<Probot["receive"]>[0]);
+  await runtime.tasks.idle();
+}
+
+export interface ChangedPaths {
+  readonly added?: readonly string[];
+  readonly modified?: readonly string[];
+  readonly removed?: readonly string[];
+}
+
+/** A push of one commit `after` to `main`, changing these paths. */
+export function pushEvent(before: string, after: string, changed: ChangedPaths) {
+  const payload = webhookPayload<Record<string, unknown>>("push");
+  return {
+    ...payload,
+    ref: "refs/heads/main",
+    before,
+    after,
+    created: false,
+    deleted: false,
+    forced: false,
+    commits: [
+      {
+        ...((payload.commits as object[])[0] ?? {}),
+        id: after,
+        distinct: true,
+        added: changed.added ?? [],
+        modified: changed.modified ?? [],
+        removed: changed.removed ?? [],
+      },
+    ],
+  };
+}
