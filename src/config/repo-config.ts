@@ -1,7 +1,7 @@
 /**
  * The per-repository config: `.github/arch-repo.yml` in a packages repository (Probot's `context.config`
  * reads `.github/<name>`). Deployment settings (credentials, storage) live in the environment, not here.
- * `npm run generate:schema` (scripts/generate-config-schema.ts) writes `schema/arch-repo.schema.json` from
+ * `npx tsx scripts/generate-config-schema.ts` writes `schema/arch-repo.schema.json` from
  * this schema so editors can complete and check the file.
  */
 import { z } from "zod";
@@ -91,6 +91,55 @@ export const repoConfigSchema = z
       .array(z.string().min(1))
       .default([])
       .describe("AUR maintainers whose packages skip review."),
+    /** Issue 7: the scheduled update check of the repository each branch publishes to. */
+    updates: z
+      .object({
+        /** Hours between two scheduled checks; 0 turns the app's own schedule off (an external scheduler may still call it). */
+        everyHours: z
+          .number()
+          .int()
+          .min(0)
+          .max(24 * 30)
+          .default(24)
+          .describe("Hours between scheduled update checks; 0 turns the schedule off."),
+        /** A VCS package (-git, -svn, -hg, -bzr) is rebuilt at least this often, even when its upstream head did not move. */
+        vcsMaxAgeDays: z
+          .number()
+          .int()
+          .min(1)
+          .max(365)
+          .default(7)
+          .describe("A VCS package is rebuilt at least every this many days."),
+        /** What to do with a package of ours that the official repositories now provide. */
+        officialMove: z
+          .enum(["remove", "keep", "notify"])
+          .default("notify")
+          .describe("A package that moved to the official repositories: remove it, keep it, or only notify."),
+        /** Remove packages no metapackage needs any more (else they are only reported). */
+        prune: z
+          .boolean()
+          .default(false)
+          .describe("Remove packages no metapackage needs any more (else only report them)."),
+        /** Where each scheduled run is reported: a check run on the default branch head, or a comment in one issue. */
+        report: z
+          .enum(["check-run", "issue"])
+          .default("check-run")
+          .describe("Where scheduled runs are reported: check-run (on the default branch head) or issue."),
+      })
+      .strict()
+      .default({
+        everyHours: 24,
+        vcsMaxAgeDays: 7,
+        officialMove: "notify",
+        prune: false,
+        report: "check-run",
+      })
+      .describe("The scheduled update check (AUR bumps, VCS heads, library rebuilds, moves to official)."),
+    /** `/add` and `/remove`: open a pull request with the metapackage edit, or commit it to the default branch. */
+    dependencyEdits: z
+      .enum(["pull-request", "commit"])
+      .default("pull-request")
+      .describe("/add and /remove open a pull request (default) or commit to the default branch."),
   })
   .strict();
 
@@ -142,6 +191,8 @@ function fixFor(field: string): string {
     pushover: "write `pushover: true` or `pushover: false`",
     review: "write one of none, new, flagged, always",
     trustedMaintainers: "write a list of AUR user names, e.g. `trustedMaintainers: [alice]`",
+    updates: "write e.g. `updates: {everyHours: 24, officialMove: notify, prune: false, report: check-run}`",
+    dependencyEdits: "write `dependencyEdits: pull-request` or `dependencyEdits: commit`",
     "(file)": "the file must be a YAML mapping, e.g. `branches: {main: myrepo}`",
   };
   return fixes[top] ?? "see schema/arch-repo.schema.json";

@@ -32,8 +32,27 @@ describe("parseRepoConfig", () => {
         pushover: true,
         review: "flagged",
         trustedMaintainers: [],
+        updates: {
+          everyHours: 24,
+          vcsMaxAgeDays: 7,
+          officialMove: "notify",
+          prune: false,
+          report: "check-run",
+        },
+        dependencyEdits: "pull-request",
       },
     });
+  });
+
+  it("names the field and the fix for a wrong updates setting", () => {
+    const result = parseRepoConfig({
+      branches: { main: "r" },
+      updates: { officialMove: "delete", everyHours: -1 },
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const fields = result.error.problems.map((p) => p.field).sort();
+    expect(fields).toEqual(["updates.everyHours", "updates.officialMove"]);
   });
 
   it("keeps explicit values", () => {
