@@ -5,6 +5,7 @@
  */
 import type { ApplicationFunction, ApplicationFunctionOptions, Probot } from "probot";
 import { BuildService } from "./build/build-service.js";
+import type { Octokit } from "./github/octokit.js";
 import type { SupplyChainGuard } from "./guard/index.js";
 import { handleCheckRun, handleCheckSuite } from "./handlers/check-run.js";
 import { type AppDeps, BackgroundTasks, depsFromEnv } from "./handlers/deps.js";
@@ -12,9 +13,11 @@ import { githubPorts } from "./handlers/github-ports.js";
 import { guardFromEnv } from "./handlers/guard.js";
 import { handleInstallation } from "./handlers/installation.js";
 import { handleIssueComment } from "./handlers/issue-comment.js";
-import { handlePush } from "./handlers/push.js";
+import { PendingPushes } from "./handlers/pending-pushes.js";
+import { handlePush, planPush, reportPlanningFailure } from "./handlers/push.js";
 import type { AppRuntime } from "./handlers/runtime.js";
 import { handleWorkflowJob, handleWorkflowRun } from "./handlers/workflow-job.js";
+import { probotInstallations, ScheduledChecks } from "./maintain/scheduled-checks.js";
 import { storageFromEnv } from "./publish/s3-storage.js";
 import { type AppMetrics, appMetrics } from "./web/metrics.js";
 import { registerWebRoutes } from "./web/routes.js";
@@ -27,6 +30,11 @@ export interface CreateAppOptions {
   readonly resume?: boolean;
   /** Period of the timeout/scheduling tick in ms; 0 turns it off (default 60 s). */
   readonly tickMs?: number;
+  /**
+   * Period in ms at which the app looks for packages repositories whose scheduled update check is due (issue 7,
+   * `updates.everyHours`); 0 turns the app's own schedule off (default 10 min).
+   */
+  readonly scheduleTickMs?: number;
   /**
    * The supply-chain guard (issue 9). Default: over the AUR of `AUR_URL` when the ports come from the environment
    * too; with ports given (tests of other parts) and no guard, AUR jobs are not checked.
@@ -62,17 +70,60 @@ export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
         store: deps.store,
         ports: githubPorts(robot, deps, guard, { tasks, builds: () => builds }),
         clock: deps.clock,
-        log,
+        logger: robot.log,
       });
-      const runtime: AppRuntime = { deps, builds, tasks, metrics, ...(guard ? { guard } : {}) };
-      if (options.resume ?? true) tasks.run("resuming unfinished builds", () => builds.resume());
+      // Pushes stored before the webhook answer; `replay` plans those whose planner died (or that wait for a retry).
+      const pendingPushes: PendingPushes = new PendingPushes({
+        store: deps.store,
+        clock: deps.clock,
+        logger: robot.log,
+        ports: {
+          octokit: async (installationId) => (await robot.auth(installationId)) as Octokit,
+          plan: (pending, octokit) => planPush(runtime, octokit, pending, robot.log),
+          reportFailure: reportPlanningFailure,
+        },
+      });
+      const runtime: AppRuntime = {
+        deps,
+        builds,
+        tasks,
+        metrics,
+        pendingPushes,
+        ...(guard ? { guard } : {}),
+      };
+      if (options.resume ?? true) {
+        tasks.run("resuming unfinished builds", () => builds.resume());
+        tasks.run("replaying pending pushes", () => pendingPushes.replay());
+      }
       const tickMs = options.tickMs ?? 60_000;
-      if (tickMs > 0) setInterval(() => tasks.run("build tick", () => builds.tick()), tickMs).unref();
+      if (tickMs > 0)
+        setInterval(() => {
+          tasks.run("build tick", () => builds.tick());
+          tasks.run("pending pushes tick", () => pendingPushes.replay());
+        }, tickMs).unref();
       options.onReady?.(runtime);
       return runtime;
     })();
     // Without this a failing start would only surface on the first webhook.
     runtimeReady.catch((error: unknown) => log("arch-repo-bot failed to start", error));
+    const scheduledChecks = runtimeReady.then(
+      (runtime) => new ScheduledChecks({ runtime, github: probotInstallations(robot), log }),
+    );
+    scheduledChecks.catch(() => {});
+    const scheduleTickMs = options.scheduleTickMs ?? 600_000;
+    if (scheduleTickMs > 0) {
+      const timer = setInterval(() => {
+        // A failed start was logged already.
+        scheduledChecks
+          .then((checks) =>
+            tasks.run("scheduled update checks", async () => {
+              await checks.tick();
+            }),
+          )
+          .catch(() => {});
+      }, scheduleTickMs);
+      timer.unref();
+    }
 
     robot.on("push", async (context) => handlePush(context, await runtimeReady));
     robot.on("issue_comment.created", async (context) => handleIssueComment(context, await runtimeReady));
@@ -85,7 +136,7 @@ export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
     robot.on(["installation.created", "installation_repositories.added"], async (context) =>
       handleInstallation(context, await runtimeReady),
     );
-    mountWebRoutes(robot, appOptions, runtimeReady, metrics);
+    mountWebRoutes(robot, appOptions, runtimeReady, metrics, scheduledChecks);
     robot.log.info("arch-repo-bot loaded");
   };
 }
@@ -99,6 +150,7 @@ function mountWebRoutes(
   appOptions: ApplicationFunctionOptions | undefined,
   runtimeReady: Promise<AppRuntime>,
   metrics: AppMetrics,
+  scheduledChecks: Promise<ScheduledChecks>,
 ): void {
   if (appOptions?.addHandler === undefined) return;
   try {
@@ -107,6 +159,7 @@ function mountWebRoutes(
       storage: storageFromEnv(process.env),
       metrics,
       settings: webSettingsFromEnv(process.env),
+      checkUpdates: async (repository) => (await scheduledChecks).start(repository),
     });
   } catch (error) {
     if (error instanceof Error && error.message === "No server instance") {

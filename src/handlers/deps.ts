@@ -9,6 +9,10 @@ import type { BuildNotification } from "../build/build-service.js";
 import type { Build, Job } from "../build/model.js";
 import { type StateStore, stateStoreFromEnv } from "../build/state-store.js";
 import type { Octokit } from "../github/octokit.js";
+import type { Logger } from "../logger.js";
+import { locateDependency } from "../maintain/add-dependency.js";
+import type { MaintenanceSources } from "../maintain/scheduled-run.js";
+import type { NotifyMessage } from "../notify/pushover.js";
 import type { RepoStorage } from "../publish/storage.js";
 import { resolveAurRef } from "../resolve/aur-git-ref.js";
 import { createPlanServices, makePlan, type PlanServices } from "../resolve/make-plan.js";
@@ -33,7 +37,21 @@ export interface PlannerPort {
   availableDeps(target: PlanTarget, deps: readonly string[]): Promise<readonly string[]>;
   /** The AUR git commit to build for this pkgbase. */
   aurRef(pkgbase: string): Promise<string>;
+  /**
+   * `/add NAME` (issue 7): where NAME comes from, undefined when from nowhere. Optional so test planners need
+   * not implement it; without it `/add` refuses (it never adds a name it could not check).
+   */
+  lookup?(target: PlanTarget, name: string): Promise<PackageOrigin | undefined>;
 }
+
+/**
+ * An official repository (by name or provides), the AUR, or our own repository (a package built from a PKGBUILD
+ * of the packages repository, or one the AUR has dropped, is published there and nowhere else).
+ */
+export type PackageOrigin =
+  | { readonly where: "official"; readonly repo: string }
+  | { readonly where: "aur" }
+  | { readonly where: "ours"; readonly repo: string };
 
 export interface PublishSettings {
   /** pacman `Server` value for the runner, with `$arch` (e.g. `https://bucket.s3.amazonaws.com/$arch`). */
@@ -72,6 +90,8 @@ export interface AppDeps {
     build: Build,
     job: Job,
     github: () => Promise<Octokit>,
+    /** Bound to the job's fields (buildId, pkgbase, repo). */
+    log?: Logger,
   ) => Promise<"published" | "pending">;
   readonly notify?: (notification: BuildNotification) => Promise<void>;
   /** Text of workflows-templates/arch-repo-build.yml, proposed to repositories that lack the workflow. */
@@ -79,6 +99,12 @@ export interface AppDeps {
   readonly clock: () => number;
   /** How long a webhook delivery id is remembered (redelivery → no-op). */
   readonly deliveryTtlMs: number;
+  /** Issue 7: the sources of the scheduled update check; without them the check reports it cannot run. */
+  readonly maintenance?: MaintenanceSources;
+  /** Removes packages from one of our pacman repositories (scheduled check: moved to official, pruned). */
+  readonly removePackages?: (target: PlanTarget, names: readonly string[]) => Promise<void>;
+  /** A free-form notification (Pushover), e.g. a scheduled check that failed. */
+  readonly notifyMessage?: (message: NotifyMessage) => Promise<void>;
 }
 
 export const WORKFLOW_TEMPLATE_URL = new URL(
@@ -130,6 +156,13 @@ export function plannerFromEnv(
       });
     },
     aurRef: (pkgbase) => resolveAurRef(aurUrl, pkgbase, aurFetch),
+    lookup: async (target, name) => {
+      const s = servicesFor(target);
+      const found = await locateDependency(name, { official: await s.official.load(), aur: s.aur });
+      if (found) return found;
+      const ours = (await s.ours?.load())?.resolve({ name });
+      return ours ? { where: "ours", repo: target.repoName } : undefined;
+    },
   };
 }
 
@@ -154,18 +187,27 @@ export async function depsFromEnv(
     import("./publish-port.js"),
   ]);
   const publisher = await publisherFromEnv(env, store);
+  const planner = plannerFromEnv(env, publisher.storage, metrics.aurRequests);
+  const [{ siblingOwnershipFrom }, { publishRecordSources }] = await Promise.all([
+    import("../publish/siblings.js"),
+    import("../maintain/publish-records.js"),
+  ]);
   return {
     store,
     publish: createPublishPort({
       store,
       writer: publisher.writer,
       publishDuration: metrics.publishDuration,
+      siblingOwnership: (target) => siblingOwnershipFrom(planner, target),
+      records: publishRecordSources(plannerSettings(env).aurUrl, {
+        aur: countingFetch(metrics.aurRequests, (input, init) => fetch(input, init)),
+      }),
     }),
     notify: async (notification) => {
       const message = notificationMessage(notification);
       if (message) await notifier.notify(message);
     },
-    planner: plannerFromEnv(env, publisher.storage, metrics.aurRequests),
+    planner,
     publishSettings: {
       repoUrl: (repoName) => `${base ?? embeddedBase(repoName)}/$arch`,
       repoKey: async () => {
@@ -176,5 +218,14 @@ export async function depsFromEnv(
     workflowTemplate: () => readFile(WORKFLOW_TEMPLATE_URL, "utf8"),
     clock: Date.now,
     deliveryTtlMs: 7 * 24 * 3_600_000,
+    maintenance: (await import("../maintain/maintenance-sources.js")).maintenanceSourcesFromEnv(
+      env,
+      publisher.storage,
+      { aurRequests: metrics.aurRequests },
+    ),
+    removePackages: async (target, names) => {
+      await publisher.writer.remove(target.repoName, target.arch, names);
+    },
+    notifyMessage: (message) => notifier.notify(message),
   };
 }

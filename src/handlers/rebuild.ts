@@ -20,6 +20,45 @@ export interface RebuildRequest {
   readonly config: RepoConfig;
   /** Validated pkgnames or pkgbases. */
   readonly names: readonly string[];
+  /** The branch head and its PKGBUILDs, when the caller already fetched them (the scheduled check). */
+  readonly head?: { readonly sha: string; readonly files: readonly FetchedPkgbuild[] };
+  /** Per pkgbase: the reason to show, and the pkgrel a report decided (the scheduled check). */
+  readonly overrides?: ReadonlyMap<string, RebuildOverride>;
+  /** The `trigger` label of `arb_builds_total` (default `rebuild`). */
+  readonly trigger?: string;
+}
+
+export interface RebuildOverride {
+  readonly reason: string;
+  readonly pkgrel?: string;
+  /**
+   * Our repository's version the pkgrel was decided against. The pkgrel is only used when the plan builds that
+   * same `[epoch:]pkgver`: when the source moved on meanwhile, the new version needs no bump.
+   */
+  readonly ourVersion?: string;
+}
+
+function pkgverOf(version: string): string {
+  return version.replace(/-[^-]+$/, "");
+}
+
+/** The job with the override's reason and, when it still applies, its pkgrel. */
+export function applyRebuildOverride(job: PlannedJob, override: RebuildOverride | undefined): PlannedJob {
+  if (!override) return job;
+  const keepPkgrel =
+    override.pkgrel !== undefined &&
+    (override.ourVersion === undefined || pkgverOf(override.ourVersion) === pkgverOf(job.version));
+  if (!keepPkgrel) {
+    const bumped = job.pkgrel !== undefined ? `, pkgrel bumped to ${job.pkgrel}` : "";
+    return { ...job, reason: `${override.reason}${bumped}` };
+  }
+  const pkgrel = override.pkgrel as string;
+  return {
+    ...job,
+    version: `${pkgverOf(job.version)}-${pkgrel}`,
+    pkgrel,
+    reason: `${override.reason}, pkgrel ${pkgrel}`,
+  };
 }
 
 export type RebuildOutcome =
@@ -43,17 +82,7 @@ export async function startRebuild(
   const target = { repoName, arch };
 
   // 1. The branch head and its PKGBUILDs; the ones that build a requested name are local, the rest the AUR's.
-  const { data: head } = await octokit.request("GET /repos/{owner}/{repo}/git/ref/{ref}", {
-    owner,
-    repo,
-    ref: `heads/${branch}`,
-  });
-  const sha = head.object.sha;
-  const files: FetchedPkgbuild[] = [];
-  for (const path of await listPkgbuilds(octokit, owner, repo, sha)) {
-    const text = await fetchFileText(octokit, owner, repo, path, sha);
-    if (text !== undefined) files.push({ path, text });
-  }
+  const { sha, files } = request.head ?? (await branchHead(octokit, owner, repo, branch));
   const { local: all, errors } = evaluateLocal(files, arch);
   const wanted = new Set(names);
   const local = all.filter((l) => wanted.has(l.pkgbase) || l.packages.some((p) => wanted.has(p.pkgname)));
@@ -81,7 +110,11 @@ export async function startRebuild(
     ours: await runtime.deps.planner.ours(target),
   });
   // A rebuild of an AUR package goes through the supply-chain guard like a push.
-  const jobs = await guardPlan(runtime, planned, config);
+  const jobs = await guardPlan(
+    runtime,
+    planned.map((job) => applyRebuildOverride(job, request.overrides?.get(job.pkgbase))),
+    config,
+  );
   const build = await runtime.builds.startBuild(jobs, {
     repository: {
       owner,
@@ -94,6 +127,27 @@ export async function startRebuild(
     maxParallel: config.maxParallel,
     jobTimeoutMs: config.jobTimeoutMinutes * 60_000,
   });
-  runtime.metrics?.buildsTotal.inc({ trigger: "rebuild" });
+  runtime.metrics?.buildsTotal.inc({ trigger: request.trigger ?? "rebuild" });
   return { kind: "started", build, jobs };
+}
+
+/** The branch head commit and the text of every PKGBUILD in its tree. */
+export async function branchHead(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+  branch: string,
+): Promise<{ sha: string; files: FetchedPkgbuild[] }> {
+  const { data: head } = await octokit.request("GET /repos/{owner}/{repo}/git/ref/{ref}", {
+    owner,
+    repo,
+    ref: `heads/${branch}`,
+  });
+  const sha = head.object.sha;
+  const files: FetchedPkgbuild[] = [];
+  for (const path of await listPkgbuilds(octokit, owner, repo, sha)) {
+    const text = await fetchFileText(octokit, owner, repo, path, sha);
+    if (text !== undefined) files.push({ path, text });
+  }
+  return { sha, files };
 }

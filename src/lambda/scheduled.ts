@@ -1,8 +1,10 @@
 /**
  * AWS Lambda entrance for the daily update check (EventBridge `Schedule`). The check itself (issue 7) is
- * injected: `createScheduledHandler(checkUpdates)`. Until one is wired the handler says so — it logs and
- * returns `{ checked: false, reason }` — instead of pretending a check ran.
+ * injected: `createScheduledHandler(checkUpdates)`; the exported `handler` runs `checkAllFromEnv`. Without a
+ * check the handler says so — it logs and returns `{ checked: false, reason }` — instead of pretending one ran.
  */
+import type { AppRuntime } from "../handlers/runtime.js";
+import { type CheckResult, probotInstallations, ScheduledChecks } from "../maintain/scheduled-checks.js";
 
 export type CheckUpdates = () => Promise<unknown>;
 
@@ -54,5 +56,35 @@ export function createScheduledHandler(
   };
 }
 
-/** The Lambda handler (`src/lambda/scheduled.handler`). Wire issue 7's check here when it exists. */
-export const handler = createScheduledHandler(undefined);
+/**
+ * Issue 7's check over every packages repository the app knows, as the Lambda runs it: the app is loaded from the
+ * environment like the webhook Lambda (secrets resolved, no HTTP server, no timers), each repository is checked
+ * now unless a check of it is running (an external schedule ignores `everyHours`, like the HTTP endpoint), and the
+ * work the checks started (dispatches, check runs) is awaited before the invocation ends.
+ */
+export async function checkAllFromEnv(): Promise<readonly CheckResult[]> {
+  const [{ resolveSecretsFromEnv, secretsManagerFetcher }, { probotFromEnv }, { createApp }] =
+    await Promise.all([import("./secrets.js"), import("./webhooks.js"), import("../app.js")]);
+  const env = await resolveSecretsFromEnv(process.env, await secretsManagerFetcher());
+  // The app's own settings readers (signing key, store, storage) read process.env.
+  Object.assign(process.env, env);
+  let ready: (runtime: AppRuntime) => void = () => {};
+  const runtime = new Promise<AppRuntime>((resolve) => {
+    ready = resolve;
+  });
+  const appFn = createApp({ resume: false, tickMs: 0, scheduleTickMs: 0, onReady: ready });
+  const probot = await probotFromEnv(env, appFn);
+  const loaded = await runtime;
+  const checks = new ScheduledChecks({
+    runtime: loaded,
+    github: probotInstallations(probot),
+    log: (message, error) =>
+      error === undefined ? probot.log.info(message) : probot.log.error({ err: error }, message),
+  });
+  const results = await checks.runAll();
+  await loaded.tasks.idle();
+  return results;
+}
+
+/** The Lambda handler (`src/lambda/scheduled.handler`). */
+export const handler = createScheduledHandler(checkAllFromEnv);

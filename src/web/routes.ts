@@ -9,6 +9,7 @@
  *   /healthz           state store reachable? 200 / 503
  *   /metrics           Prometheus text format
  *   /repo/R/ARCH/FILE  the embedded repository, read-only
+ *   /api/check-updates POST, Bearer CHECK_UPDATES_TOKEN: start the scheduled update checks (404 when unset)
  *
  * Usage from the app function: `registerWebRoutes(addHandler, { store, storage, metrics: appMetrics, settings })`.
  */
@@ -17,6 +18,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { JOB_STATES, type JobState } from "../build/model.js";
 import type { StateStore } from "../build/state-store.js";
 import type { RepoStorage } from "../publish/storage.js";
+import { CHECK_UPDATES_PATH, handleCheckUpdates, type StartChecks } from "./check-updates-endpoint.js";
 import { checkHealth } from "./health.js";
 import { type AppMetrics, PROMETHEUS_CONTENT_TYPE } from "./metrics.js";
 import { serveRepoFile } from "./repo-files.js";
@@ -35,6 +37,8 @@ export interface WebDeps {
   readonly clock?: () => number;
   readonly log?: (message: string, error?: unknown) => void;
   readonly title?: string;
+  /** `POST /api/check-updates` (issue 7): starts scheduled update checks; off without `settings.checkUpdatesToken`. */
+  readonly checkUpdates?: StartChecks;
 }
 
 /** Compares hashes so the comparison takes the same time whatever the lengths (timingSafeEqual needs equal lengths). */
@@ -120,6 +124,9 @@ export function createWebHandler(deps: WebDeps): WebHandler {
     const head = req.method === "HEAD";
     const readOnly = req.method === "GET" || head;
 
+    if (path === CHECK_UPDATES_PATH) {
+      return handleCheckUpdates(req, res, url, settings.checkUpdatesToken, deps.checkUpdates, tokenMatches);
+    }
     if (path.startsWith("/repo/") || path === "/repo") {
       return serveRepoFile(req, res, path, await deps.storage, settings.repoNames);
     }

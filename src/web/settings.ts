@@ -8,6 +8,7 @@
  * | `STATUS_PUBLIC_REPOSITORIES` | (none) | comma-separated `owner/name` shown by name to anonymous visitors; every other repository is shown as "private repository" |
  * | `STATUS_RECENT_BUILDS` | `50` | how many recent builds the page and `arb_jobs` look at |
  * | `REPO_NAMES` | (any) | comma-separated pacman repository names `/repo/REPO/...` answers for |
+ * | `CHECK_UPDATES_TOKEN` | (none: endpoint off) | bearer token of `POST /api/check-updates` (at least 16 characters) |
  */
 import { isValidPkgname } from "../arch/names.js";
 import type { RepositoryRef } from "../build/model.js";
@@ -22,6 +23,8 @@ export interface WebSettings {
   readonly recentBuilds: number;
   /** pacman repository names served under `/repo/`; undefined: any well-formed name. */
   readonly repoNames?: readonly string[];
+  /** Token of `POST /api/check-updates`; undefined: the endpoint is off (404). */
+  readonly checkUpdatesToken?: string;
 }
 
 export class InvalidWebSettingError extends Error {
@@ -57,7 +60,11 @@ export function webSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WebSet
     if (!isValidPkgname(r))
       throw new InvalidWebSettingError(`REPO_NAMES: invalid repository name ${JSON.stringify(r)}`);
   }
+  const checkUpdatesToken = env.CHECK_UPDATES_TOKEN?.trim() || undefined;
+  if (checkUpdatesToken && checkUpdatesToken.length < 16)
+    throw new InvalidWebSettingError("CHECK_UPDATES_TOKEN must be at least 16 characters");
   return {
+    ...(checkUpdatesToken ? { checkUpdatesToken } : {}),
     statusPage: mode,
     ...(token ? { token } : {}),
     isPublicRepository: (ref) => publicRepos.has(`${ref.owner}/${ref.name}`.toLowerCase()),
