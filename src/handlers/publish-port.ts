@@ -13,9 +13,12 @@ import type { Build, Job } from "../build/model.js";
 import type { StateStore } from "../build/state-store.js";
 import { ArtifactDownloadError, downloadArtifactZip, findRunArtifact } from "../github/artifacts.js";
 import type { Octokit } from "../github/octokit.js";
+import { type Logger, silentLogger } from "../logger.js";
+import { type PublishRecordsDeps, recordPublished } from "../maintain/publish-records.js";
 import { ArtifactError, type ArtifactLimits, unzipArtifact } from "../publish/artifact.js";
 import type { PublishItem, RepositoryWriter } from "../publish/repo-writer.js";
-import { VerificationError, verifyArtifact } from "../publish/verify.js";
+import { type SiblingOwnership, siblingConflict } from "../publish/siblings.js";
+import { VerificationError, type VerifiedPackage, verifyArtifact } from "../publish/verify.js";
 import type { Histogram } from "../web/metrics.js";
 import { loadRepoSettings } from "./github-ports.js";
 
@@ -35,17 +38,33 @@ export interface PublishPortDeps {
   /** fetch for the artifact blob host (tests). */
   readonly fetch?: typeof fetch;
   readonly publishDuration?: Histogram;
+  /**
+   * Split siblings (issue 5, see publish/siblings.ts): who else owns a pkgname in the target repository. Without
+   * it, packages of the pkgbase that the plan did not name are refused (fail closed).
+   */
+  readonly siblingOwnership?: (target: { repoName: string; arch: string }) => SiblingOwnership;
+  /**
+   * After a publish, sonames and the AUR build record are written to `store` (maintain/publish-records.ts); these
+   * are its optional sources (upstream VCS head, AUR files). A record that fails is logged, the publish stands.
+   */
+  readonly records?: Omit<PublishRecordsDeps, "store">;
 }
 
 /** An installation Octokit for the build's repository (given by the GitHub ports). */
 export type GitHubAccess = () => Promise<Octokit>;
 
-export type PublishPort = (build: Build, job: Job, github?: GitHubAccess) => Promise<"published">;
+/** `log`: bound to the job's fields by the caller (the GitHub ports: buildId, pkgbase, repo, repository). */
+export type PublishPort = (
+  build: Build,
+  job: Job,
+  github?: GitHubAccess,
+  log?: Logger,
+) => Promise<"published">;
 
 export function createPublishPort(deps: PublishPortDeps): PublishPort {
-  return async (build, job, github) => {
+  return async (build, job, github, log = silentLogger) => {
     if (!github) throw new Error(`no GitHub access to fetch the artifact of ${job.pkgbase}`);
-    const work = () => publishJob(deps, build, job, github);
+    const work = () => publishJob(deps, build, job, github, log);
     if (!deps.publishDuration) return work();
     return deps.publishDuration.time(work);
   };
@@ -56,6 +75,7 @@ async function publishJob(
   build: Build,
   job: Job,
   github: GitHubAccess,
+  log: Logger,
 ): Promise<"published"> {
   const { owner, name } = build.repository;
   const runId = job.runId;
@@ -93,16 +113,20 @@ async function publishJob(
 
   const settings = await loadRepoSettings(deps.store, build);
   let items: PublishItem[];
+  let packages: VerifiedPackage[];
   try {
     const files = unzipArtifact(zip, deps.artifactLimits);
-    const { packages } = await verifyArtifact(files, {
+    const ownership = deps.siblingOwnership?.({ repoName: build.repo, arch: settings.architecture });
+    ({ packages } = await verifyArtifact(files, {
       buildId: build.id,
       pkgbase: job.pkgbase,
       pkgnames: job.pkgnames,
       version: job.version,
       arch: settings.architecture,
-    });
+      ...(ownership ? { siblings: { conflict: siblingConflict(build.plan, job.pkgbase, ownership) } } : {}),
+    }));
     items = packages.map((p) => ({ packageFile: p.bytes, filename: p.filename }));
+    log.info({ runId, artifactId: artifact.id, packages: items.map((i) => i.filename) }, "artifact verified");
   } catch (error) {
     if (error instanceof ArtifactError) throw new PublishRefusedError(error.message, { cause: error });
     if (error instanceof VerificationError) {
@@ -112,5 +136,13 @@ async function publishJob(
     throw error;
   }
   await deps.writer.publish(build.repo, settings.architecture, items);
+  const siblings = packages.filter((p) => p.sibling).map((p) => p.pkgname);
+  if (siblings.length > 0) log.info({ siblings }, "published split siblings the plan did not name");
+  await recordPublished(
+    { ...deps.records, store: deps.store },
+    { build, job, arch: settings.architecture, packages },
+    log,
+  ).catch((error: unknown) => log.warn({ err: error }, "publish records were not written"));
+  log.info({ arch: settings.architecture, packages: items.map((i) => i.filename) }, "packages published");
   return "published";
 }

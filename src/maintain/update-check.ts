@@ -27,6 +27,11 @@ export interface AurBuiltRecord {
   readonly lastModified?: number;
   /** The AUR git commit of the pkgbase we built. */
   readonly commit?: string;
+  /**
+   * When the build was planned (epoch ms): the commit was resolved just before. An AUR `LastModified` well before
+   * it means the commit cannot have changed since, so `checkUpdates` does not look the commit up.
+   */
+  readonly plannedAt?: number;
   /** VCS packages: the `source` entries, and the upstream head (commit id) the build used. */
   readonly vcsSources?: readonly string[];
   readonly vcsHead?: string;
@@ -96,6 +101,8 @@ export interface MaintenanceInput {
   readonly built: ReadonlyMap<string, AurBuiltRecord>;
   /** Current AUR git commit per pkgbase, when known (an alternative to `LastModified`). */
   readonly aurCommits?: ReadonlyMap<string, string>;
+  /** Pkgbases whose current AUR commit could not be read, with why (reported, not rebuilt). */
+  readonly aurCommitFailures?: ReadonlyMap<string, string>;
   /** Our packages a soname change broke, in dependency order (`brokenBy` of sonames.ts). */
   readonly sonameBroken?: readonly SonameRebuild[];
   /** Results of the upstream-head check per VCS pkgbase. */
@@ -279,6 +286,9 @@ export function decideMaintenance(input: MaintenanceInput): MaintenanceReport {
         notify.push({ name: pkgbase, message: `upstream head check failed: ${head.reason}` });
       }
     }
+    const commitFailure = input.aurCommitFailures?.get(pkgbase);
+    if (commitFailure !== undefined)
+      notify.push({ name: pkgbase, message: `AUR commit check failed: ${commitFailure}` });
   }
 
   rebuild.sort((a, b) => a.pkgbase.localeCompare(b.pkgbase));
@@ -357,6 +367,12 @@ export interface CheckUpdatesDeps {
   readonly metapackageDepends: readonly string[];
   readonly store?: Pick<StateStore, "getRecord">;
   readonly vcsHeadMoved?: VcsHeadMoved;
+  /**
+   * The current AUR git commit of a pkgbase (`resolveAurRef`), compared with the recorded one to notice a PKGBUILD
+   * changed without a version change. Asked only for AUR pkgbases with a recorded commit whose AUR `LastModified`
+   * is not clearly older than the recorded build (`plannedAt`), so a quiet day costs no request.
+   */
+  readonly aurCommit?: (pkgbase: string) => Promise<string>;
   /** Library breakage found by sonames.ts `brokenBy` (dependency order), turned into rebuilds. */
   readonly sonameBroken?: readonly SonameRebuild[];
   readonly settings?: Partial<MaintenanceSettings>;
@@ -383,6 +399,7 @@ export async function checkUpdates(deps: CheckUpdatesDeps): Promise<MaintenanceR
       if (rec) built.set(base, rec.value);
     }
   }
+  const { aurCommits, aurCommitFailures } = await currentAurCommits(deps, ours, aur, built);
   const vcsHeads = new Map<string, VcsHeadResult>();
   if (deps.vcsHeadMoved) {
     for (const base of bases.filter(isVcsPackage)) {
@@ -398,6 +415,8 @@ export async function checkUpdates(deps: CheckUpdatesDeps): Promise<MaintenanceR
     metapackageDepends: deps.metapackageDepends,
     built,
     vcsHeads,
+    aurCommits,
+    aurCommitFailures,
     ...(deps.sonameBroken ? { sonameBroken: deps.sonameBroken } : {}),
     now: (deps.now ?? Date.now)(),
     ...(deps.settings ? { settings: deps.settings } : {}),
@@ -407,6 +426,40 @@ export async function checkUpdates(deps: CheckUpdatesDeps): Promise<MaintenanceR
       repo: deps.ours.requestsMade - repoBefore,
     },
   });
+}
+
+/** Margin for planning time and the AUR's clock: a `LastModified` this close to `plannedAt` is looked up. */
+const PLANNED_AT_MARGIN_MS = DAY_MS;
+
+/** The current AUR commits `decideMaintenance` compares with the recorded ones (see `CheckUpdatesDeps.aurCommit`). */
+async function currentAurCommits(
+  deps: Pick<CheckUpdatesDeps, "aurCommit">,
+  ours: readonly DescEntry[],
+  aur: ReadonlyMap<string, AurPackage>,
+  built: ReadonlyMap<string, AurBuiltRecord>,
+): Promise<{ aurCommits: Map<string, string>; aurCommitFailures: Map<string, string> }> {
+  const aurCommits = new Map<string, string>();
+  const aurCommitFailures = new Map<string, string>();
+  if (!deps.aurCommit) return { aurCommits, aurCommitFailures };
+  for (const [pkgbase, entries] of groupByBase(ours)) {
+    const record = built.get(pkgbase);
+    const aurPkg = entries.map((e) => aur.get(e.name)).find((p) => p !== undefined);
+    if (!record?.commit || !aurPkg || aurPkg.pkgbase !== pkgbase) continue;
+    // A newer AUR version is rebuilt anyway: no need to know the commit.
+    if (vercmp(aurPkg.version, entries[0]!.version) > 0) continue;
+    if (
+      record.plannedAt !== undefined &&
+      aurPkg.lastModified !== undefined &&
+      aurPkg.lastModified * 1000 < record.plannedAt - PLANNED_AT_MARGIN_MS
+    )
+      continue;
+    try {
+      aurCommits.set(pkgbase, await deps.aurCommit(pkgbase));
+    } catch (error) {
+      aurCommitFailures.set(pkgbase, (error as Error).message);
+    }
+  }
+  return { aurCommits, aurCommitFailures };
 }
 
 /**

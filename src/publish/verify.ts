@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { pkgnameProblem } from "../arch/names.js";
 import type { DescEntry } from "../arch/types.js";
 import { descEntryFromPackage, readPackageFile } from "../archive/package-file.js";
 import type { BuildResult } from "../build/contracts.js";
@@ -19,6 +20,18 @@ export interface ExpectedBuild {
   readonly version: string;
   /** The repository's architecture; packages may also be `any`. */
   readonly arch: string;
+  /**
+   * Split packages (issue 5): the AUR RPC answers per pkgname, so a plan may name only some pkgnames of a split
+   * pkgbase while makepkg builds (and the runner uploads) all of them. With this, such siblings are published
+   * too, after the same checks as planned packages plus: a valid pkgname, not the `PKGBASE-debug` package (the
+   * runner leaves debug packages out; one in result.json was put there by someone else) and `conflict` finding
+   * no other owner of the name (another pkgbase of our repository or of this build, an official package).
+   * `conflict` returns why the name is refused, undefined when it is free. Without this option every package the
+   * plan does not name is refused.
+   */
+  readonly siblings?: {
+    readonly conflict: (pkgname: string) => Promise<string | undefined> | string | undefined;
+  };
 }
 
 export interface VerifiedPackage {
@@ -27,6 +40,8 @@ export interface VerifiedPackage {
   readonly bytes: Uint8Array;
   /** The desc entry built from the package's own metadata. */
   readonly entry: DescEntry;
+  /** A split sibling the plan did not name (see `ExpectedBuild.siblings`). */
+  readonly sibling: boolean;
 }
 
 export type VerificationReason =
@@ -38,7 +53,9 @@ export type VerificationReason =
   | "size-mismatch"
   | "checksum-mismatch"
   | "unreadable-package"
-  | "pkginfo-mismatch";
+  | "pkginfo-mismatch"
+  /** A package of the pkgbase that the plan did not name, refused as a split sibling. */
+  | "sibling-refused";
 
 export class VerificationError extends Error {
   override readonly name = "VerificationError";
@@ -112,16 +129,26 @@ export async function verifyArtifact(
 
   const wanted = new Set(expected.pkgnames);
   const listed = new Set<string>();
+  const siblings = new Set<string>();
   for (const p of result.packages) {
-    if (!wanted.has(p.pkgname)) {
+    if (listed.has(p.pkgname))
+      throw new VerificationError("invalid-result", `result.json lists ${p.pkgname} twice`);
+    listed.add(p.pkgname);
+    if (wanted.has(p.pkgname)) continue;
+    if (!expected.siblings) {
       throw new VerificationError(
         "unexpected-file",
         `result.json lists ${p.pkgname}, which the plan does not build`,
       );
     }
-    if (listed.has(p.pkgname))
-      throw new VerificationError("invalid-result", `result.json lists ${p.pkgname} twice`);
-    listed.add(p.pkgname);
+    const refused = await siblingProblem(p.pkgname, expected);
+    if (refused !== undefined) {
+      throw new VerificationError(
+        "sibling-refused",
+        `result.json lists ${JSON.stringify(p.pkgname)}, which the plan does not build: ${refused}`,
+      );
+    }
+    siblings.add(p.pkgname);
   }
   for (const name of expected.pkgnames) {
     if (!listed.has(name))
@@ -191,7 +218,15 @@ export async function verifyArtifact(
         );
       }
     }
-    packages.push({ pkgname: p.pkgname, filename: p.file, bytes, entry });
+    packages.push({ pkgname: p.pkgname, filename: p.file, bytes, entry, sibling: siblings.has(p.pkgname) });
   }
   return { result, packages };
+}
+
+/** Why an unplanned pkgname cannot be published as a split sibling; undefined when it can (the per-file checks follow). */
+async function siblingProblem(pkgname: string, expected: ExpectedBuild): Promise<string | undefined> {
+  const invalid = pkgnameProblem(pkgname);
+  if (invalid !== undefined) return `not a valid package name: the name ${invalid}`;
+  if (pkgname === `${expected.pkgbase}-debug`) return "debug packages are not published";
+  return (await expected.siblings?.conflict(pkgname)) ?? undefined;
 }
