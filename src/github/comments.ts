@@ -161,3 +161,142 @@ export async function replyToIssue(
     body: body.length > 65_536 ? `${body.slice(0, 65_500)}\n…(cut)` : body,
   });
 }
+
+export type DependencyEditCommand =
+  | {
+      readonly kind: "add";
+      readonly name: string;
+      /** The split package to add to (`--to`). */
+      readonly to?: string;
+      /** The `depends` block whose heading comment contains this text, or a new block headed by it (`--section`). */
+      readonly section?: string;
+      /** A trailing `# comment` on the new line (`--comment`). */
+      readonly comment?: string;
+    }
+  | { readonly kind: "remove"; readonly name: string /** `--from`. */; readonly from?: string }
+  | { readonly kind: "invalid"; readonly command: "add" | "remove"; readonly problems: readonly string[] };
+
+/** Longest `--section`/`--comment` text: a heading or a note, not a paragraph. */
+export const MAX_DEPENDENCY_NOTE_LENGTH = 100;
+
+const DEPENDENCY_EDIT_OPTIONS = {
+  add: { "--to": "package", "--section": "text", "--comment": "text" },
+  remove: { "--from": "package" },
+} as const;
+
+/**
+ * Splits a command line into words like a shell without expansions: whitespace separates, `"…"`, `'…'` and
+ * typographic `“…”` group (GitHub and phones turn quotes curly), and quotes join with adjacent text
+ * (`--section="Web browsers"`). No backslash escapes: nothing here is ever run, the words are only compared.
+ */
+export function splitCommandWords(line: string): { words: string[]; problem?: string } {
+  const words: string[] = [];
+  let word: string | undefined;
+  let close: string | undefined;
+  for (const c of line) {
+    if (close !== undefined) {
+      if (c === close) close = undefined;
+      else word += c;
+    } else if (/\s/.test(c)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else if (c === '"' || c === "'" || c === "“") {
+      close = c === "“" ? "”" : c;
+      word ??= "";
+    } else word = (word ?? "") + c;
+  }
+  if (close !== undefined) return { words, problem: `a quote is not closed (missing ${close})` };
+  if (word !== undefined) words.push(word);
+  return { words };
+}
+
+/**
+ * Finds the first `/add NAME [--to SPLITPKG] [--section "Heading"] [--comment "note"]` or
+ * `/remove NAME [--from SPLITPKG]` line and parses it; undefined when the comment holds neither. One package per
+ * command: every edit is its own pull request (or commit) that can be reviewed, merged or closed on its own.
+ * Names are checked with pacman's rules; the texts may not hold control characters (they become PKGBUILD comments,
+ * and a line break there would turn the rest into code).
+ */
+export function parseDependencyEditCommand(body: string): DependencyEditCommand | undefined {
+  const line = body.split(/\r?\n/).find((l) => /^\s*\/(add|remove)(\s|$)/.test(l));
+  if (line === undefined) return undefined;
+  const command = /^\s*\/(add|remove)/.exec(line)![1] as "add" | "remove";
+  const { words, problem: quoteProblem } = splitCommandWords(line.trim());
+  const args = words.slice(1);
+  const allowed: Record<string, "package" | "text"> = DEPENDENCY_EDIT_OPTIONS[command];
+  const problems: string[] = quoteProblem ? [quoteProblem] : [];
+  const names: string[] = [];
+  const options = new Map<string, string>();
+  const shown = (s: string) => JSON.stringify(s.slice(0, 60));
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (!arg.startsWith("--")) {
+      names.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const flag = eq < 0 ? arg : arg.slice(0, eq);
+    const type = allowed[flag];
+    if (type === undefined) {
+      problems.push(
+        `${shown(flag)} is not an option of /${command} (options: ${Object.keys(allowed).join(", ")})`,
+      );
+      continue;
+    }
+    const value = eq < 0 ? args[++i] : arg.slice(eq + 1);
+    if (value === undefined || (eq < 0 && value.startsWith("--"))) {
+      problems.push(`${flag} needs a value`);
+      if (value !== undefined) i--;
+      continue;
+    }
+    if (options.has(flag)) {
+      problems.push(`${flag} is given twice`);
+      continue;
+    }
+    const problem = type === "package" ? pkgnameProblem(value) : noteProblem(value);
+    if (problem !== undefined) problems.push(`${flag} ${shown(value)} ${problem}`);
+    else options.set(flag, type === "text" ? value.trim() : value);
+  }
+  if (names.length === 0) problems.push(`name the package to ${command}`);
+  else if (names.length > 1)
+    problems.push(`one package per command (got ${names.length}); write one /${command} comment per package`);
+  for (const name of names.slice(0, MAX_REBUILD_NAMES)) {
+    const problem = pkgnameProblem(name);
+    if (problem !== undefined) problems.push(`${shown(name)} ${problem}`);
+  }
+  if (problems.length > 0) return { kind: "invalid", command, problems };
+  const name = names[0]!;
+  if (command === "remove") {
+    const from = options.get("--from");
+    return { kind: "remove", name, ...(from !== undefined ? { from } : {}) };
+  }
+  const [to, section, comment] = ["--to", "--section", "--comment"].map((f) => options.get(f));
+  return {
+    kind: "add",
+    name,
+    ...(to !== undefined ? { to } : {}),
+    ...(section !== undefined ? { section } : {}),
+    ...(comment !== undefined ? { comment } : {}),
+  };
+}
+
+function noteProblem(text: string): string | undefined {
+  if (text.trim() === "") return "is empty";
+  // C0/C1 controls and Unicode line/paragraph separators: a PKGBUILD comment must stay on its line.
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(text)) return "may not contain control characters";
+  if (text.length > MAX_DEPENDENCY_NOTE_LENGTH)
+    return `is longer than ${MAX_DEPENDENCY_NOTE_LENGTH} characters`;
+  return undefined;
+}
+
+export function invalidDependencyEditReply(command: "add" | "remove", problems: readonly string[]): string {
+  return [
+    "Sorry, I can't run this command:",
+    "",
+    ...problems.map((p) => `- ${code(p)}`),
+    "",
+    command === "add"
+      ? 'Usage: `/add NAME [--to SPLITPKG] [--section "Heading"] [--comment "note"]` (one package, as pacman names it).'
+      : "Usage: `/remove NAME [--from SPLITPKG]` (one package, as pacman names it).",
+  ].join("\n");
+}

@@ -1,8 +1,9 @@
 /**
- * `issue_comment.created` with `/rebuild NAME...`, `/rebuild --failed`, or (supply-chain guard) `/approve NAME...`
- * and `/reject NAME...` for packages waiting in `awaiting-approval`. Order matters: names are checked
- * against pacman's rules before anything else (a bad one gets a polite reply, nothing else happens), then 👀,
- * then the commenter's permission (write, maintain or admin), then the work in the background.
+ * `issue_comment.created` with `/rebuild NAME...`, `/rebuild --failed`, (supply-chain guard) `/approve NAME...`
+ * and `/reject NAME...` for packages waiting in `awaiting-approval`, or `/add`/`/remove` (dependency-edit.ts).
+ * Order matters: names are checked against pacman's rules before anything else (a bad one gets a polite reply,
+ * nothing else happens), then 👀, then the commenter's permission (write, maintain or admin), then the work in
+ * the background.
  */
 import type { Context } from "probot";
 import {
@@ -13,12 +14,14 @@ import {
   invalidCommandReply,
   notAllowedReply,
   parseApprovalCommand,
+  parseDependencyEditCommand,
   parseRebuildCommand,
   rebuildAcceptedReply,
   replyToIssue,
 } from "../github/comments.js";
 import type { Octokit } from "../github/octokit.js";
 import { hasWriteAccess } from "../github/permissions.js";
+import { handleDependencyEdit } from "./dependency-edit.js";
 import { saveRepoSettings } from "./github-ports.js";
 import { decideHeldJob, findHeldJob } from "./guard.js";
 import { startRebuild } from "./rebuild.js";
@@ -35,7 +38,12 @@ export async function handleIssueComment(
   const command = parseRebuildCommand(payload.comment.body);
   if (!command) {
     const approval = parseApprovalCommand(payload.comment.body);
-    if (approval) await handleApprovalCommand(context, runtime, approval);
+    if (approval) {
+      await handleApprovalCommand(context, runtime, approval);
+      return;
+    }
+    const edit = parseDependencyEditCommand(payload.comment.body);
+    if (edit) await handleDependencyEdit(context, runtime, edit);
     return;
   }
   if (!(await firstDelivery(context, runtime))) return;
