@@ -33,6 +33,8 @@ export interface DispatchedRun {
   readonly runId?: number;
   readonly runUrl?: string;
   readonly htmlUrl?: string;
+  /** This chunk was not dispatched: an earlier chunk was, then GitHub refused this one (or one before it). */
+  readonly error?: string;
 }
 
 export class DispatchTooLargeError extends Error {
@@ -83,22 +85,29 @@ function branchName(ref: string): string {
   return ref.replace(/^refs\/heads\//, "");
 }
 
-/** Validates every entry first (nothing is sent if one is bad), then dispatches chunk by chunk. */
+/**
+ * Validates every entry first (nothing is sent if one is bad), then dispatches chunk by chunk. When the first
+ * chunk fails this throws (nothing started); when a later one fails, the runs already started are kept and that
+ * chunk and the ones after it come back with `error` (not sent: GitHub is refusing, retries were spent).
+ */
 export async function dispatchBuild(octokit: Octokit, request: DispatchRequest): Promise<DispatchedRun[]> {
   const entries = request.entries.map((entry, i) => validateMatrixEntry(entry, `entries[${i}].`));
   const runs: DispatchedRun[] = [];
+  let failure: string | undefined;
   for (const chunk of splitMatrix({ ...request, entries })) {
-    const response = await octokit.request(
-      "POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches",
-      {
-        owner: request.owner,
-        repo: request.repo,
-        workflow_id: request.workflow,
-        ref: branchName(request.branch),
-        inputs: dispatchInputs(request, chunk),
-        return_run_details: true,
-      },
-    );
+    if (failure !== undefined) {
+      runs.push({ entries: chunk, error: failure });
+      continue;
+    }
+    let response: Awaited<ReturnType<typeof dispatchChunk>>;
+    try {
+      response = await dispatchChunk(octokit, request, chunk);
+    } catch (error) {
+      if (runs.length === 0) throw error;
+      failure = error instanceof Error ? error.message : String(error);
+      runs.push({ entries: chunk, error: failure });
+      continue;
+    }
     const data = (response.status === 200 ? response.data : undefined) as
       | { workflow_run_id?: number; run_url?: string; html_url?: string }
       | undefined;
@@ -110,4 +119,15 @@ export async function dispatchBuild(octokit: Octokit, request: DispatchRequest):
     });
   }
   return runs;
+}
+
+function dispatchChunk(octokit: Octokit, request: DispatchRequest, chunk: readonly MatrixEntry[]) {
+  return octokit.request("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", {
+    owner: request.owner,
+    repo: request.repo,
+    workflow_id: request.workflow,
+    ref: branchName(request.branch),
+    inputs: dispatchInputs(request, chunk),
+    return_run_details: true,
+  });
 }

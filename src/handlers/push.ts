@@ -1,15 +1,18 @@
 /**
  * `push` to a mapped branch: config → changed PKGBUILDs → static evaluation → plan → build.
- * Answers the webhook after the cheap checks; planning and starting the build go on in the background.
+ * Answers the webhook after the cheap checks and after storing the push as a pending push (pending-pushes.ts);
+ * planning and starting the build go on in the background, and if the process dies meanwhile the reconciler
+ * plans the stored push again.
  */
-import type { Context } from "probot";
-import type { RepoConfig } from "../config/repo-config.js";
+import type { Context, Probot } from "probot";
 import { reportProblem } from "../github/checks.js";
 import type { Octokit } from "../github/octokit.js";
 import { changedPkgbuilds, fetchFileText, type PushInfo } from "../github/sources.js";
+import { buildLogFields } from "../logger.js";
 import { renderPlanTable } from "../resolve/plan.js";
 import { saveRepoSettings } from "./github-ports.js";
 import { guardPlan } from "./guard.js";
+import type { PendingPush, PushAction } from "./pending-pushes.js";
 import { evaluateLocal, type FetchedPkgbuild, plannedJobs } from "./plan-jobs.js";
 import { type AppRuntime, firstDelivery, loadConfig } from "./runtime.js";
 
@@ -46,7 +49,15 @@ export async function handlePush(context: Context<"push">, runtime: AppRuntime):
   }
   await saveRepoSettings(runtime.deps.store, owner, repo, config);
 
-  // 5. The rest after the answer. `distinct_size` is not in the webhook's schema but some senders include it.
+  // 5. Stored before the answer (a pending push, claimed by this instance), planned after it.
+  // A crash between recording the delivery (step 2) and this write still loses the push: only a config read lies
+  // between them.
+  const installationId = payload.installation?.id;
+  if (installationId === undefined) {
+    context.log.warn(`${owner}/${repo}: push without an installation id, ignored`);
+    return;
+  }
+  // `distinct_size` is not in the webhook's schema but some senders include it.
   const distinctSize = (payload as unknown as { distinct_size?: unknown }).distinct_size;
   const push: PushInfo = {
     owner,
@@ -57,33 +68,49 @@ export async function handlePush(context: Context<"push">, runtime: AppRuntime):
     commits: payload.commits,
     ...(typeof distinctSize === "number" ? { distinctSize } : {}),
   };
-  const installationId = payload.installation?.id;
-  runtime.tasks.run(`push ${owner}/${repo}@${payload.after}`, async () => {
-    try {
-      await planAndStart(context, runtime, octokit, push, { branch, repoName, config, installationId });
-    } catch (error) {
-      await reportProblem(octokit, owner, repo, push.after, "Planning failed", (error as Error).message);
-      throw error;
-    }
+  const accepted = await runtime.pendingPushes.accept({
+    deliveryId: context.id,
+    receivedAt: runtime.deps.clock(),
+    installationId,
+    branch,
+    repoName,
+    config,
+    push,
   });
+  if (!accepted) {
+    context.log.info(`delivery ${context.id}: this push is pending already`);
+    return;
+  }
+  runtime.tasks.run(`push ${owner}/${repo}@${payload.after}`, () =>
+    runtime.pendingPushes.process(accepted, octokit),
+  );
 }
 
-async function planAndStart(
-  context: Context<"push">,
+/**
+ * Plans a pending push: which PKGBUILDs changed, their static evaluation, the plan and the guard. Returns what to
+ * do on GitHub (start the build, or report a problem), or undefined when there is nothing to do. Throws on
+ * trouble worth a retry (GitHub, the AUR or a mirror failing).
+ */
+export async function planPush(
   runtime: AppRuntime,
   octokit: Octokit,
-  push: PushInfo,
-  target: { branch: string; repoName: string; config: RepoConfig; installationId: number | undefined },
-): Promise<void> {
+  pending: PendingPush,
+  log: Probot["log"],
+): Promise<PushAction | undefined> {
+  const { push, config } = pending;
   const { owner, repo, after } = push;
-  const { config } = target;
   const arch = config.architecture;
+  const problem =
+    (title: string, text: string): PushAction =>
+    async () => {
+      await reportProblem(octokit, owner, repo, after, title, text);
+    };
 
   // a. Which PKGBUILDs changed (payload, compare API or tree).
   const changes = await changedPkgbuilds(octokit, push);
   if (changes.changed.length === 0) {
-    context.log.info(`${owner}/${repo}@${after}: no PKGBUILD changed (${changes.via})`);
-    return;
+    log.info(`${owner}/${repo}@${after}: no PKGBUILD changed (${changes.via})`);
+    return undefined;
   }
 
   // b. Their text at the pushed commit, evaluated statically.
@@ -94,33 +121,18 @@ async function planAndStart(
   }
   const { local, errors } = evaluateLocal(files, arch);
   if (errors.length > 0) {
-    await reportProblem(
-      octokit,
-      owner,
-      repo,
-      after,
+    return problem(
       `${errors.length} PKGBUILD${errors.length === 1 ? "" : "s"} could not be read`,
       errors.map((e) => `- \`${e.replace(/`/g, "'")}\``).join("\n"),
     );
-    return;
   }
 
   // c. Plan. A plan with unresolvable dependencies is not started (a partial tree is never published as complete).
-  const plan = await runtime.deps.planner.plan({ local }, { repoName: target.repoName, arch });
-  if (plan.errors.length > 0) {
-    await reportProblem(
-      octokit,
-      owner,
-      repo,
-      after,
-      `${plan.errors.length} unresolvable`,
-      renderPlanTable(plan),
-    );
-    return;
-  }
+  const plan = await runtime.deps.planner.plan({ local }, { repoName: pending.repoName, arch });
+  if (plan.errors.length > 0) return problem(`${plan.errors.length} unresolvable`, renderPlanTable(plan));
   if (plan.builds.length === 0) {
-    context.log.info(`${owner}/${repo}@${after}: everything is up to date`);
-    return;
+    log.info(`${owner}/${repo}@${after}: everything is up to date`);
+    return undefined;
   }
 
   // d. Jobs with source refs; the metapackage (if configured and planned) is built last.
@@ -138,21 +150,37 @@ async function planAndStart(
   )?.pkgbase;
 
   // e. Start: persisted first, then dispatched by the build service.
-  const build = await runtime.builds.startBuild(jobs, {
-    repository: {
-      owner,
-      name: repo,
-      ...(target.installationId !== undefined ? { installationId: target.installationId } : {}),
-    },
-    branch: target.branch,
-    repo: target.repoName,
-    headSha: after,
-    ...(metapackage !== undefined ? { metapackage } : {}),
-    maxParallel: config.maxParallel,
-    jobTimeoutMs: config.jobTimeoutMinutes * 60_000,
-  });
-  runtime.metrics?.buildsTotal.inc({ trigger: "push" });
-  context.log
-    .child({ buildId: build.id })
-    .info({ pkgbases: jobs.map((j) => j.pkgbase) }, `${owner}/${repo}@${after}: build started`);
+  return async () => {
+    const build = await runtime.builds.startBuild(jobs, {
+      repository: { owner, name: repo, installationId: pending.installationId },
+      branch: pending.branch,
+      repo: pending.repoName,
+      headSha: after,
+      ...(metapackage !== undefined ? { metapackage } : {}),
+      maxParallel: config.maxParallel,
+      jobTimeoutMs: config.jobTimeoutMinutes * 60_000,
+    });
+    runtime.metrics?.buildsTotal.inc({ trigger: "push" });
+    log
+      .child(buildLogFields(build))
+      .info({ pkgbases: jobs.map((j) => j.pkgbase) }, `${owner}/${repo}@${after}: build started`);
+  };
+}
+
+/** The report of a push that could not be planned, after its last attempt. */
+export async function reportPlanningFailure(
+  pending: PendingPush,
+  octokit: Octokit,
+  message: string,
+): Promise<void> {
+  const { owner, repo, after } = pending.push;
+  await reportProblem(
+    octokit,
+    owner,
+    repo,
+    after,
+    "Planning failed",
+    `Planning this push failed ${pending.attempts} time${pending.attempts === 1 ? "" : "s"}; the last error:\n\n` +
+      `    ${message.replace(/\n/g, "\n    ")}\n\nPush again or comment \`/rebuild NAME\` to retry.`,
+  );
 }

@@ -5,11 +5,14 @@ import { parseRepoConfig, type RepoConfig } from "../config/repo-config.js";
 import type { SupplyChainGuard } from "../guard/index.js";
 import type { AppMetrics } from "../web/metrics.js";
 import type { AppDeps, BackgroundTasks } from "./deps.js";
+import type { PendingPushes } from "./pending-pushes.js";
 
 export interface AppRuntime {
   readonly deps: AppDeps;
   readonly builds: BuildService;
   readonly tasks: BackgroundTasks;
+  /** Pushes stored before the webhook answer and planned after it (replayed after a crash). */
+  readonly pendingPushes: PendingPushes;
   /** The supply-chain guard (issue 9); without one, AUR jobs are dispatched unchecked. */
   readonly guard?: SupplyChainGuard;
   /** Where builds started are counted (`arb_builds_total`); the app passes `appMetrics` unless told otherwise. */

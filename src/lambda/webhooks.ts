@@ -119,6 +119,10 @@ export async function probotFromEnv(env: NodeJS.ProcessEnv, appFn: ApplicationFu
     privateKey: (env.PRIVATE_KEY as string).replace(/\\n/g, "\n"),
     secret: env.WEBHOOK_SECRET,
     Octokit: archRepoOctokit(),
+    // GitHub Enterprise Server, read the way Probot's own `run`/`createProbot` read it.
+    ...(env.GHE_HOST?.trim()
+      ? { baseUrl: `${env.GHE_PROTOCOL?.trim() || "https"}://${env.GHE_HOST.trim()}/api/v3` }
+      : {}),
     ...(env.LOG_LEVEL ? { logLevel: env.LOG_LEVEL as "info" } : {}),
   });
   await probot.load(appFn, { cwd: process.cwd(), addHandler: () => {} });

@@ -228,6 +228,10 @@ export class GitHubMock {
   private readonly expectations: Expectation[] = [];
   private readonly scope: nock.Scope;
 
+  /**
+   * `baseUrl`: the REST API root the app talks to; GitHub Enterprise Server's is `https://HOST/api/v3` (the paths
+   * under it, and so the OpenAPI validation, are the same).
+   */
   constructor(readonly baseUrl = "https://api.github.com") {
     openApi();
     // Jest loads a fresh nock per test file into the same worker; only the active one may hook fetch.
@@ -242,6 +246,13 @@ export class GitHubMock {
         // nock 15 calls a one-argument reply function with the fetch Request (two arguments mean callback style).
         .reply(async (request: Request) => answer(method.toUpperCase(), request.url, await request.text()));
     }
+  }
+
+  /** The web host of `baseUrl`, for the `html_url`s of answers: `https://github.com` or the GHES host. */
+  get webUrl(): string {
+    const api = new URL(this.baseUrl);
+    if (api.hostname === "api.github.com") return "https://github.com";
+    return `${api.protocol}//${api.host}`;
   }
 
   /** Answers `method path` (decoded path, no query) with `reply`. */
@@ -385,7 +396,7 @@ export class GitHubMock {
       `/repos/${owner}/${repo}/check-runs`,
       (r) => ({
         status: 201,
-        body: { id, html_url: `https://github.com/${owner}/${repo}/runs/${id}`, ...(r.body as object) },
+        body: { id, html_url: `${this.webUrl}/${owner}/${repo}/runs/${id}`, ...(r.body as object) },
       }),
       options,
     );
@@ -395,7 +406,7 @@ export class GitHubMock {
     return this.on(
       "PATCH",
       `/repos/${owner}/${repo}/check-runs/${id}`,
-      { status: 200, body: { id, html_url: `https://github.com/${owner}/${repo}/runs/${id}` } },
+      { status: 200, body: { id, html_url: `${this.webUrl}/${owner}/${repo}/runs/${id}` } },
       options,
     );
   }
@@ -424,7 +435,7 @@ export class GitHubMock {
         body: {
           workflow_run_id: runId,
           run_url: `${this.baseUrl}/repos/${owner}/${repo}/actions/runs/${runId}`,
-          html_url: `https://github.com/${owner}/${repo}/actions/runs/${runId}`,
+          html_url: `${this.webUrl}/${owner}/${repo}/actions/runs/${runId}`,
         },
       },
       options,

@@ -1,0 +1,361 @@
+/**
+ * No push is lost (issue 4): the push handler stores a pending push before it answers; when the process dies
+ * while planning, a restarted instance (a new Probot over the SAME file state store) plans and dispatches it,
+ * and of two instances replaying at once only one dispatches. A push whose planning keeps failing is retried,
+ * then reported once and dropped. GitHub is GitHubMock (OpenAPI-validated).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import type { Probot } from "probot";
+import { createApp } from "../../src/app.js";
+import { FileStateStore } from "../../src/build/file-state-store.js";
+import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
+import {
+  MAX_PUSH_ATTEMPTS,
+  PENDING_PUSH_KIND,
+  type PendingPush,
+  PUSH_CLAIM_TTL_MS,
+  PUSH_RETRY_DELAY_MS,
+} from "../../src/handlers/pending-pushes.js";
+import type { AppRuntime } from "../../src/handlers/runtime.js";
+import { MemoryAurClient } from "../../src/resolve/aur-client.js";
+import { PackageIndex } from "../../src/resolve/package-index.js";
+import type { Plan } from "../../src/resolve/plan.js";
+import { planBuilds } from "../../src/resolve/planner.js";
+import { pushEvent, testProbot } from "../helpers/app-harness.js";
+import { GitHubMock, PACKAGES_REPO } from "../helpers/github-mock.js";
+
+const { owner, repo, installationId } = PACKAGES_REPO;
+const BEFORE = "1111111111111111111111111111111111111111";
+const AFTER = "2222222222222222222222222222222222222222";
+const AUR_SHA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const CONFIG = "branches:\n  main: myrepo\nmetapackages: [meta/PKGBUILD]\n";
+const META_PKGBUILD = [
+  "pkgname=meta",
+  "pkgver=1.0",
+  "pkgrel=1",
+  "arch=(any)",
+  "depends=(bash foo-aur)",
+  "package() { :; }",
+  "",
+].join("\n");
+const RUN = 555;
+const DISPATCHES = `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`;
+const CHECK_RUNS = `/repos/${owner}/${repo}/check-runs`;
+
+const official = new PackageIndex([
+  { repo: "core", name: "bash", pkgbase: "bash", version: "5.2-1", provides: ["sh"] },
+]);
+const aur = new MemoryAurClient([
+  {
+    name: "foo-aur",
+    pkgbase: "foo-aur",
+    version: "2.0-1",
+    depends: ["bash"],
+    makedepends: [],
+    checkdepends: [],
+    provides: [],
+    numVotes: 1,
+    popularity: 0,
+    outOfDate: null,
+    maintainer: "someone",
+  },
+]);
+
+/** The planner core over in-memory indexes; `plan` can be replaced to hang or fail. */
+function planner(plan?: PlannerPort["plan"]): PlannerPort {
+  return {
+    plan:
+      plan ??
+      (async (input): Promise<Plan> => {
+        const core = await planBuilds(input, { official, ours: new PackageIndex([]), aur });
+        return { ...core, requests: { aur: 0, mirror: 0, repo: 0 } };
+      }),
+    ours: async () => new PackageIndex([]),
+    availableDeps: async (_t, deps) => deps.filter((d) => d === "bash"),
+    aurRef: async () => AUR_SHA,
+  };
+}
+
+interface Instance {
+  readonly probot: Probot;
+  readonly runtime: AppRuntime;
+  readonly store: FileStateStore;
+}
+
+let dataDir: string;
+let stateDir: string;
+let mock: GitHubMock;
+
+/** One process of the app over the shared state folder, whose clock runs `offsetMs` ahead of real time. */
+async function startInstance(
+  options: { plan?: PlannerPort["plan"]; offsetMs?: number; clock?: () => number; resume?: boolean } = {},
+): Promise<Instance> {
+  const store = new FileStateStore(stateDir);
+  const deps: AppDeps = {
+    store,
+    planner: planner(options.plan),
+    publishSettings: { repoUrl: () => "https://repo.example/$arch", repoKey: async () => "PUBLIC KEY" },
+    workflowTemplate: async () => "name: arch-repo-build\non: workflow_dispatch\n",
+    publish: async () => "published",
+    clock: options.clock ?? (() => Date.now() + (options.offsetMs ?? 0)),
+    deliveryTtlMs: 3_600_000,
+  };
+  const probot = testProbot();
+  let runtime: AppRuntime | undefined;
+  await probot.load(
+    createApp({
+      deps,
+      resume: options.resume ?? true,
+      tickMs: 0,
+      onReady: (r) => {
+        runtime = r;
+      },
+    }),
+  );
+  if (!runtime) throw new Error("the app did not start");
+  return { probot, runtime, store };
+}
+
+function deliver(instance: Instance, id: string): Promise<void> {
+  const payload = pushEvent(BEFORE, AFTER, { modified: ["meta/PKGBUILD"] });
+  return instance.probot.receive({ id, name: "push", payload } as Parameters<Probot["receive"]>[0]);
+}
+
+/** What planning and starting the build ask of GitHub (the config is not read again: it is stored). */
+function expectBuildStart(pkgbuildReads = 1): void {
+  mock
+    .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
+    .createCheckRun(owner, repo, 100)
+    .createCheckRun(owner, repo, 101)
+    .createCheckRun(owner, repo, 102)
+    .createStatus(owner, repo, AFTER)
+    .dispatchWorkflow(owner, repo, "arch-repo-build.yml", RUN);
+  for (let i = 1; i < pkgbuildReads; i++)
+    mock.fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD);
+  for (const id of [100, 101, 102]) mock.updateCheckRun(owner, repo, id, { times: 5, optional: true });
+}
+
+async function pendingPushes(store: FileStateStore) {
+  return store.listRecords<PendingPush>(PENDING_PUSH_KIND);
+}
+
+beforeAll(() => {
+  dataDir = mkdtempSync(join(tmpdir(), "arb-pending-push-"));
+});
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+let testNumber = 0;
+beforeEach(() => {
+  testNumber++;
+  stateDir = join(dataDir, `state-${testNumber}`);
+  mock = new GitHubMock();
+  mock.installationToken(installationId);
+});
+afterEach(() => mock.close());
+
+describe("a push whose planning is interrupted", () => {
+  it("is stored before the answer, planned and dispatched by the restarted instance, and by only one of two", async () => {
+    // The first process answers the webhook, then hangs in the planner and is killed there.
+    let planning!: () => void;
+    const reachedPlanner = new Promise<void>((resolve) => {
+      planning = resolve;
+    });
+    mock.repoConfig(owner, repo, CONFIG);
+    expectBuildStart(2);
+    const first = await startInstance({
+      plan: () => {
+        planning();
+        return new Promise<Plan>(() => {});
+      },
+    });
+    await deliver(first, "delivery-lost");
+    await reachedPlanner;
+
+    const [stored, ...others] = await pendingPushes(first.store);
+    expect(others).toEqual([]);
+    expect(stored?.key).toBe("delivery-lost");
+    expect(stored?.record.value).toMatchObject({
+      deliveryId: "delivery-lost",
+      installationId,
+      branch: "main",
+      repoName: "myrepo",
+      attempts: 1,
+      stage: "planning",
+      push: {
+        owner,
+        repo,
+        before: BEFORE,
+        after: AFTER,
+        forced: false,
+        commits: [{ distinct: true, added: [], removed: [], modified: ["meta/PKGBUILD"] }],
+      },
+      config: { branches: { main: "myrepo" }, metapackages: ["meta/PKGBUILD"], maxParallel: 4 },
+    });
+    expect(await first.store.listBuilds()).toEqual([]);
+    expect(mock.requestsTo("POST", DISPATCHES)).toEqual([]);
+
+    // Two instances start after the dead one's claim expired; both replay, one plans and dispatches.
+    const later = PUSH_CLAIM_TTL_MS + 1_000;
+    const [second, third] = await Promise.all([
+      startInstance({ offsetMs: later }),
+      startInstance({ offsetMs: later }),
+    ]);
+    await Promise.all([second.runtime.tasks.idle(), third.runtime.tasks.idle()]);
+    mock.assertDone();
+
+    expect(mock.requestsTo("POST", DISPATCHES)).toHaveLength(1);
+    const builds = await second.store.listBuilds({ owner, name: repo });
+    expect(builds).toHaveLength(1);
+    expect(builds[0]).toMatchObject({
+      branch: "main",
+      repo: "myrepo",
+      headSha: AFTER,
+      metapackage: "meta",
+      repository: { owner, name: repo, installationId },
+    });
+    expect((await second.store.listJobs(builds[0]!.id)).map((j) => [j.pkgbase, j.state, j.runId])).toEqual([
+      ["foo-aur", "dispatched", RUN],
+      ["meta", "planned", undefined],
+    ]);
+    expect(await pendingPushes(second.store)).toEqual([]);
+
+    // Yet another restart finds nothing left to replay.
+    const fourth = await startInstance({ offsetMs: 2 * later });
+    await fourth.runtime.tasks.idle();
+    mock.assertDone();
+    expect(mock.requestsTo("POST", DISPATCHES)).toHaveLength(1);
+  });
+
+  it("is not replayed while the instance planning it holds its claim", async () => {
+    mock.repoConfig(owner, repo, CONFIG).fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD);
+    let planning!: () => void;
+    const reachedPlanner = new Promise<void>((resolve) => {
+      planning = resolve;
+    });
+    const first = await startInstance({
+      plan: () => {
+        planning();
+        return new Promise<Plan>(() => {});
+      },
+    });
+    await deliver(first, "delivery-busy");
+    await reachedPlanner;
+
+    const peer = await startInstance({ offsetMs: PUSH_CLAIM_TTL_MS - 10_000 });
+    await peer.runtime.tasks.idle();
+    mock.assertDone();
+    expect(mock.requestsTo("POST", DISPATCHES)).toEqual([]);
+    expect((await pendingPushes(peer.store)).map((p) => p.record.value.attempts)).toEqual([1]);
+  });
+});
+
+describe("a push whose planning fails", () => {
+  it("is retried after the back-off and then dispatched, without a failure report", async () => {
+    mock.repoConfig(owner, repo, CONFIG);
+    expectBuildStart(2);
+    let offsetMs = 0;
+    let calls = 0;
+    const working = planner().plan;
+    const instance = await startInstance({
+      resume: false,
+      clock: () => Date.now() + offsetMs,
+      plan: async (input, target) => {
+        calls++;
+        if (calls === 1) throw new Error("aur.archlinux.org answered 502");
+        return working(input, target);
+      },
+    });
+    await deliver(instance, "delivery-flaky");
+    await instance.runtime.tasks.idle();
+
+    const [failed] = await pendingPushes(instance.store);
+    expect(failed?.record.value).toMatchObject({ attempts: 1, lastError: "aur.archlinux.org answered 502" });
+    expect(failed?.record.value.claim).toBeUndefined();
+    expect(mock.requestsTo("POST", CHECK_RUNS)).toEqual([]);
+
+    // Before the back-off is over nothing happens; after it, the push is planned again.
+    await instance.runtime.pendingPushes.replay();
+    expect(calls).toBe(1);
+    offsetMs = PUSH_RETRY_DELAY_MS + 1_000;
+    await instance.runtime.pendingPushes.replay();
+    await instance.runtime.tasks.idle();
+    mock.assertDone();
+    expect(calls).toBe(2);
+    expect(mock.requestsTo("POST", DISPATCHES)).toHaveLength(1);
+    expect(
+      mock.requestsTo("POST", CHECK_RUNS).map((r) => (r.body as { conclusion?: string }).conclusion),
+    ).not.toContain("failure");
+    expect(await pendingPushes(instance.store)).toEqual([]);
+  });
+
+  it(`is reported once and dropped after ${MAX_PUSH_ATTEMPTS} attempts`, async () => {
+    mock
+      .repoConfig(owner, repo, CONFIG)
+      .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
+      .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
+      .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
+      .createCheckRun(owner, repo, 300);
+    let offsetMs = 0;
+    let calls = 0;
+    const instance = await startInstance({
+      resume: false,
+      clock: () => Date.now() + offsetMs,
+      plan: async () => {
+        calls++;
+        throw new Error(`mirror unreachable (${calls})`);
+      },
+    });
+    await deliver(instance, "delivery-broken");
+    await instance.runtime.tasks.idle();
+    for (let attempt = 2; attempt <= MAX_PUSH_ATTEMPTS + 1; attempt++) {
+      offsetMs += PUSH_RETRY_DELAY_MS * attempt + 1_000;
+      await instance.runtime.pendingPushes.replay();
+    }
+    mock.assertDone();
+
+    expect(calls).toBe(MAX_PUSH_ATTEMPTS);
+    const reports = mock.requestsTo("POST", CHECK_RUNS);
+    expect(reports).toHaveLength(1);
+    const body = reports[0]?.body as {
+      conclusion: string;
+      head_sha: string;
+      output: { title: string; summary: string };
+    };
+    expect(body).toMatchObject({
+      conclusion: "failure",
+      head_sha: AFTER,
+      output: { title: "Planning failed" },
+    });
+    expect(body.output.summary).toContain(`failed ${MAX_PUSH_ATTEMPTS} times`);
+    expect(body.output.summary).toContain(`mirror unreachable (${MAX_PUSH_ATTEMPTS})`);
+    expect(await pendingPushes(instance.store)).toEqual([]);
+    expect(await instance.store.listBuilds()).toEqual([]);
+  });
+});
+
+describe("a damaged pending push", () => {
+  it("is dropped with a log line, asks nothing of GitHub and does not stop the others", async () => {
+    const store = new FileStateStore(stateDir);
+    await store.putRecord(PENDING_PUSH_KIND, "delivery-garbage", { deliveryId: "delivery-garbage", push: 7 });
+    await store.putRecord(PENDING_PUSH_KIND, "delivery-bad-config", {
+      deliveryId: "delivery-bad-config",
+      receivedAt: 1,
+      installationId,
+      branch: "main",
+      repoName: "myrepo",
+      attempts: 1,
+      push: { owner, repo, before: BEFORE, after: AFTER },
+      config: { branches: { main: "../etc" } },
+    });
+    const instance = await startInstance();
+    await instance.runtime.tasks.idle();
+    mock.assertDone();
+    expect(mock.requests.filter((r) => r.operationId !== "apps/create-installation-access-token")).toEqual(
+      [],
+    );
+    expect(await pendingPushes(store)).toEqual([]);
+  });
+});
