@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** `arch-repo-bot SUBCOMMAND …`: the same code as the app, for people and scripts. */
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { type CliIO, processIO, type Subcommand } from "./cli/io.js";
 
 const subcommands: Record<string, { summary: string; load: () => Promise<Subcommand> }> = {
@@ -52,8 +54,21 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   return command(rest, io);
 }
 
-const invokedDirectly =
-  process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].split("/").pop() ?? "");
+/**
+ * Run as a program (`node dist/src/cli.js`, `tsx src/cli.ts`, or npm's `arch-repo-bot` bin, a symlink whose name
+ * differs from this file's), not imported by tests. The symlink is why the paths are compared after realpath.
+ */
+function invokedAsProgram(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+const invokedDirectly = invokedAsProgram();
 if (invokedDirectly) {
   runCli(process.argv.slice(2), processIO()).then(
     (code) => {

@@ -13,6 +13,7 @@
  *   looks for it after releasing and runs another pass, so no trigger is lost.
  */
 import { assertPkgname } from "../arch/names.js";
+import { buildLogFields, jobLogFields, type LogFields, type Logger, stderrLogger } from "../logger.js";
 import {
   type Build,
   type BuildConclusion,
@@ -34,6 +35,19 @@ import { type StateStore, updateBuildWith, updateJobWith } from "./state-store.j
 export interface DispatchResult {
   readonly runId?: number;
   readonly htmlUrl?: string;
+  /**
+   * When the jobs went out as several runs (GitHub's input size limit splits a big matrix): each run with the
+   * pkgbases of its matrix. Takes precedence over `runId`/`htmlUrl`; a run with `error` was not started (a later
+   * chunk failed after earlier ones started), and only its jobs fail.
+   */
+  readonly runs?: readonly DispatchedRunResult[];
+}
+
+export interface DispatchedRunResult {
+  readonly pkgbases: readonly string[];
+  readonly runId?: number;
+  readonly htmlUrl?: string;
+  readonly error?: string;
 }
 
 export type BuildNotification =
@@ -78,7 +92,11 @@ export interface BuildServiceOptions {
   readonly store: StateStore;
   readonly ports: BuildPorts;
   readonly clock?: () => number;
-  readonly log?: (message: string, error?: unknown) => void;
+  /**
+   * Structured lines about builds and jobs, each with `buildId`, `repo`, `repository` and, about a job, `pkgbase`
+   * (the app passes Probot's logger). Default: errors as JSON on stderr.
+   */
+  readonly logger?: Logger;
   /** Unique per process; used as lease owner. */
   readonly instanceId?: string;
   readonly defaultMaxParallel?: number;
@@ -121,7 +139,7 @@ export class BuildService {
   private readonly store: StateStore;
   private readonly ports: BuildPorts;
   private readonly clock: () => number;
-  private readonly log: (message: string, error?: unknown) => void;
+  private readonly logger: Logger;
   private readonly instanceId: string;
   private readonly defaultMaxParallel: number;
   private readonly defaultJobTimeoutMs: number;
@@ -134,7 +152,7 @@ export class BuildService {
     this.store = options.store;
     this.ports = options.ports;
     this.clock = options.clock ?? Date.now;
-    this.log = options.log ?? ((message, error) => console.error(message, error ?? ""));
+    this.logger = options.logger ?? stderrLogger();
     this.instanceId = options.instanceId ?? `${process.pid}-${Math.random().toString(16).slice(2, 10)}`;
     this.defaultMaxParallel = options.defaultMaxParallel ?? 4;
     this.defaultJobTimeoutMs = options.defaultJobTimeoutMs ?? 6 * 3_600_000;
@@ -171,6 +189,10 @@ export class BuildService {
       ...(meta.metapackage !== undefined ? { metapackage: meta.metapackage } : {}),
       ...(meta.checkRunId !== undefined ? { checkRunId: meta.checkRunId } : {}),
     });
+    this.logger.info(
+      { ...buildLogFields(build), branch: build.branch, headSha: build.headSha, jobs: plan.length },
+      "build started",
+    );
     await this.supersedeOlder(build);
     await this.report(build);
     await this.runExclusive(build.id);
@@ -222,9 +244,10 @@ export class BuildService {
   /** The publisher finished this job's packages. */
   async onPublished(buildId: string, pkgbase: string): Promise<void> {
     const now = this.clock();
-    const { changed } = await updateJobWith(this.store, buildId, pkgbase, (job) =>
-      transition(job, "published", now),
+    const { job, changed } = await updateJobWith(this.store, buildId, pkgbase, (j) =>
+      transition(j, "published", now),
     );
+    if (changed && job) this.logger.info(await this.jobFieldsById(buildId, job), "job published");
     if (changed) await this.runExclusive(buildId);
   }
 
@@ -297,7 +320,10 @@ export class BuildService {
       for (const job of await this.store.listJobs(build.id)) {
         if ((job.state === "dispatched" || job.state === "running") && this.ports.readJobStatus) {
           const status = await this.ports.readJobStatus(build, job).catch((error: unknown) => {
-            this.log(`resume: reading the status of ${build.id}/${job.pkgbase} failed`, error);
+            this.logger.error(
+              { ...jobLogFields(build, job), err: error },
+              "resume: reading the job's status on GitHub failed",
+            );
             return undefined;
           });
           if (status) await this.applyJobStatus(job, status);
@@ -324,7 +350,10 @@ export class BuildService {
         continue;
       this.lastPolled.set(key, now);
       const status = await this.ports.readJobStatus(build, job).catch((error: unknown) => {
-        this.log(`tick: reading the status of ${key} failed`, error);
+        this.logger.error(
+          { ...jobLogFields(build, job), err: error },
+          "tick: reading the quiet job's status on GitHub failed",
+        );
         return undefined;
       });
       if (status) await this.applyJobStatus(job, status);
@@ -387,6 +416,17 @@ export class BuildService {
     if (!changed || !after || after.state === job.state) return false;
     const build = await this.store.getBuild(job.buildId);
     if (!build) return true;
+    this.logger[after.state === "failed" ? "warn" : "info"](
+      {
+        ...jobLogFields(build, after),
+        from: job.state,
+        runId: after.runId,
+        jobId: after.jobId,
+        htmlUrl: after.htmlUrl,
+        ...(reason ? { reason } : {}),
+      },
+      `job ${after.state}`,
+    );
     if (after.state === "built") await this.handToPublisher(build, after);
     if (after.state === "failed")
       await this.safeNotify({ kind: "job-failed", build, job: after, reason: reason ?? "failed" });
@@ -403,7 +443,10 @@ export class BuildService {
     }
     if (outcome === "published") {
       const now = this.clock();
-      await updateJobWith(this.store, build.id, job.pkgbase, (j) => transition(j, "published", now));
+      const { changed } = await updateJobWith(this.store, build.id, job.pkgbase, (j) =>
+        transition(j, "published", now),
+      );
+      if (changed) this.logger.info(jobLogFields(build, job), "job published");
     }
   }
 
@@ -415,6 +458,8 @@ export class BuildService {
     );
     if (changed && job) {
       const build = await this.store.getBuild(buildId);
+      const fields = build ? jobLogFields(build, job) : { buildId, pkgbase, attempt: job.attempt };
+      this.logger.warn({ ...fields, reason }, "job failed");
       if (build) await this.safeNotify({ kind: "job-failed", build, job, reason });
     }
     return changed;
@@ -434,11 +479,12 @@ export class BuildService {
         continue;
       const decisions = supersededJobs(await this.store.listJobs(older.id), newer.id, pkgbases);
       for (const { pkgbase, reason } of decisions) {
-        await updateJobWith(this.store, older.id, pkgbase, (j) =>
+        const { job, changed } = await updateJobWith(this.store, older.id, pkgbase, (j) =>
           j.state === "planned" || j.state === "awaiting-approval"
             ? transition(j, "cancelled", now, { stateReason: reason })
             : undefined,
         );
+        if (changed && job) this.logger.info({ ...jobLogFields(older, job), reason }, "job cancelled");
       }
       if (decisions.length > 0) await this.runExclusive(older.id);
     }
@@ -464,7 +510,7 @@ export class BuildService {
       }
       if (!(await this.store.getRecord(PENDING, buildId))) return;
     }
-    this.log(`build ${buildId}: scheduling did not settle after 100 rounds`);
+    this.logger.error({ buildId }, "scheduling did not settle after 100 rounds");
   }
 
   /** One pass of decisions. True when something changed (another pass may find more to do). */
@@ -487,6 +533,7 @@ export class BuildService {
           ? transition(j, "skipped", now, { stateReason: reason })
           : undefined,
       );
+      if (r.changed && r.job) this.logger.info({ ...jobLogFields(build, r.job), reason }, "job skipped");
       changed ||= r.changed;
     }
 
@@ -497,6 +544,7 @@ export class BuildService {
     }
     if (claimed.length > 0) {
       changed = true;
+      for (const job of claimed) this.logger.info(jobLogFields(build, job), "job dispatching");
       await this.dispatch(build, claimed);
     }
 
@@ -522,14 +570,21 @@ export class BuildService {
         );
       return;
     }
-    if (result.runId === undefined && result.htmlUrl === undefined) return;
     const now = this.clock();
     for (const job of claimed) {
+      const run: Omit<DispatchedRunResult, "pkgbases"> | undefined = result.runs
+        ? result.runs.find((r) => r.pkgbases.includes(job.pkgbase))
+        : result;
+      if (run?.error !== undefined) {
+        await this.failJob(build.id, job.pkgbase, `dispatch failed: ${run.error}`, (s) => s === "dispatched");
+        continue;
+      }
+      if (run?.runId === undefined && run?.htmlUrl === undefined) continue;
       await updateJobWith(this.store, build.id, job.pkgbase, (j) =>
         j.attempt === job.attempt && j.runId === undefined && !isTerminal(j.state)
           ? {
-              ...(result.runId !== undefined ? { runId: result.runId } : {}),
-              ...(result.htmlUrl !== undefined && j.htmlUrl === undefined ? { htmlUrl: result.htmlUrl } : {}),
+              ...(run.runId !== undefined ? { runId: run.runId } : {}),
+              ...(run.htmlUrl !== undefined && j.htmlUrl === undefined ? { htmlUrl: run.htmlUrl } : {}),
               updatedAt: now,
             }
           : undefined,
@@ -544,6 +599,10 @@ export class BuildService {
     );
     if (!changed || !closed) return false;
     const jobs = await this.store.listJobs(build.id);
+    this.logger.info(
+      { ...buildLogFields(closed), conclusion, jobs: countByState(jobs) },
+      `build closed: ${conclusion}`,
+    );
     await this.safeReport(closed, jobs);
     await this.safeNotify({ kind: "build-finished", build: closed, jobs });
     return true;
@@ -564,6 +623,12 @@ export class BuildService {
     return (dep) => available.has(dep);
   }
 
+  /** The fields of a line about a job of a build known by id only: reads the build for `repo`/`repository`. */
+  private async jobFieldsById(buildId: string, job: Pick<Job, "pkgbase" | "attempt">): Promise<LogFields> {
+    const build = await this.store.getBuild(buildId);
+    return build ? jobLogFields(build, job) : { buildId, pkgbase: job.pkgbase, attempt: job.attempt };
+  }
+
   private async report(build: Build): Promise<void> {
     await this.safeReport(build, await this.store.listJobs(build.id));
   }
@@ -572,7 +637,7 @@ export class BuildService {
     try {
       await this.ports.reportProgress(build, jobs);
     } catch (error) {
-      this.log(`build ${build.id}: reporting progress failed`, error);
+      this.logger.error({ ...buildLogFields(build), err: error }, "reporting progress failed");
     }
   }
 
@@ -580,7 +645,15 @@ export class BuildService {
     try {
       await this.ports.notify(notification);
     } catch (error) {
-      this.log(`build ${notification.build.id}: notification failed`, error);
+      this.logger.error(
+        {
+          ...buildLogFields(notification.build),
+          ...(notification.kind === "job-failed" ? { pkgbase: notification.job.pkgbase } : {}),
+          kind: notification.kind,
+          err: error,
+        },
+        "notification failed",
+      );
     }
   }
 }
@@ -616,6 +689,13 @@ function validatePlan(plan: readonly PlannedJob[], meta: StartBuildMeta): void {
   }
   if (meta.metapackage !== undefined && !names.has(meta.metapackage))
     throw new InvalidPlanError(`metapackage ${meta.metapackage} is not in the plan`);
+}
+
+/** Jobs per state, for the line that closes a build. */
+function countByState(jobs: readonly Job[]): Partial<Record<JobState, number>> {
+  const counts: Partial<Record<JobState, number>> = {};
+  for (const job of jobs) counts[job.state] = (counts[job.state] ?? 0) + 1;
+  return counts;
 }
 
 function messageOf(error: unknown): string {

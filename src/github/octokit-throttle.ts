@@ -23,7 +23,10 @@ export interface ArchRepoOctokitOptions {
   readonly retryAfterBaseValue?: number;
   /** How often one request is retried after a rate limit (default 3). */
   readonly maxRateLimitRetries?: number;
-  /** Where every request (by status) and GitHub's `x-ratelimit-remaining` are recorded (default `appMetrics`). */
+  /**
+   * Where every request (by method, status and status class) and GitHub's `x-ratelimit-remaining` are recorded
+   * (default `appMetrics`).
+   */
   readonly metrics?: AppMetrics;
 }
 
@@ -34,7 +37,7 @@ interface ThrottledRequest {
 }
 
 interface LoggingOctokit {
-  readonly log: { warn(message: string): void };
+  readonly log: { warn(fields: Record<string, unknown>, message: string): void };
 }
 
 export function archRepoOctokit(options: ArchRepoOctokitOptions = {}): typeof ProbotOctokit {
@@ -44,6 +47,13 @@ export function archRepoOctokit(options: ArchRepoOctokitOptions = {}): typeof Pr
     (retryAfter: number, request: ThrottledRequest, octokit: LoggingOctokit): boolean => {
       const retry = request.request.retryCount < maxRetries;
       octokit.log.warn(
+        {
+          rateLimit: kind,
+          method: request.method,
+          url: request.url,
+          retryAfterSeconds: retryAfter,
+          retryCount: request.request.retryCount,
+        },
         `${kind} rate limit on ${request.method} ${request.url}: ${retry ? `retrying in ${retryAfter} s` : "giving up"}`,
       );
       return retry;

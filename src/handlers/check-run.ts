@@ -9,6 +9,7 @@ import type { Context } from "probot";
 import { APPROVE_ACTION, REJECT_ACTION } from "../github/checks.js";
 import type { Octokit } from "../github/octokit.js";
 import { hasWriteAccess } from "../github/permissions.js";
+import { buildLogFields } from "../logger.js";
 import { decideHeldJob } from "./guard.js";
 import { startRebuild } from "./rebuild.js";
 import { type AppRuntime, firstDelivery, loadConfig } from "./runtime.js";
@@ -60,8 +61,11 @@ async function rebuildPackage(
     names: [pkgbase],
   });
   if (outcome.kind === "not-started")
-    context.log.warn({ buildId: build.id, pkgbase }, `rebuild of ${pkgbase} not started: ${outcome.reason}`);
-  else context.log.info({ buildId: outcome.build.id, pkgbase }, `rebuild of ${pkgbase} started`);
+    context.log.warn(
+      { ...buildLogFields(build), pkgbase },
+      `rebuild of ${pkgbase} not started: ${outcome.reason}`,
+    );
+  else context.log.info({ ...buildLogFields(outcome.build), pkgbase }, `rebuild of ${pkgbase} started`);
 }
 
 export async function handleCheckRun(

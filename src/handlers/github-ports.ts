@@ -18,6 +18,7 @@ import {
 import { dispatchBuild } from "../github/dispatch.js";
 import type { Octokit } from "../github/octokit.js";
 import type { SupplyChainGuard } from "../guard/index.js";
+import { jobLogFields, type Logger } from "../logger.js";
 import type { AppDeps, BackgroundTasks } from "./deps.js";
 import { guardReportOf } from "./guard.js";
 
@@ -145,12 +146,15 @@ export function githubPorts(
         repoUrl: deps.publishSettings.repoUrl(build.repo),
         repoKey: await deps.publishSettings.repoKey(),
       });
-      // The scheduler dispatches at most maxParallel jobs at once, which fits one dispatch; should GitHub's
-      // input limit split it, later runs are matched by the workflow_job events (build id + pkgbase).
-      const first = runs[0];
+      // Usually one run; when GitHub's input limit split the matrix, each job gets the run id of its own chunk
+      // (workflow_run events and the artifact lookup go by run id).
       return {
-        ...(first?.runId !== undefined ? { runId: first.runId } : {}),
-        ...(first?.htmlUrl !== undefined ? { htmlUrl: first.htmlUrl } : {}),
+        runs: runs.map((run) => ({
+          pkgbases: run.entries.map((e) => e.pkgbase),
+          ...(run.runId !== undefined ? { runId: run.runId } : {}),
+          ...(run.htmlUrl !== undefined ? { htmlUrl: run.htmlUrl } : {}),
+          ...(run.error !== undefined ? { error: run.error } : {}),
+        })),
       };
     },
 
@@ -189,17 +193,16 @@ export function githubPorts(
     async publish(build, job) {
       const publish = deps.publish;
       if (!publish) return "pending";
+      // Every line of this job's publishing carries buildId, pkgbase, repo and repository.
+      const log: Logger = robot.log.child(jobLogFields(build, job));
       const publishNow = async (): Promise<"published" | "pending"> => {
-        const outcome = await publish(build, job, () => installationOctokit(robot, build));
+        const outcome = await publish(build, job, () => installationOctokit(robot, build), log);
         if (outcome === "published" && guard) {
           try {
             await guard.recordPublishedJob(job);
           } catch (error) {
             // Not fatal: without the record the next build of this pkgbase counts as new and waits (fail closed).
-            robot.log.warn(
-              { err: error, buildId: build.id, pkgbase: job.pkgbase },
-              `${job.pkgbase}: the published AUR snapshot was not recorded`,
-            );
+            log.warn({ err: error }, `${job.pkgbase}: the published AUR snapshot was not recorded`);
           }
         }
         return outcome;
@@ -210,6 +213,8 @@ export function githubPorts(
         try {
           outcome = await publishNow();
         } catch (error) {
+          // The build service logs the job's failure with the message; this line keeps the stack.
+          log.warn({ err: error }, "publishing failed");
           await background.builds().onPublishFailed(build.id, job.pkgbase, messageOf(error));
           return;
         }

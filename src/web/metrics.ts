@@ -253,9 +253,9 @@ export interface AppMetrics {
   /** Jobs by state; filled at scrape time (see `watchJobStates` in routes.ts). */
   readonly jobs: Gauge;
   readonly publishDuration: Histogram;
-  /** GitHub API requests by HTTP status. */
+  /** GitHub API requests by `method`, HTTP `status` and `status_class` (see `githubRequestLabels`). */
   readonly githubRequests: Counter;
-  /** AUR RPC requests by HTTP status (`error` when no response). */
+  /** AUR requests (RPC v5 and the git ref lookups of AUR packages) by HTTP status (`error` when no response). */
   readonly aurRequests: Counter;
   /** `x-ratelimit-remaining` of the last GitHub response, by `x-ratelimit-resource`. */
   readonly githubRateLimitRemaining: Gauge;
@@ -273,10 +273,16 @@ export function createAppMetrics(registry = new MetricsRegistry()): AppMetrics {
       "Time to publish one built package (fetch, verify, sign, upload, repo DB update)",
       [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
     ),
-    githubRequests: registry.counter("arb_github_requests_total", "GitHub API requests by HTTP status", [
-      "status",
-    ]),
-    aurRequests: registry.counter("arb_aur_requests_total", "AUR RPC requests by HTTP status", ["status"]),
+    githubRequests: registry.counter(
+      "arb_github_requests_total",
+      "GitHub API requests by HTTP method, status and status class (2xx, 3xx, 4xx, 5xx, error: no response)",
+      ["method", "status", "status_class"],
+    ),
+    aurRequests: registry.counter(
+      "arb_aur_requests_total",
+      "AUR requests (RPC v5 info/search and git ref lookups) by HTTP status (error: no response)",
+      ["status"],
+    ),
     githubRateLimitRemaining: registry.gauge(
       "arb_github_rate_limit_remaining",
       "x-ratelimit-remaining of the last GitHub API response",
@@ -288,14 +294,43 @@ export function createAppMetrics(registry = new MetricsRegistry()): AppMetrics {
 /** The process's registry: modules record into it, `/metrics` serves it. */
 export const appMetrics: AppMetrics = createAppMetrics();
 
+/** What the request hooks receive as their last argument: the request's options (`method`, `url`…). */
+interface HookedRequestOptions {
+  readonly method?: string;
+}
+
 /** The subset of an Octokit instance we hook (`octokit.hook` from before-after-hook). */
 interface HookableOctokit {
   hook: {
     after(
       name: "request",
-      fn: (response: { status: number; headers: Record<string, unknown> }) => void,
+      fn: (
+        response: { status: number; headers: Record<string, unknown> },
+        options: HookedRequestOptions,
+      ) => void,
     ): void;
-    error(name: "request", fn: (error: unknown) => never | Promise<never>): void;
+    error(
+      name: "request",
+      fn: (error: unknown, options: HookedRequestOptions) => never | Promise<never>,
+    ): void;
+  };
+}
+
+const HTTP_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]);
+
+/**
+ * Labels of one GitHub request. The exact status stays next to its class: a dashboard sums by `status_class`
+ * (alert on 5xx and `error`), while 403 (rate limit, permission), 404 (no config file) and 422 (bad dispatch
+ * inputs) mean different things to an operator. A method outside HTTP's usual ones is `OTHER`, so the label's
+ * values stay few.
+ */
+export function githubRequestLabels(method: string | undefined, status: number | undefined): Labels {
+  const upper = (method ?? "").toUpperCase();
+  const known = status !== undefined && Number.isInteger(status) && status >= 100 && status <= 599;
+  return {
+    method: HTTP_METHODS.has(upper) ? upper : "OTHER",
+    status: known ? String(status) : "error",
+    status_class: known ? `${Math.floor(status / 100)}xx` : "error",
   };
 }
 
@@ -304,8 +339,12 @@ interface HookableOctokit {
  * (`x-ratelimit-resource` is `core`, `graphql`, `search`…; see GitHub's "Rate limits for the REST API").
  */
 export function instrumentOctokit(octokit: HookableOctokit, metrics: AppMetrics = appMetrics): void {
-  const record = (status: number | string, headers: Record<string, unknown> | undefined) => {
-    metrics.githubRequests.inc({ status: String(status) });
+  const record = (
+    options: HookedRequestOptions | undefined,
+    status: number | undefined,
+    headers: Record<string, unknown> | undefined,
+  ) => {
+    metrics.githubRequests.inc(githubRequestLabels(options?.method, status));
     const remaining = Number(headers?.["x-ratelimit-remaining"]);
     if (headers?.["x-ratelimit-remaining"] !== undefined && Number.isFinite(remaining)) {
       metrics.githubRateLimitRemaining.set(
@@ -314,10 +353,15 @@ export function instrumentOctokit(octokit: HookableOctokit, metrics: AppMetrics 
       );
     }
   };
-  octokit.hook.after("request", (response) => record(response.status, response.headers));
-  octokit.hook.error("request", (error) => {
-    const e = error as { status?: number; response?: { headers?: Record<string, unknown> } };
-    record(e.status ?? "error", e.response?.headers);
+  octokit.hook.after("request", (response, options) => record(options, response.status, response.headers));
+  octokit.hook.error("request", (error, options) => {
+    // Octokit's RequestError carries the status (4xx, 5xx, also 304); a network failure has none.
+    const e = error as {
+      status?: number;
+      request?: HookedRequestOptions;
+      response?: { headers?: Record<string, unknown> };
+    };
+    record(options ?? e.request, e.status, e.response?.headers);
     throw error;
   });
 }

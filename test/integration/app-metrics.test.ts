@@ -172,20 +172,35 @@ describe("metrics of a push that starts a build", () => {
     const text = await metrics.registry.scrape();
     expect(samples(text, "arb_builds_total")).toEqual(['arb_builds_total{trigger="push"} 1']);
 
-    // Every request the mock answered is counted once, by the status it answered with.
-    const byStatus = new Map<string, number>();
+    // Every request the mock answered is counted once, by its method and the status it answered with.
+    const counted = new Map<string, number>();
     for (const line of samples(text, "arb_github_requests_total")) {
-      const m = /^arb_github_requests_total\{status="(\d{3}|error)"\} (\d+)$/.exec(line);
+      const m =
+        /^arb_github_requests_total\{method="([A-Z]+)",status="(\d{3})",status_class="(\dxx)"\} (\d+)$/.exec(
+          line,
+        );
       expect(m).not.toBeNull();
-      byStatus.set(m?.[1] ?? "", Number(m?.[2]));
+      expect(m?.[3]).toBe(`${m?.[2]?.[0]}xx`);
+      counted.set(`${m?.[1]} ${m?.[2]}`, Number(m?.[4]));
     }
-    expect(byStatus.get("201")).toBe(
+    const perMethod = (entries: [string, number][]) => {
+      const sums = new Map<string, number>();
+      for (const [method, n] of entries) sums.set(method, (sums.get(method) ?? 0) + n);
+      return sums;
+    };
+    expect(perMethod([...counted].map(([key, n]) => [key.split(" ")[0] as string, n]))).toEqual(
+      perMethod(mock.requests.map((r) => [r.method.toUpperCase(), 1])),
+    );
+    expect(counted.get("POST 200")).toBe(
+      mock.requestsTo("POST", `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`)
+        .length,
+    );
+    expect(counted.get("POST 201")).toBe(
       mock.requests.filter((r) => r.operationId === "apps/create-installation-access-token").length +
         mock.requestsTo("POST", `/repos/${owner}/${repo}/check-runs`).length +
         mock.requestsTo("POST", `/repos/${owner}/${repo}/statuses/${AFTER}`).length,
     );
-    expect([...byStatus.values()].reduce((a, b) => a + b, 0)).toBe(mock.requests.length);
-    expect(byStatus.get("200")).toBeGreaterThanOrEqual(2); // the config and the PKGBUILD
+    expect(counted.get("GET 200")).toBeGreaterThanOrEqual(2); // the config and the PKGBUILD
 
     expect(samples(text, "arb_github_rate_limit_remaining")).toEqual([
       'arb_github_rate_limit_remaining{resource="core"} 4987',
@@ -210,7 +225,7 @@ describe("metrics of a push that starts a build", () => {
 
     expect(await runtime.deps.store.listBuilds()).toHaveLength(0);
     expect(metrics.buildsTotal.get({ trigger: "push" })).toBe(0);
-    expect(metrics.githubRequests.get({ status: "404" })).toBe(2);
+    expect(metrics.githubRequests.get({ method: "GET", status: "404", status_class: "4xx" })).toBe(2);
     const text = await metrics.registry.scrape();
     // A counter with labels has no series before its first increment; the AUR was not asked.
     expect(samples(text, "arb_builds_total")).toEqual([]);

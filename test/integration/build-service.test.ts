@@ -18,6 +18,7 @@ import { DynamoDbStateStore } from "../../src/build/dynamodb-state-store.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import type { Build, Job, PlannedJob } from "../../src/build/model.js";
 import type { StateStore } from "../../src/build/state-store.js";
+import { silentLogger } from "../../src/logger.js";
 import { type LocalDynamo, startDynalite } from "../helpers/dynalite.js";
 
 const MIN = 60_000;
@@ -104,7 +105,7 @@ function serviceSuite(name: string, harness: () => Harness) {
       let now = 1_000_000;
       const ports = new FakePorts();
       const clock = () => now;
-      const service = new BuildService({ store, ports, clock, log: () => undefined });
+      const service = new BuildService({ store, ports, clock, logger: silentLogger });
       const advance = (ms: number) => {
         now += ms;
       };
@@ -178,7 +179,7 @@ function serviceSuite(name: string, harness: () => Harness) {
 
     it("fans in exactly once when many jobs complete at the same instant (two app instances)", async () => {
       const { store, reopen, ports, service, clock } = await setup();
-      const other = new BuildService({ store: reopen(), ports, clock, log: () => undefined });
+      const other = new BuildService({ store: reopen(), ports, clock, logger: silentLogger });
       const names = Array.from({ length: 8 }, (_, i) => `lib${i}`);
       const build = await service.startBuild(
         [...names.map((n) => planned(n)), planned("meta", names, names)],
@@ -219,7 +220,7 @@ function serviceSuite(name: string, harness: () => Harness) {
 
     it("keeps maxParallel while events race", async () => {
       const { store, reopen, ports, service, clock } = await setup();
-      const other = new BuildService({ store: reopen(), ports, clock, log: () => undefined });
+      const other = new BuildService({ store: reopen(), ports, clock, logger: silentLogger });
       const names = Array.from({ length: 9 }, (_, i) => `p${i}`);
       const build = await service.startBuild(
         names.map((n) => planned(n)),
@@ -369,7 +370,7 @@ function serviceSuite(name: string, harness: () => Harness) {
         store: reopen(),
         ports: restartedPorts,
         clock,
-        log: () => undefined,
+        logger: silentLogger,
       });
       await restarted.resume();
 
@@ -396,7 +397,7 @@ function serviceSuite(name: string, harness: () => Harness) {
         store: reopen(),
         ports: restartedPorts,
         clock,
-        log: () => undefined,
+        logger: silentLogger,
       }).resume();
       expect(restartedPorts.published).toEqual(["one"]);
       expect((await store.getBuild(build.id))?.conclusion).toBe("success");

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import {
   countingFetch,
   createAppMetrics,
+  githubRequestLabels,
   InvalidMetricError,
   instrumentOctokit,
   MetricsRegistry,
@@ -101,8 +102,9 @@ describe("metrics registry", () => {
 
   it("records GitHub requests and rate limits through Octokit hooks, AUR requests through fetch", async () => {
     const metrics = createAppMetrics();
-    const after: ((r: { status: number; headers: Record<string, unknown> }) => void)[] = [];
-    const onError: ((e: unknown) => never | Promise<never>)[] = [];
+    type Options = { method?: string };
+    const after: ((r: { status: number; headers: Record<string, unknown> }, o: Options) => void)[] = [];
+    const onError: ((e: unknown, o: Options) => never | Promise<never>)[] = [];
     instrumentOctokit(
       {
         hook: {
@@ -112,14 +114,28 @@ describe("metrics registry", () => {
       },
       metrics,
     );
-    after[0]?.({ status: 200, headers: { "x-ratelimit-remaining": "4999", "x-ratelimit-resource": "core" } });
-    after[0]?.({ status: 201, headers: {} });
+    after[0]?.(
+      { status: 200, headers: { "x-ratelimit-remaining": "4999", "x-ratelimit-resource": "core" } },
+      { method: "GET" },
+    );
+    after[0]?.({ status: 201, headers: {} }, { method: "POST" });
+    after[0]?.({ status: 204, headers: {} }, { method: "post" });
     expect(() =>
-      onError[0]?.({ status: 403, response: { headers: { "x-ratelimit-remaining": "0" } } }),
+      onError[0]?.(
+        { status: 403, response: { headers: { "x-ratelimit-remaining": "0" } } },
+        { method: "PATCH" },
+      ),
     ).toThrow();
-    expect(metrics.githubRequests.get({ status: "200" })).toBe(1);
-    expect(metrics.githubRequests.get({ status: "403" })).toBe(1);
+    // A network failure: no status, no response; the method comes from the error's request.
+    const networkError = Object.assign(new Error("socket hang up"), { request: { method: "GET" } });
+    expect(() => onError[0]?.(networkError, undefined as unknown as Options)).toThrow("socket hang up");
+    expect(metrics.githubRequests.get({ method: "GET", status: "200", status_class: "2xx" })).toBe(1);
+    expect(metrics.githubRequests.get({ method: "POST", status: "201", status_class: "2xx" })).toBe(1);
+    expect(metrics.githubRequests.get({ method: "POST", status: "204", status_class: "2xx" })).toBe(1);
+    expect(metrics.githubRequests.get({ method: "PATCH", status: "403", status_class: "4xx" })).toBe(1);
+    expect(metrics.githubRequests.get({ method: "GET", status: "error", status_class: "error" })).toBe(1);
     expect(metrics.githubRateLimitRemaining.get({ resource: "core" })).toBe(0);
+    expect(() => metrics.githubRequests.get({ status: "200" })).toThrow(InvalidMetricError);
 
     const fetchCounting = countingFetch(metrics.aurRequests, async () => new Response("{}", { status: 429 }));
     await fetchCounting("http://127.0.0.1:1/rpc");
@@ -129,6 +145,29 @@ describe("metrics registry", () => {
     await expect(failing("http://127.0.0.1:1/rpc")).rejects.toThrow("fetch failed");
     expect(metrics.aurRequests.get({ status: "429" })).toBe(1);
     expect(metrics.aurRequests.get({ status: "error" })).toBe(1);
+  });
+});
+
+describe("githubRequestLabels", () => {
+  it("classes statuses and keeps the method's values few", () => {
+    expect(githubRequestLabels("get", 304)).toEqual({ method: "GET", status: "304", status_class: "3xx" });
+    expect(githubRequestLabels("DELETE", 502)).toEqual({
+      method: "DELETE",
+      status: "502",
+      status_class: "5xx",
+    });
+    expect(githubRequestLabels("PROPFIND", 207)).toEqual({
+      method: "OTHER",
+      status: "207",
+      status_class: "2xx",
+    });
+    for (const bad of [undefined, 0, 42, 600, 200.5, Number.NaN]) {
+      expect(githubRequestLabels(undefined, bad)).toEqual({
+        method: "OTHER",
+        status: "error",
+        status_class: "error",
+      });
+    }
   });
 });
 
