@@ -323,6 +323,68 @@ function overridePkgrel(pkgbuild, pkgrel) {
   return rewritten;
 }
 
+// src/arch/srcinfo.ts
+var SrcinfoError = class extends Error {
+  constructor(detail, line, filename = ".SRCINFO") {
+    super(`${filename}:${line}: ${detail}`);
+    this.detail = detail;
+    this.line = line;
+    this.filename = filename;
+  }
+  detail;
+  line;
+  filename;
+  name = "SrcinfoError";
+};
+var MAX_SRCINFO_BYTES = 4 * 1024 * 1024;
+function parseSrcinfo(text, filename = ".SRCINFO") {
+  if (text.length > MAX_SRCINFO_BYTES)
+    throw new SrcinfoError(`larger than ${MAX_SRCINFO_BYTES} bytes`, 1, filename);
+  const lines = text.split("\n");
+  let pkgbase;
+  const packages = [];
+  let current;
+  lines.forEach((raw, i) => {
+    const lineNo = i + 1;
+    const line = raw.replace(/\r$/, "");
+    const trimmed = line.trim();
+    if (trimmed === "" || trimmed.startsWith("#")) return;
+    const eq = line.indexOf(" = ");
+    let key;
+    let value;
+    if (eq >= 0) {
+      key = line.slice(0, eq).trim();
+      value = line.slice(eq + 3);
+    } else if (/^\s*[A-Za-z0-9_]+ =$/.test(line)) {
+      key = line.trim().slice(0, -2);
+      value = "";
+    } else throw new SrcinfoError(`expected 'key = value', got '${truncate(line)}'`, lineNo, filename);
+    if (!/^[A-Za-z0-9_]+$/.test(key)) throw new SrcinfoError(`bad key '${truncate(key)}'`, lineNo, filename);
+    if (key === "pkgbase") {
+      if (pkgbase) throw new SrcinfoError("second 'pkgbase' section", lineNo, filename);
+      if (!value) throw new SrcinfoError("empty pkgbase", lineNo, filename);
+      pkgbase = { name: value, fields: [] };
+      current = pkgbase;
+    } else if (key === "pkgname") {
+      if (!pkgbase) throw new SrcinfoError("'pkgname' before 'pkgbase'", lineNo, filename);
+      if (!value) throw new SrcinfoError("empty pkgname", lineNo, filename);
+      current = { name: value, fields: [] };
+      packages.push(current);
+    } else {
+      if (!current) throw new SrcinfoError(`'${key}' before 'pkgbase'`, lineNo, filename);
+      current.fields.push([key, value]);
+    }
+  });
+  if (!pkgbase) throw new SrcinfoError("no 'pkgbase' section", lines.length, filename);
+  return {
+    pkgbase: { kind: "pkgbase", name: pkgbase.name, fields: pkgbase.fields },
+    packages: packages.map((p) => ({ kind: "pkgname", name: p.name, fields: p.fields }))
+  };
+}
+function truncate(s) {
+  return s.length > 60 ? `${s.slice(0, 60)}\u2026` : s;
+}
+
 // src/build/runner/source-check.ts
 var SourceMismatchError = class extends Error {
   name = "SourceMismatchError";
@@ -332,34 +394,29 @@ var SrcinfoFormatError = class extends Error {
 };
 var DEPENDENCY_KEYS = ["depends", "makedepends", "checkdepends"];
 function summarizeSrcinfo(text, carch) {
-  let pkgbase;
-  const pkgnames = [];
-  const base = /* @__PURE__ */ new Map();
-  let inBase = false;
-  for (const line of text.split("\n")) {
-    const match = /^(\s*)([A-Za-z0-9_]+) = (.*)$/.exec(line);
-    if (!match) continue;
-    const [, indent, key, value] = match;
-    if (indent === "") {
-      inBase = key === "pkgbase";
-      if (key === "pkgbase") pkgbase = value;
-      else if (key === "pkgname") pkgnames.push(value);
-      continue;
-    }
-    if (inBase) base.set(key, [...base.get(key) ?? [], value]);
+  let srcinfo;
+  try {
+    srcinfo = parseSrcinfo(text, "makepkg --printsrcinfo");
+  } catch (error) {
+    if (error instanceof SrcinfoError) throw new SrcinfoFormatError(error.message);
+    throw error;
   }
-  const pkgver = base.get("pkgver")?.[0];
-  const pkgrel = base.get("pkgrel")?.[0];
-  if (pkgbase === void 0 || pkgnames.length === 0 || pkgver === void 0 || pkgrel === void 0) {
-    throw new SrcinfoFormatError("makepkg --printsrcinfo printed no pkgbase, pkgname, pkgver or pkgrel");
+  const base = (key) => srcinfo.pkgbase.fields.filter(([k]) => k === key).map(([, v]) => v);
+  const [pkgver] = base("pkgver");
+  const [pkgrel] = base("pkgrel");
+  const pkgnames = srcinfo.packages.map((p) => p.name);
+  if (pkgnames.length === 0 || pkgver === void 0 || pkgrel === void 0) {
+    throw new SrcinfoFormatError("makepkg --printsrcinfo printed no pkgname, pkgver or pkgrel");
   }
-  const epoch = base.get("epoch")?.[0];
+  const [epoch] = base("epoch");
   const version = `${epoch && epoch !== "0" ? `${epoch}:` : ""}${pkgver}-${pkgrel}`;
-  const buildDepends = DEPENDENCY_KEYS.flatMap((k) => [
-    ...base.get(k) ?? [],
-    ...base.get(`${k}_${carch}`) ?? []
-  ]);
-  return { pkgbase, pkgnames, version, buildDepends: [...new Set(buildDepends.filter((d) => d !== ""))] };
+  const buildDepends = DEPENDENCY_KEYS.flatMap((k) => [...base(k), ...base(`${k}_${carch}`)]);
+  return {
+    pkgbase: srcinfo.pkgbase.name,
+    pkgnames,
+    version,
+    buildDepends: [...new Set(buildDepends.filter((d) => d !== ""))]
+  };
 }
 function checkSourceAgainstPlan(source, expected) {
   const problems = [];
@@ -440,7 +497,7 @@ async function collectPackages(work, summary, outDir, log) {
   for (const name of readdirSync(work.pkgDest).filter(isPackageFileName).sort()) {
     const described = await describePackageFile(join(work.pkgDest, name));
     if (!summary.pkgnames.includes(described.pkgname)) {
-      log.note(`leaving out ${name}: ${described.pkgname} is not a pkgname of the plan`);
+      log.note(`leaving out ${name}: ${described.pkgname} is not a pkgname of the PKGBUILD`);
       continue;
     }
     if (described.version !== summary.version) {

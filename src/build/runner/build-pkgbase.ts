@@ -108,7 +108,7 @@ async function runMakepkg(work: WorkDir, settings: BuildSettings, log: BuildLog)
   }
 }
 
-/** Step: describe and copy out the packages of the planned pkgnames (a `-debug` split is left out). */
+/** Step: describe and copy out the packages of the PKGBUILD's pkgnames (makepkg's `-debug` split is left out). */
 async function collectPackages(
   work: WorkDir,
   summary: SourceSummary,
@@ -119,7 +119,7 @@ async function collectPackages(
   for (const name of readdirSync(work.pkgDest).filter(isPackageFileName).sort()) {
     const described = await describePackageFile(join(work.pkgDest, name));
     if (!summary.pkgnames.includes(described.pkgname)) {
-      log.note(`leaving out ${name}: ${described.pkgname} is not a pkgname of the plan`);
+      log.note(`leaving out ${name}: ${described.pkgname} is not a pkgname of the PKGBUILD`);
       continue;
     }
     if (described.version !== summary.version) {

@@ -3,6 +3,8 @@
  * that the source still is what the plan expected: the AUR or the packages repository may have moved
  * between planning and building, and building something else would publish unplanned packages.
  */
+import { parseSrcinfo, SrcinfoError } from "../../arch/srcinfo.js";
+import type { Srcinfo } from "../../arch/types.js";
 
 export interface SourceSummary {
   readonly pkgbase: string;
@@ -23,39 +25,31 @@ export class SrcinfoFormatError extends Error {
 
 const DEPENDENCY_KEYS = ["depends", "makedepends", "checkdepends"];
 
-/**
- * Reads the few fields we need from makepkg's `.SRCINFO` output: sections start at column 0
- * (`pkgbase = x`, `pkgname = y`), their fields are tab-indented `key = value` lines.
- */
+/** The fields the runner needs from makepkg's `.SRCINFO` output (parsed by the same reader as everywhere else). */
 export function summarizeSrcinfo(text: string, carch: string): SourceSummary {
-  let pkgbase: string | undefined;
-  const pkgnames: string[] = [];
-  const base = new Map<string, string[]>();
-  let inBase = false;
-  for (const line of text.split("\n")) {
-    const match = /^(\s*)([A-Za-z0-9_]+) = (.*)$/.exec(line);
-    if (!match) continue;
-    const [, indent, key, value] = match as unknown as [string, string, string, string];
-    if (indent === "") {
-      inBase = key === "pkgbase";
-      if (key === "pkgbase") pkgbase = value;
-      else if (key === "pkgname") pkgnames.push(value);
-      continue;
-    }
-    if (inBase) base.set(key, [...(base.get(key) ?? []), value]);
+  let srcinfo: Srcinfo;
+  try {
+    srcinfo = parseSrcinfo(text, "makepkg --printsrcinfo");
+  } catch (error) {
+    if (error instanceof SrcinfoError) throw new SrcinfoFormatError(error.message);
+    throw error;
   }
-  const pkgver = base.get("pkgver")?.[0];
-  const pkgrel = base.get("pkgrel")?.[0];
-  if (pkgbase === undefined || pkgnames.length === 0 || pkgver === undefined || pkgrel === undefined) {
-    throw new SrcinfoFormatError("makepkg --printsrcinfo printed no pkgbase, pkgname, pkgver or pkgrel");
+  const base = (key: string) => srcinfo.pkgbase.fields.filter(([k]) => k === key).map(([, v]) => v);
+  const [pkgver] = base("pkgver");
+  const [pkgrel] = base("pkgrel");
+  const pkgnames = srcinfo.packages.map((p) => p.name);
+  if (pkgnames.length === 0 || pkgver === undefined || pkgrel === undefined) {
+    throw new SrcinfoFormatError("makepkg --printsrcinfo printed no pkgname, pkgver or pkgrel");
   }
-  const epoch = base.get("epoch")?.[0];
+  const [epoch] = base("epoch");
   const version = `${epoch && epoch !== "0" ? `${epoch}:` : ""}${pkgver}-${pkgrel}`;
-  const buildDepends = DEPENDENCY_KEYS.flatMap((k) => [
-    ...(base.get(k) ?? []),
-    ...(base.get(`${k}_${carch}`) ?? []),
-  ]);
-  return { pkgbase, pkgnames, version, buildDepends: [...new Set(buildDepends.filter((d) => d !== ""))] };
+  const buildDepends = DEPENDENCY_KEYS.flatMap((k) => [...base(k), ...base(`${k}_${carch}`)]);
+  return {
+    pkgbase: srcinfo.pkgbase.name,
+    pkgnames,
+    version,
+    buildDepends: [...new Set(buildDepends.filter((d) => d !== ""))],
+  };
 }
 
 /** What the plan expects; an absent field is not checked (the local `build` command without a plan). */
@@ -74,8 +68,8 @@ export function checkSourceAgainstPlan(source: SourceSummary, expected: Expectat
   if (expected.pkgnames !== undefined) {
     // Every planned pkgname must come out of this source. Sibling pkgnames of a split pkgbase that the
     // plan did not name are allowed: the AUR RPC only answers for the names it was asked about, so the
-    // planner cannot list them. makepkg builds them anyway; they are left out of result.json (like
-    // `-debug` packages), so only planned packages are ever verified and published.
+    // planner cannot list them. makepkg builds them and they go into result.json; the publisher accepts such
+    // siblings only under the rules of src/publish/siblings.ts (same pkgbase and version, names no one else owns).
     const actual = new Set(source.pkgnames);
     const missing = expected.pkgnames.filter((n) => !actual.has(n));
     if (missing.length > 0) problems.push(`missing pkgnames ${missing.join(", ")}`);
