@@ -2,6 +2,9 @@
  * Repo databases against pacman's tools, side by side in one run:
  * 1. `repo add` of one package into a 5,000-package DB (the real [extra] entries plus synthetic ones) vs
  *    `repo-add` on a copy of the same DB (both update .db and .files; repo-add extracts and re-tars them).
+ *    The DB is as our writer leaves it (indexed gzip: `repo add` splices one member); for comparison also
+ *    `repo add` into the same DB recompressed as one gzip stream (repo-add's form), which it reads and
+ *    rewrites whole.
  * 2. reading the largest corpus DB (extra.db, 2974 packages) vs `pacman -Sl` on it after `pacman -Sy`.
  */
 import { execFile } from "node:child_process";
@@ -9,8 +12,9 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { gzipSync } from "node:zlib";
 import type { DescEntry } from "../src/arch/types.js";
-import { compress } from "../src/archive/compression.js";
+import { compress, decompress } from "../src/archive/compression.js";
 import { readRepoDb, writeRepoDb } from "../src/archive/repo-db.js";
 import { writeTar } from "../src/archive/tar.js";
 import { memoryIO } from "../src/cli/io.js";
@@ -76,7 +80,21 @@ export default async function benchRepoDb(): Promise<string> {
     ]);
     writeFileSync(join(seed, pkgName), await compress(pkgTar, "zstd"));
 
+    // The same DBs as one gzip stream each, as repo-add (gzip -n) writes them.
+    const plainSeed = join(work, "plain-seed");
+    cpSync(seed, plainSeed, { recursive: true });
+    const sizes: string[] = [];
+    for (const f of ["big.db.tar.gz", "big.files.tar.gz"]) {
+      const indexed = readFileSync(join(seed, f));
+      const plain = gzipSync(decompress(indexed), { level: 6 });
+      writeFileSync(join(plainSeed, f), plain);
+      sizes.push(
+        `${f} ${indexed.length} vs ${plain.length} bytes (+${((indexed.length / plain.length - 1) * 100).toFixed(1)}%)`,
+      );
+    }
+
     const oursTimes: number[] = [];
+    const wholeTimes: number[] = [];
     const toolTimes: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       const a = join(work, `ours${r}`);
@@ -93,6 +111,15 @@ export default async function benchRepoDb(): Promise<string> {
       toolTimes.push(
         await time(() => execFileAsync("repo-add", ["-q", join(b, "big.db.tar.gz"), join(b, pkgName)])),
       );
+      const c = join(work, `whole${r}`);
+      cpSync(plainSeed, c, { recursive: true });
+      const wholeIo = memoryIO("", {}, c);
+      wholeTimes.push(
+        await time(async () => {
+          const code = await repoCommand(["add", join(c, "big.db.tar.gz"), join(c, pkgName)], wholeIo.io);
+          if (code !== 0) throw new Error(`repo add failed: ${wholeIo.stderr()}`);
+        }),
+      );
       const ours = await readRepoDb(readFileSync(join(a, "big.db.tar.gz")));
       const theirs = await readRepoDb(readFileSync(join(b, "big.db.tar.gz")));
       if (ours.entries.length !== DB_SIZE + 1 || theirs.entries.length !== DB_SIZE + 1) {
@@ -100,6 +127,7 @@ export default async function benchRepoDb(): Promise<string> {
       }
     }
     const addOurs = median(oursTimes);
+    const addWhole = median(wholeTimes);
     const addTool = median(toolTimes);
 
     // Reading extra.db: ours in-process vs `pacman -Sl` (a process, as scripts use it).
@@ -149,6 +177,8 @@ export default async function benchRepoDb(): Promise<string> {
       `  arch-repo-bot repo add: ${formatDuration(addOurs)}`,
       `  repo-add:               ${formatDuration(addTool)}`,
       `  ratio: ${formatRatio(addTool / addOurs)} faster (goal ≥ 20×)`,
+      `  repo add into the DB as one gzip stream (read and rewritten whole): ${formatDuration(addWhole)} (${formatRatio(addTool / addWhole)} faster)`,
+      `  indexed gzip size: ${sizes.join("; ")}`,
       `read extra.db (${count} packages; pacman -Sl printed ${lines} lines):`,
       `  readRepoDb:  ${formatDuration(readOurs)}`,
       `  pacman -Sl:  ${formatDuration(readTool)}`,

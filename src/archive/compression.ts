@@ -7,6 +7,7 @@ import { gunzipSync, gzip } from "node:zlib";
 import { init as initZstdWasm, compress as zstdWasmCompress } from "@bokuweb/zstd-wasm";
 import { compressSync as xzCompressSync, decompressSync as xzDecompressSync } from "@napi-rs/lzma/xz";
 import { Decompress as ZstdDecompress } from "fzstd";
+import { indexedGzipSize } from "./indexed-gzip.js";
 
 export type Compression = "gzip" | "zstd" | "xz" | "bzip2" | "none";
 
@@ -109,7 +110,8 @@ const MAX_PRESIZED_CHUNK = 64 * 1024 * 1024;
 function gunzipBounded(bytes: Uint8Array, maxOutput: number): Uint8Array {
   // ISIZE (the last 4 bytes, RFC 1952) is the size of the last member mod 2^32: sizing zlib's one output chunk
   // from it avoids growing and concatenating 1 MiB chunks (most of the time for a 16 MB .files DB).
-  const isize = bytes.length >= 18 ? readU32le(bytes, bytes.length - 4) : 0;
+  // Our DBs are many members (indexed-gzip.ts) whose headers give the total instead.
+  const isize = indexedGzipSize(bytes) ?? (bytes.length >= 18 ? readU32le(bytes, bytes.length - 4) : 0);
   const chunkSize = Math.min(Math.max(isize + 1, 1 << 16), MAX_PRESIZED_CHUNK, Math.max(maxOutput, 1 << 16));
   try {
     const out = gunzipSync(bytes, { maxOutputLength: maxOutput, chunkSize });

@@ -172,20 +172,59 @@ const RECORD = 10240;
 
 /** Writes a ustar archive like `bsdtar -cf` (pax `path` record only for names ustar cannot hold). */
 export function writeTar(inputs: readonly TarInput[]): Uint8Array {
+  const { plan, length } = planMembers(inputs);
+  const out = new Uint8Array(tarArchiveLength(length));
+  writeMembers(out, plan);
+  return out;
+}
+
+/**
+ * The members of `writeTar(inputs)` without the end-of-archive blocks: `writeTar(a ++ b)` is
+ * `writeTarMembers(a) ++ writeTarMembers(b) ++ tarEnd(total length)`, so an archive can be written (and
+ * rewritten) in pieces.
+ */
+export function writeTarMembers(inputs: readonly TarInput[]): Uint8Array {
+  const { plan, length } = planMembers(inputs);
+  const out = new Uint8Array(length);
+  writeMembers(out, plan);
+  return out;
+}
+
+/** The zero blocks ending an archive whose members take `membersLength` bytes, padded to bsdtar's records. */
+export function tarEnd(membersLength: number): Uint8Array {
+  return new Uint8Array(tarArchiveLength(membersLength) - membersLength);
+}
+
+function tarArchiveLength(membersLength: number): number {
+  return Math.ceil((membersLength + BLOCK * 2) / RECORD) * RECORD;
+}
+
+interface PlannedMember {
+  readonly e: TarInput;
+  readonly data: Uint8Array;
+  readonly split: { name: string; prefix?: string } | undefined;
+  readonly pax: Uint8Array | undefined;
+}
+
+// Every member is planned first so the archive is written into one buffer (DBs have tens of thousands of members).
+function planMembers(inputs: readonly TarInput[]): { plan: PlannedMember[]; length: number } {
   const empty = new Uint8Array(0);
-  // Plan every member first so the archive is written into one buffer (DBs have tens of thousands of members).
   const plan = inputs.map((e) => {
     const data = e.type === "file" ? (e.data ?? empty) : empty;
     const split = splitUstarPath(e.path);
     const pax = split ? undefined : paxRecord("path", e.path);
     return { e, data, split, pax };
   });
-  let length = BLOCK * 2;
+  let length = 0;
   for (const p of plan) {
     length += BLOCK + padTo(p.data.length);
     if (p.pax) length += BLOCK + padTo(p.pax.length);
   }
-  const out = new Uint8Array(Math.ceil(length / RECORD) * RECORD);
+  return { plan, length };
+}
+
+/** Writes the planned members from offset 0 of `out`, which must be zero-filled. */
+function writeMembers(out: Uint8Array, plan: readonly PlannedMember[]): void {
   let off = 0;
   for (const { e, data, split, pax } of plan) {
     const mtime = e.mtime ?? 0;
@@ -205,7 +244,6 @@ export function writeTar(inputs: readonly TarInput[]): Uint8Array {
     out.set(data, off + BLOCK);
     off += BLOCK + padTo(data.length);
   }
-  return out;
 }
 
 const encoder = new TextEncoder();

@@ -5,6 +5,11 @@
  * `PREFIX.db.*` and `PREFIX.files.*` are kept in step, and `PREFIX.db`/`PREFIX.files` are written as plain
  * copies instead of repo-add's symlinks, because the published repository lives in S3, which has no symlinks.
  * As in repo-add, any failing package or name aborts the whole command and leaves every file untouched.
+ *
+ * gzip DBs last written by us are spliced (repo-db-splice.ts): only the members holding a changed entry are
+ * read, checked and recompressed, the rest is copied, which keeps `repo add` fast on large DBs. Like repo-add,
+ * that does not re-check entries it does not touch; DBs from repo-add or other tools are read (and checked)
+ * whole, and written in the indexed form so the next change is spliced.
  */
 import { randomBytes } from "node:crypto";
 import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
@@ -12,7 +17,15 @@ import { basename, dirname, join, resolve } from "node:path";
 import { pkgnameProblem } from "../arch/names.js";
 import type { DescEntry } from "../arch/types.js";
 import { descEntryFromPackage, readPackageFile } from "../archive/package-file.js";
-import { addToDb, readRepoDb, removeFromDb, writeRepoDb } from "../archive/repo-db.js";
+import {
+  addToDb,
+  addWarnings,
+  compareStrings,
+  readRepoDb,
+  removeFromDb,
+  writeRepoDb,
+} from "../archive/repo-db.js";
+import { type IndexedRepoDb, openIndexedRepoDb, spliceRepoDb } from "../archive/repo-db-splice.js";
 import type { CliIO, Subcommand } from "./io.js";
 
 const USAGE = `usage: arch-repo-bot repo add DB PKGFILE...
@@ -103,6 +116,38 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+interface DbBytes {
+  readonly db?: Uint8Array;
+  readonly files?: Uint8Array;
+}
+
+async function readDbFiles(paths: DbPaths): Promise<DbBytes> {
+  if (!(await exists(paths.db))) return {};
+  const [db, files] = await Promise.all([
+    readFile(paths.db),
+    exists(paths.files).then((has) => (has ? readFile(paths.files) : undefined)),
+  ]);
+  return { db, ...(files ? { files } : {}) };
+}
+
+/**
+ * Both DBs as writeRepoDb writes gzip, with the same entries: a change is spliced into them (repo-db-splice.ts),
+ * recompressing the few members it touches instead of the whole DBs. Anything else is read and written whole.
+ */
+interface Indexed {
+  readonly db: IndexedRepoDb;
+  readonly files: IndexedRepoDb;
+}
+
+function openIndexed(paths: DbPaths, bytes: DbBytes): Indexed | undefined {
+  if (paths.compression !== "gzip" || !bytes.db || !bytes.files) return undefined;
+  const db = openIndexedRepoDb(bytes.db);
+  const files = db && openIndexedRepoDb(bytes.files);
+  if (!db || !files || db.entries.size !== files.entries.size) return undefined;
+  for (const [name, e] of db.entries) if (files.entries.get(name)?.version !== e.version) return undefined;
+  return { db, files };
+}
+
 /**
  * The entries of the .db and of the .files DB, kept in step: the .db is authoritative, a package the .files DB
  * lacks gets an empty file list (as repo-add would leave it), and stale .files entries are dropped.
@@ -112,16 +157,12 @@ interface Loaded {
   files: DescEntry[];
 }
 
-async function loadEntries(paths: DbPaths, io: CliIO): Promise<Loaded | undefined> {
-  if (!(await exists(paths.db))) return { db: [], files: [] };
-  const [dbBytes, filesBytes] = await Promise.all([
-    readFile(paths.db),
-    exists(paths.files).then((has) => (has ? readFile(paths.files) : undefined)),
-  ]);
-  const db = await readRepoDb(dbBytes);
+async function loadEntries(paths: DbPaths, bytes: DbBytes, io: CliIO): Promise<Loaded | undefined> {
+  if (!bytes.db) return { db: [], files: [] };
+  const db = await readRepoDb(bytes.db);
   // The .files DB repeats each desc: entries identical to the .db's are not parsed twice.
-  const filesDb = filesBytes
-    ? await readRepoDb(filesBytes, { parsedDescs: db.entries })
+  const filesDb = bytes.files
+    ? await readRepoDb(bytes.files, { parsedDescs: db.entries })
     : { entries: [], errors: [] };
   const errors = [...db.errors, ...filesDb.errors];
   if (errors.length > 0) {
@@ -134,19 +175,35 @@ async function loadEntries(paths: DbPaths, io: CliIO): Promise<Loaded | undefine
   return { db: db.entries, files };
 }
 
+/** The version of the DB's entry of a name. */
+function versionsOf(
+  indexed: Indexed | undefined,
+  loaded: Loaded | undefined,
+): (name: string) => string | undefined {
+  if (indexed) return (name) => indexed.db.entries.get(name)?.version;
+  const byName = new Map((loaded?.db ?? []).map((e) => [e.name, e.version]));
+  return (name) => byName.get(name);
+}
+
 async function add(paths: DbPaths, pkgFiles: readonly string[], io: CliIO): Promise<number> {
-  const loaded = await loadEntries(paths, io);
-  if (!loaded) return 1;
-  let { db, files } = loaded;
+  const bytes = await readDbFiles(paths);
+  const indexed = openIndexed(paths, bytes);
+  let loaded: Loaded | undefined;
+  if (!indexed) {
+    loaded = await loadEntries(paths, bytes, io);
+    if (!loaded) return 1;
+  }
+  const versionInDb = versionsOf(indexed, loaded);
+  // name → entry: a later package of the same name replaces an earlier one, as repo-add adds them in turn.
+  const added = new Map<string, DescEntry>();
   let failed = false;
   for (const arg of pkgFiles) {
     const file = resolve(io.cwd, arg);
     try {
       const entry = await entryForPackage(file);
-      const result = addToDb(db, entry);
-      for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
-      db = result.entries;
-      files = addToDb(files, entry).entries;
+      const existing = added.get(entry.name)?.version ?? versionInDb(entry.name);
+      for (const w of addWarnings(existing, entry)) io.stderr(`warning: ${w}\n`);
+      added.set(entry.name, entry);
       io.stdout(`added ${entry.name} ${entry.version}\n`);
     } catch (e) {
       io.stderr(`error: ${(e as Error).message}\n`);
@@ -157,8 +214,32 @@ async function add(paths: DbPaths, pkgFiles: readonly string[], io: CliIO): Prom
     io.stderr("error: No packages modified, nothing to do.\n");
     return 1;
   }
+  const change = { add: [...added.values()], remove: [] };
+  if (indexed && (await spliceBoth(paths, indexed, change))) return 0;
+  loaded ??= await loadEntries(paths, bytes, io);
+  if (!loaded) return 1;
+  let { db, files } = loaded;
+  for (const entry of change.add) {
+    db = addToDb(db, entry).entries;
+    files = addToDb(files, entry).entries;
+  }
   await writeBoth(paths, { db, files });
   return 0;
+}
+
+/** false when a member to rewrite does not hold what its index says: the caller then reads both DBs whole. */
+async function spliceBoth(
+  paths: DbPaths,
+  indexed: Indexed,
+  change: { add: readonly DescEntry[]; remove: readonly string[] },
+): Promise<boolean> {
+  const [db, files] = await Promise.all([
+    spliceRepoDb(indexed.db, change),
+    spliceRepoDb(indexed.files, change, { files: true }),
+  ]);
+  if (!db || !files) return false;
+  await writeOut(paths, db.parts, files.parts);
+  return true;
 }
 
 async function entryForPackage(file: string): Promise<DescEntry> {
@@ -193,16 +274,32 @@ async function remove(paths: DbPaths, names: readonly string[], io: CliIO): Prom
     io.stderr(`error: Repository file '${paths.db}' was not found.\n`);
     return 1;
   }
-  const loaded = await loadEntries(paths, io);
-  if (!loaded) return 1;
-  const result = removeFromDb(loaded.db, names);
-  for (const n of result.notFound) io.stderr(`error: Package matching '${n}' not found.\n`);
-  if (result.notFound.length > 0) {
+  const bytes = await readDbFiles(paths);
+  const indexed = openIndexed(paths, bytes);
+  let loaded: Loaded | undefined;
+  if (!indexed) {
+    loaded = await loadEntries(paths, bytes, io);
+    if (!loaded) return 1;
+  }
+  const versionInDb = versionsOf(indexed, loaded);
+  const notFound = names.filter((n) => versionInDb(n) === undefined);
+  for (const n of notFound) io.stderr(`error: Package matching '${n}' not found.\n`);
+  if (notFound.length > 0) {
     io.stderr("error: No packages modified, nothing to do.\n");
     return 1;
   }
-  for (const r of result.removed) io.stdout(`removed ${r.name} ${r.version}\n`);
-  await writeBoth(paths, { db: result.entries, files: removeFromDb(loaded.files, names).entries });
+  // In DB order (sorted NAME-VERSION directories), as repo-remove goes through them.
+  const removed = [...new Set(names)]
+    .map((name) => ({ name, version: versionInDb(name) as string }))
+    .sort((a, b) => compareStrings(`${a.name}-${a.version}`, `${b.name}-${b.version}`));
+  for (const r of removed) io.stdout(`removed ${r.name} ${r.version}\n`);
+  if (indexed && (await spliceBoth(paths, indexed, { add: [], remove: names }))) return 0;
+  loaded ??= await loadEntries(paths, bytes, io);
+  if (!loaded) return 1;
+  await writeBoth(paths, {
+    db: removeFromDb(loaded.db, names).entries,
+    files: removeFromDb(loaded.files, names).entries,
+  });
   return 0;
 }
 
@@ -226,8 +323,15 @@ async function writeBoth(paths: DbPaths, entries: Loaded): Promise<void> {
     writeRepoDb(entries.db, { compression: paths.compression }),
     writeRepoDb(entries.files, { compression: paths.compression, files: true }),
   ]);
+  await writeOut(paths, [db], [files]);
+}
+
+/** A DB file's bytes in pieces (a splice result), written one after the other. */
+type DbFile = readonly Uint8Array[];
+
+async function writeOut(paths: DbPaths, db: DbFile, files: DbFile): Promise<void> {
   // Every file is complete on disk before any is renamed into place.
-  const writes: [string, Uint8Array][] = [
+  const writes: [string, DbFile][] = [
     [paths.files, files],
     [paths.filesCopy, files],
     [paths.db, db],
@@ -235,10 +339,10 @@ async function writeBoth(paths: DbPaths, entries: Loaded): Promise<void> {
   ];
   const temps: string[] = [];
   try {
-    for (const [target, bytes] of writes) {
+    for (const [target, parts] of writes) {
       const temp = join(paths.dir, `.tmp.${basename(target)}.${randomBytes(6).toString("hex")}`);
       temps.push(temp);
-      await writeFile(temp, bytes, { flag: "wx" });
+      await writeFile(temp, parts, { flag: "wx" });
     }
     for (const [i, [target]] of writes.entries()) await rename(temps[i] as string, target);
   } finally {
