@@ -553,19 +553,6 @@ async function buildPkgbase(work, outDir, request, settings, log = new BuildLog(
   return result;
 }
 
-// src/build/runner/dependencies.ts
-async function installMissingDependencies(deps, log) {
-  const test = await execCommand(["pacman", "-T", "--", ...deps]);
-  if (test.exitCode !== 0 && test.exitCode !== 127) throw new CommandError(["pacman", "-T"], test);
-  const missing = test.stdout.split("\n").filter((line) => line.length > 0);
-  if (missing.length === 0) return;
-  log.note(`installing build dependencies: ${missing.join(" ")}`);
-  await execChecked(["pacman", "-S", "--noconfirm", "--needed", "--asdeps", "--", ...missing], {
-    env: { PATH: process.env.PATH, LC_ALL: "C.UTF-8" },
-    onOutput: (chunk) => log.write(chunk)
-  });
-}
-
 // action/src/get-source.ts
 import { realpathSync } from "node:fs";
 import { join as join3, relative, sep } from "node:path";
@@ -683,7 +670,57 @@ function packagerFor(env) {
 // action/src/prepare-container.ts
 import { appendFileSync as appendFileSync2, readFileSync as readFileSync2, writeFileSync as writeFileSync3 } from "node:fs";
 import { join as join4 } from "node:path";
+
+// src/build/runner/dependencies.ts
+async function installMissingDependencies(deps, log, target = {}) {
+  const pacman = target.pacman ?? ["pacman"];
+  const exec = target.exec ?? execCommand;
+  const test = await exec([...pacman, "-T", "--", ...deps]);
+  if (test.exitCode !== 0 && test.exitCode !== 127) throw new CommandError([...pacman, "-T"], test);
+  const missing = test.stdout.split("\n").filter((line) => line.length > 0);
+  if (missing.length === 0) return;
+  log.note(`installing build dependencies: ${missing.join(" ")}`);
+  const install = [...pacman, "-S", "--noconfirm", "--needed", "--asdeps", "--", ...missing];
+  const result = await exec(install, {
+    env: { PATH: process.env.PATH, LC_ALL: "C.UTF-8" },
+    onOutput: (chunk) => log.write(chunk)
+  });
+  if (result.exitCode !== 0) throw new CommandError(install, result);
+}
+
+// action/src/prepare-container.ts
 var BUILD_USER = "builder";
+function containerLayout(tempDir, overrides = {}) {
+  return {
+    pacmanConf: "/etc/pacman.conf",
+    gpgDir: "/etc/pacman.d/gnupg",
+    rootDir: "/",
+    dbPath: "/var/lib/pacman/",
+    buildUser: BUILD_USER,
+    tempDir,
+    exec: execCommand,
+    ...overrides
+  };
+}
+function pacmanCommand(layout) {
+  return [
+    "pacman",
+    "--config",
+    layout.pacmanConf,
+    "--root",
+    layout.rootDir,
+    "--dbpath",
+    layout.dbPath,
+    "--gpgdir",
+    layout.gpgDir
+  ];
+}
+function pacmanKeyCommand(layout) {
+  return ["pacman-key", "--config", layout.pacmanConf, "--gpgdir", layout.gpgDir];
+}
+function dependencyInstaller(layout) {
+  return (deps, log) => installMissingDependencies(deps, log, { pacman: pacmanCommand(layout), exec: layout.exec });
+}
 var ContainerSetupError = class extends Error {
   name = "ContainerSetupError";
 };
@@ -719,55 +756,100 @@ function primaryFingerprints(colons) {
   }
   return result;
 }
-async function ensureBuildUser(log) {
-  if ((await execCommand(["id", "-u", BUILD_USER])).exitCode === 0) return;
-  log.note(`creating the unprivileged user ${BUILD_USER}`);
-  await execChecked(["useradd", "--create-home", "--user-group", BUILD_USER]);
+var toolEnv = { PATH: process.env.PATH, LC_ALL: "C.UTF-8" };
+async function step(layout, what, argv, options = {}) {
+  const result = await layout.exec(argv, { env: toolEnv, ...options });
+  if (result.exitCode !== 0) {
+    throw new ContainerSetupError(`${what} failed: ${new CommandError(argv, result).message}`);
+  }
+  return result;
 }
-async function prepareKeyring(log) {
-  log.note("initializing the pacman keyring");
-  await execChecked(["pacman-key", "--init"]);
-  await execChecked(["pacman-key", "--populate", "archlinux"]);
-}
-async function trustRepoKey(key, tempDir, log) {
+async function repoKeyFingerprint(key, keyFile, layout) {
   if (!isArmoredPublicKey(key))
     throw new ContainerSetupError("repo-key is not an armored OpenPGP public key");
-  const file = join4(tempDir, "arch-repo-key.asc");
-  writeFileSync3(file, key.endsWith("\n") ? key : `${key}
+  writeFileSync3(keyFile, key.endsWith("\n") ? key : `${key}
 `);
-  const shown = await execChecked(["gpg", "--batch", "--with-colons", "--show-keys", file], {
-    env: { PATH: process.env.PATH, HOME: tempDir, LC_ALL: "C.UTF-8" }
-  });
+  const shown = await step(
+    layout,
+    "reading repo-key",
+    ["gpg", "--batch", "--with-colons", "--show-keys", keyFile],
+    {
+      env: { ...toolEnv, HOME: layout.tempDir }
+    }
+  );
   const fingerprints = primaryFingerprints(shown.stdout);
   if (fingerprints.length !== 1) {
     throw new ContainerSetupError(`repo-key must hold exactly one key, found ${fingerprints.length}`);
   }
-  const [fingerprint] = fingerprints;
-  log.note(`trusting repository key ${fingerprint}`);
-  await execChecked(["pacman-key", "--add", file]);
-  await execChecked(["pacman-key", "--lsign-key", fingerprint]);
+  return fingerprints[0];
 }
-function addRepo(repo, log, pacmanConf = "/etc/pacman.conf") {
-  if (readFileSync2(pacmanConf, "utf8").includes(`
+async function ensureBuildUser(layout, log) {
+  if ((await layout.exec(["id", "-u", "--", layout.buildUser], { env: toolEnv })).exitCode === 0) return;
+  log.note(`creating the unprivileged user ${layout.buildUser}`);
+  await step(layout, `creating the user ${layout.buildUser}`, [
+    "useradd",
+    "--create-home",
+    "--user-group",
+    "--",
+    layout.buildUser
+  ]);
+}
+async function prepareKeyring(layout, log) {
+  log.note("initializing the pacman keyring");
+  await step(layout, "initializing the pacman keyring", [...pacmanKeyCommand(layout), "--init"]);
+  await step(layout, "populating the archlinux keyring", [
+    ...pacmanKeyCommand(layout),
+    "--populate",
+    "archlinux"
+  ]);
+}
+async function trustRepoKey(keyFile, fingerprint, layout, log) {
+  log.note(`trusting repository key ${fingerprint}`);
+  await step(layout, "adding repo-key to the pacman keyring", [
+    ...pacmanKeyCommand(layout),
+    "--add",
+    keyFile
+  ]);
+  await step(layout, "signing repo-key locally", [...pacmanKeyCommand(layout), "--lsign-key", fingerprint]);
+}
+async function checkRepo(repo, layout) {
+  pacmanConfSection(repo);
+  const keyFile = join4(layout.tempDir, "arch-repo-key.asc");
+  return { repo, keyFile, fingerprint: await repoKeyFingerprint(repo.key, keyFile, layout) };
+}
+function addRepo(repo, layout, log) {
+  if (readFileSync2(layout.pacmanConf, "utf8").includes(`
 [${repo.name}]
 `)) return;
   log.note(`adding repository [${repo.name}] (${repo.url})`);
-  appendFileSync2(pacmanConf, pacmanConfSection(repo));
+  appendFileSync2(layout.pacmanConf, pacmanConfSection(repo));
 }
-async function prepareContainer(repo, tempDir, log) {
-  await ensureBuildUser(log);
-  await prepareKeyring(log);
-  if (repo !== void 0) {
-    await trustRepoKey(repo.key, tempDir, log);
-    addRepo(repo, log);
+async function prepareContainer(repo, layout, log) {
+  const trusted = repo === void 0 ? void 0 : await checkRepo(repo, layout);
+  await ensureBuildUser(layout, log);
+  await prepareKeyring(layout, log);
+  if (trusted !== void 0) {
+    await trustRepoKey(trusted.keyFile, trusted.fingerprint, layout, log);
+    addRepo(trusted.repo, layout, log);
   } else {
     log.note("no repository given: dependencies come from the official repositories only");
   }
   log.note("updating the system (pacman -Syu)");
-  await execChecked(["pacman", "-Syu", "--noconfirm", "--needed", "git"], {
-    env: { PATH: process.env.PATH, LC_ALL: "C.UTF-8" },
-    onOutput: (chunk) => log.write(chunk)
-  });
+  try {
+    await step(
+      layout,
+      "updating the system (pacman -Syu)",
+      [...pacmanCommand(layout), "-Syu", "--noconfirm", "--needed", "git"],
+      { onOutput: (chunk) => log.write(chunk) }
+    );
+  } catch (error) {
+    if (repo !== void 0 && error instanceof ContainerSetupError && /PGP|signature|key/i.test(error.message)) {
+      throw new ContainerSetupError(
+        `signature check failed: is repo-key the key [${repo.name}] is signed with? ${error.message}`
+      );
+    }
+    throw error;
+  }
 }
 
 // action/src/main.ts
@@ -809,16 +891,17 @@ async function run(env = process.env) {
     entry = parseMatrixEntry(inputs.entry);
     if (!isValidBuildId(inputs.buildId)) throw new InvalidInputError(`invalid build-id '${inputs.buildId}'`);
     const repo = validateRepo(inputs);
-    await prepareContainer(repo, env.RUNNER_TEMP ?? tmpdir2(), log);
-    work = await getSource(entry, { user: BUILD_USER, workspace: env.GITHUB_WORKSPACE }, log);
+    const layout = containerLayout(env.RUNNER_TEMP ?? tmpdir2());
+    await prepareContainer(repo, layout, log);
+    work = await getSource(entry, { user: layout.buildUser, workspace: env.GITHUB_WORKSPACE }, log);
     result = await buildPkgbase(
       work,
       outDir,
       { buildId: inputs.buildId, expected: entry, pkgrel: entry.pkgrel },
       {
-        user: BUILD_USER,
+        user: layout.buildUser,
         syncdeps: true,
-        installDependencies: installMissingDependencies,
+        installDependencies: dependencyInstaller(layout),
         packager: packagerFor(env),
         carch: machine(),
         path: env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/bin"

@@ -10,12 +10,12 @@ import type { BuildResult, MatrixEntry } from "../../src/build/contracts.js";
 import { isValidBuildId, parseMatrixEntry } from "../../src/build/matrix-entry.js";
 import { BuildLog } from "../../src/build/runner/build-log.js";
 import { buildPkgbase, writeResult } from "../../src/build/runner/build-pkgbase.js";
-import { installMissingDependencies } from "../../src/build/runner/dependencies.js";
 import type { WorkDir } from "../../src/build/runner/workspace.js";
 import { getSource } from "./get-source.js";
 import { type ActionInputs, packagerFor, readInputs } from "./inputs.js";
 import {
-  BUILD_USER,
+  containerLayout,
+  dependencyInstaller,
   isArmoredPublicKey,
   isValidRepoName,
   isValidServerUrl,
@@ -70,10 +70,11 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<number>
     const repo = validateRepo(inputs);
 
     // 2. Prepare the container: builder user, keyring, our repository, pacman -Syu.
-    await prepareContainer(repo, env.RUNNER_TEMP ?? tmpdir(), log);
+    const layout = containerLayout(env.RUNNER_TEMP ?? tmpdir());
+    await prepareContainer(repo, layout, log);
 
     // 3. Get the source into the builder's private work folder.
-    work = await getSource(entry, { user: BUILD_USER, workspace: env.GITHUB_WORKSPACE }, log);
+    work = await getSource(entry, { user: layout.buildUser, workspace: env.GITHUB_WORKSPACE }, log);
 
     // 4-7. pkgrel override, .SRCINFO check against the plan, makepkg, result.json with the packages.
     result = await buildPkgbase(
@@ -81,9 +82,9 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<number>
       outDir,
       { buildId: inputs.buildId, expected: entry, pkgrel: entry.pkgrel },
       {
-        user: BUILD_USER,
+        user: layout.buildUser,
         syncdeps: true,
-        installDependencies: installMissingDependencies,
+        installDependencies: dependencyInstaller(layout),
         packager: packagerFor(env),
         carch: machine(),
         path: env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/bin",

@@ -7,9 +7,69 @@
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BuildLog } from "../../src/build/runner/build-log.js";
-import { execChecked, execCommand } from "../../src/build/runner/exec.js";
+import { installMissingDependencies } from "../../src/build/runner/dependencies.js";
+import { CommandError, type ExecOptions, type ExecResult, execCommand } from "../../src/build/runner/exec.js";
 
 export const BUILD_USER = "builder";
+
+/** Starts one process (argv, no shell); the real one is `execCommand`. */
+export type CommandRunner = (argv: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
+
+/**
+ * Where the preparation acts. The defaults are the archlinux:base-devel container's own locations;
+ * tests point them at a temporary pacman root (the root, DB and keyring are also passed to pacman and
+ * pacman-key on the command line, so they win over whatever the pacman.conf says).
+ */
+export interface ContainerLayout {
+  readonly pacmanConf: string;
+  /** pacman's keyring (`pacman-key --gpgdir`, pacman's `GPGDir`). */
+  readonly gpgDir: string;
+  readonly rootDir: string;
+  readonly dbPath: string;
+  /** The unprivileged user makepkg runs as (created when missing). */
+  readonly buildUser: string;
+  /** A folder of our own for the repository key file handed to pacman-key (RUNNER_TEMP in the action). */
+  readonly tempDir: string;
+  readonly exec: CommandRunner;
+}
+
+export function containerLayout(tempDir: string, overrides: Partial<ContainerLayout> = {}): ContainerLayout {
+  return {
+    pacmanConf: "/etc/pacman.conf",
+    gpgDir: "/etc/pacman.d/gnupg",
+    rootDir: "/",
+    dbPath: "/var/lib/pacman/",
+    buildUser: BUILD_USER,
+    tempDir,
+    exec: execCommand,
+    ...overrides,
+  };
+}
+
+/** pacman with the layout's locations; every pacman call of the preparation and the build starts so. */
+export function pacmanCommand(layout: ContainerLayout): string[] {
+  return [
+    "pacman",
+    "--config",
+    layout.pacmanConf,
+    "--root",
+    layout.rootDir,
+    "--dbpath",
+    layout.dbPath,
+    "--gpgdir",
+    layout.gpgDir,
+  ];
+}
+
+export function pacmanKeyCommand(layout: ContainerLayout): string[] {
+  return ["pacman-key", "--config", layout.pacmanConf, "--gpgdir", layout.gpgDir];
+}
+
+/** `installDependencies` for the build step: missing build dependencies installed as root, in this layout. */
+export function dependencyInstaller(layout: ContainerLayout) {
+  return (deps: readonly string[], log: BuildLog): Promise<void> =>
+    installMissingDependencies(deps, log, { pacman: pacmanCommand(layout), exec: layout.exec });
+}
 
 export class ContainerSetupError extends Error {
   override readonly name = "ContainerSetupError";
@@ -64,58 +124,128 @@ export function primaryFingerprints(colons: string): string[] {
   return result;
 }
 
-async function ensureBuildUser(log: BuildLog): Promise<void> {
-  if ((await execCommand(["id", "-u", BUILD_USER])).exitCode === 0) return;
-  log.note(`creating the unprivileged user ${BUILD_USER}`);
-  await execChecked(["useradd", "--create-home", "--user-group", BUILD_USER]);
+const toolEnv = { PATH: process.env.PATH, LC_ALL: "C.UTF-8" };
+
+/** Runs one preparation step; a failure says which step and keeps the tool's last lines. */
+async function step(
+  layout: ContainerLayout,
+  what: string,
+  argv: readonly string[],
+  options: ExecOptions = {},
+): Promise<ExecResult> {
+  const result = await layout.exec(argv, { env: toolEnv, ...options });
+  if (result.exitCode !== 0) {
+    throw new ContainerSetupError(`${what} failed: ${new CommandError(argv, result).message}`);
+  }
+  return result;
+}
+
+/** The one primary key fingerprint of `key`, read with gpg before anything in the container changes. */
+async function repoKeyFingerprint(key: string, keyFile: string, layout: ContainerLayout): Promise<string> {
+  if (!isArmoredPublicKey(key))
+    throw new ContainerSetupError("repo-key is not an armored OpenPGP public key");
+  writeFileSync(keyFile, key.endsWith("\n") ? key : `${key}\n`);
+  const shown = await step(
+    layout,
+    "reading repo-key",
+    ["gpg", "--batch", "--with-colons", "--show-keys", keyFile],
+    {
+      env: { ...toolEnv, HOME: layout.tempDir },
+    },
+  );
+  const fingerprints = primaryFingerprints(shown.stdout);
+  if (fingerprints.length !== 1) {
+    throw new ContainerSetupError(`repo-key must hold exactly one key, found ${fingerprints.length}`);
+  }
+  return fingerprints[0] as string;
+}
+
+async function ensureBuildUser(layout: ContainerLayout, log: BuildLog): Promise<void> {
+  if ((await layout.exec(["id", "-u", "--", layout.buildUser], { env: toolEnv })).exitCode === 0) return;
+  log.note(`creating the unprivileged user ${layout.buildUser}`);
+  await step(layout, `creating the user ${layout.buildUser}`, [
+    "useradd",
+    "--create-home",
+    "--user-group",
+    "--",
+    layout.buildUser,
+  ]);
 }
 
 /**
  * archlinux images ship without the keyring's private master key (each container must make its own),
  * and `--lsign-key` needs one: init makes it, populate re-signs the Arch master keys with it.
  */
-async function prepareKeyring(log: BuildLog): Promise<void> {
+async function prepareKeyring(layout: ContainerLayout, log: BuildLog): Promise<void> {
   log.note("initializing the pacman keyring");
-  await execChecked(["pacman-key", "--init"]);
-  await execChecked(["pacman-key", "--populate", "archlinux"]);
+  await step(layout, "initializing the pacman keyring", [...pacmanKeyCommand(layout), "--init"]);
+  await step(layout, "populating the archlinux keyring", [
+    ...pacmanKeyCommand(layout),
+    "--populate",
+    "archlinux",
+  ]);
 }
 
-async function trustRepoKey(key: string, tempDir: string, log: BuildLog): Promise<void> {
-  if (!isArmoredPublicKey(key))
-    throw new ContainerSetupError("repo-key is not an armored OpenPGP public key");
-  const file = join(tempDir, "arch-repo-key.asc");
-  writeFileSync(file, key.endsWith("\n") ? key : `${key}\n`);
-  const shown = await execChecked(["gpg", "--batch", "--with-colons", "--show-keys", file], {
-    env: { PATH: process.env.PATH, HOME: tempDir, LC_ALL: "C.UTF-8" },
-  });
-  const fingerprints = primaryFingerprints(shown.stdout);
-  if (fingerprints.length !== 1) {
-    throw new ContainerSetupError(`repo-key must hold exactly one key, found ${fingerprints.length}`);
-  }
-  const [fingerprint] = fingerprints as [string];
+async function trustRepoKey(keyFile: string, fingerprint: string, layout: ContainerLayout, log: BuildLog) {
   log.note(`trusting repository key ${fingerprint}`);
-  await execChecked(["pacman-key", "--add", file]);
-  await execChecked(["pacman-key", "--lsign-key", fingerprint]);
+  await step(layout, "adding repo-key to the pacman keyring", [
+    ...pacmanKeyCommand(layout),
+    "--add",
+    keyFile,
+  ]);
+  await step(layout, "signing repo-key locally", [...pacmanKeyCommand(layout), "--lsign-key", fingerprint]);
 }
 
-function addRepo(repo: RepoSettings, log: BuildLog, pacmanConf = "/etc/pacman.conf"): void {
-  if (readFileSync(pacmanConf, "utf8").includes(`\n[${repo.name}]\n`)) return;
+/** Name, URL and key of our repository, checked (and the key read) before the container changes. */
+async function checkRepo(repo: RepoSettings, layout: ContainerLayout) {
+  pacmanConfSection(repo);
+  const keyFile = join(layout.tempDir, "arch-repo-key.asc");
+  return { repo, keyFile, fingerprint: await repoKeyFingerprint(repo.key, keyFile, layout) };
+}
+
+function addRepo(repo: RepoSettings, layout: ContainerLayout, log: BuildLog): void {
+  if (readFileSync(layout.pacmanConf, "utf8").includes(`\n[${repo.name}]\n`)) return;
   log.note(`adding repository [${repo.name}] (${repo.url})`);
-  appendFileSync(pacmanConf, pacmanConfSection(repo));
+  appendFileSync(layout.pacmanConf, pacmanConfSection(repo));
 }
 
-export async function prepareContainer(repo: RepoSettings | undefined, tempDir: string, log: BuildLog) {
-  await ensureBuildUser(log);
-  await prepareKeyring(log);
-  if (repo !== undefined) {
-    await trustRepoKey(repo.key, tempDir, log);
-    addRepo(repo, log);
+/**
+ * Validates the repository settings first (nothing in the container changes for a bad repo-key), then
+ * the user, the keyring, our repository and `pacman -Syu --needed git`. A signature that does not verify
+ * (our DB signed by another key than repo-key, a tampered package) makes pacman, and so this, fail.
+ */
+export async function prepareContainer(
+  repo: RepoSettings | undefined,
+  layout: ContainerLayout,
+  log: BuildLog,
+): Promise<void> {
+  const trusted = repo === undefined ? undefined : await checkRepo(repo, layout);
+  await ensureBuildUser(layout, log);
+  await prepareKeyring(layout, log);
+  if (trusted !== undefined) {
+    await trustRepoKey(trusted.keyFile, trusted.fingerprint, layout, log);
+    addRepo(trusted.repo, layout, log);
   } else {
     log.note("no repository given: dependencies come from the official repositories only");
   }
   log.note("updating the system (pacman -Syu)");
-  await execChecked(["pacman", "-Syu", "--noconfirm", "--needed", "git"], {
-    env: { PATH: process.env.PATH, LC_ALL: "C.UTF-8" },
-    onOutput: (chunk) => log.write(chunk),
-  });
+  try {
+    await step(
+      layout,
+      "updating the system (pacman -Syu)",
+      [...pacmanCommand(layout), "-Syu", "--noconfirm", "--needed", "git"],
+      { onOutput: (chunk) => log.write(chunk) },
+    );
+  } catch (error) {
+    if (
+      repo !== undefined &&
+      error instanceof ContainerSetupError &&
+      /PGP|signature|key/i.test(error.message)
+    ) {
+      throw new ContainerSetupError(
+        `signature check failed: is repo-key the key [${repo.name}] is signed with? ${error.message}`,
+      );
+    }
+    throw error;
+  }
 }
