@@ -4,9 +4,9 @@
  *
  * Layout (keys inside the storage, which adds `S3_PREFIX`), like the original repo-add layout:
  *   ARCH/NAME-VERSION-ARCH.pkg.tar.zst (+ .sig)
- *   ARCH/REPO.db, ARCH/REPO.db.tar.zst, ARCH/REPO.files, ARCH/REPO.files.tar.zst (+ .sig of each)
- * repo-add makes `REPO.db` a symlink to `REPO.db.tar.zst`; object stores have no symlinks, so both names
- * are written with the same bytes.
+ *   ARCH/REPO.db, ARCH/REPO.db.tar.EXT, ARCH/REPO.files, ARCH/REPO.files.tar.EXT (+ .sig of each)
+ * where EXT follows `dbCompression` (zst by default, gz, xz). repo-add makes `REPO.db` a symlink to
+ * `REPO.db.tar.EXT`; object stores have no symlinks, so both names are written with the same bytes.
  *
  * Steps of one publish:
  *  1. read each package (our own reader), check its file name, sign it, build its desc entry (`%PGPSIG%`);
@@ -16,13 +16,28 @@
  *     the lease's fencing token right before the first DB PUT → delete superseded package files beyond
  *     KEEP_VERSIONS → release the lease.
  * Any failure before the DB PUTs leaves the old DB served untouched.
+ *
+ * gzip DBs last written by us (indexed gzip, see repo-db-splice.ts) are spliced, as `arch-repo-bot repo add`
+ * does: only the gzip members holding a changed entry are read, checked and recompressed, the others are
+ * copied, so a publish into a 5,000-package repository does not recompress 5,000 entries. Like repo-add (and
+ * the CLI), a splice does not re-check the entries it does not touch. Any other DB (zstd/xz, repo-add's gzip,
+ * .db and .files naming different entries, a touched member that does not hold what its index says) is read
+ * and checked whole, and rewritten whole, in the indexed form when gzip.
  */
 import { hostname } from "node:os";
 import { isValidPkgname } from "../arch/names.js";
 import type { DescEntry } from "../arch/types.js";
 import { vercmp } from "../arch/vercmp.js";
+import { detectCompression } from "../archive/compression.js";
+import { concatBytes } from "../archive/indexed-gzip.js";
 import { descEntryFromPackage, readPackageFile } from "../archive/package-file.js";
 import { readRepoDb, writeRepoDb } from "../archive/repo-db.js";
+import {
+  type IndexedRepoDb,
+  openIndexedRepoDb,
+  type RepoDbChange,
+  spliceRepoDb,
+} from "../archive/repo-db-splice.js";
 import type { LeaseStore } from "../build/state-store.js";
 import { parsePackageFilename } from "./package-filename.js";
 import type { Signer } from "./signer.js";
@@ -73,7 +88,8 @@ export interface RepositoryWriterOptions {
   readonly storageRetry?: Partial<RetryPolicy>;
   /** While other publish calls are still preparing, wait up to this long so their entries join the same rewrite. */
   readonly batchWaitMs?: number;
-  readonly dbCompression?: "zstd" | "gzip" | "xz";
+  /** zstd by default; gzip DBs are spliced instead of rewritten whole (see the top of this file). */
+  readonly dbCompression?: DbCompression;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -105,14 +121,22 @@ export class RepoDbUnreadableError extends PublishError {
 const REPO_NAME = /^[A-Za-z0-9@_+][A-Za-z0-9@._+-]*$/;
 const ARCH_NAME = /^[A-Za-z0-9_]+$/;
 
-export function repositoryKeys(repo: string, arch: string) {
+export type DbCompression = "zstd" | "gzip" | "xz";
+const aliasExtension: Record<DbCompression, string> = { zstd: "zst", gzip: "gz", xz: "xz" };
+
+/**
+ * The storage keys of a repository. The `.tar.EXT` aliases are named after the DB's compression, as repo-add
+ * names them (a gzip DB under `.tar.zst` would mislead anyone fetching the alias by hand).
+ */
+export function repositoryKeys(repo: string, arch: string, compression: DbCompression = "zstd") {
   const dir = `${arch}/`;
+  const ext = aliasExtension[compression];
   return {
     dir,
     db: `${dir}${repo}.db`,
-    dbAlias: `${dir}${repo}.db.tar.zst`,
+    dbAlias: `${dir}${repo}.db.tar.${ext}`,
     files: `${dir}${repo}.files`,
-    filesAlias: `${dir}${repo}.files.tar.zst`,
+    filesAlias: `${dir}${repo}.files.tar.${ext}`,
     leaseKey: `repo:${repo}:${arch}`,
   };
 }
@@ -146,6 +170,8 @@ export class RepositoryWriter {
   readonly #queues = new Map<string, RepoQueue>();
   /** DB rewrites done by this writer (all repositories); for tests and the benchmark. */
   rewriteCount = 0;
+  /** How many of those spliced an indexed gzip DB instead of rewriting it whole. */
+  splicedRewriteCount = 0;
 
   constructor(options: RepositoryWriterOptions) {
     this.#o = {
@@ -315,33 +341,15 @@ export class RepositoryWriter {
     arch: string,
     batch: readonly Waiter[],
   ): Promise<{ deleted: string[]; dbEntries: number }> {
-    const keys = repositoryKeys(repo, arch);
+    const keys = repositoryKeys(repo, arch, this.#o.dbCompression);
     const lease = await this.#acquire(keys.leaseKey);
     try {
-      // Read the current DB. REPO.files holds the desc entries and file lists; REPO.db is the fallback.
-      const current = await this.#readCurrent(keys);
-      const byName = new Map(current.map((e) => [e.name, e]));
-      const replaced: DescEntry[] = [];
-      for (const w of batch) {
-        for (const name of w.remove) {
-          const old = byName.get(name);
-          if (old) replaced.push(old);
-          byName.delete(name);
-        }
-        for (const { entry } of w.add) {
-          const old = byName.get(entry.name);
-          if (old && old.filename !== entry.filename) replaced.push(old);
-          byName.set(entry.name, entry);
-        }
-      }
-      const entries = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const filesDb = await writeRepoDb(entries, { compression: this.#o.dbCompression, files: true });
-      const db = await writeRepoDb(
-        entries.map(({ files: _files, ...rest }) => rest),
-        { compression: this.#o.dbCompression },
-      );
+      const change = netChange(batch);
+      const next = await this.#nextDbs(keys, change);
       const signer = this.#o.signDatabases ? this.#o.signer : undefined;
-      const [filesSig, dbSig] = signer ? await Promise.all([signer.sign(filesDb), signer.sign(db)]) : [];
+      const [filesSig, dbSig] = signer
+        ? await Promise.all([signer.sign(next.files), signer.sign(next.db)])
+        : [];
 
       // Fencing: a writer whose lease expired (paused process, slow storage) must not overwrite a newer DB.
       if (!(await this.#o.leases.holdsLease(keys.leaseKey, this.#o.owner, lease.token, this.#o.now()))) {
@@ -350,55 +358,121 @@ export class RepositoryWriter {
         );
       }
       this.rewriteCount++;
+      if (next.spliced) this.splicedRewriteCount++;
       // The signature goes up just before its DB so the window where they disagree is as short as possible.
       const dbType = "application/octet-stream";
       const nocache = "no-cache";
       for (const [key, bytes, sig] of [
-        [keys.files, filesDb, filesSig],
-        [keys.filesAlias, filesDb, filesSig],
-        [keys.db, db, dbSig],
-        [keys.dbAlias, db, dbSig],
+        [keys.files, next.files, filesSig],
+        [keys.filesAlias, next.files, filesSig],
+        [keys.db, next.db, dbSig],
+        [keys.dbAlias, next.db, dbSig],
       ] as const) {
         if (sig) await this.#put(`${key}.sig`, sig, "application/pgp-signature", nocache);
         await this.#put(key, bytes, dbType, nocache);
       }
 
-      const deleted = await this.#pruneOld(keys.dir, entries, replaced, arch);
-      return { deleted, dbEntries: entries.length };
+      const previous = next.previousCompression;
+      if (previous && previous !== this.#o.dbCompression) {
+        // The compression changed (DB_COMPRESSION was switched): the old `.tar.EXT` aliases would keep
+        // serving the last DB of the old compression, so they go once the new DB is in place.
+        const old = repositoryKeys(repo, arch, previous);
+        for (const key of [old.filesAlias, old.dbAlias]) {
+          await this.#retry(`delete ${key}`, () => this.#o.storage.delete(`${key}.sig`));
+          await this.#retry(`delete ${key}`, () => this.#o.storage.delete(key));
+        }
+      }
+
+      const touched = new Set([...change.superseded, ...next.dropped]);
+      const deleted = await this.#pruneOld(keys.dir, change, touched, arch);
+      return { deleted, dbEntries: next.dbEntries };
     } finally {
       await this.#o.leases.releaseLease(keys.leaseKey, this.#o.owner, lease.token).catch(() => undefined);
     }
   }
 
-  async #readCurrent(keys: ReturnType<typeof repositoryKeys>): Promise<DescEntry[]> {
-    for (const key of [keys.files, keys.db]) {
-      const bytes = await this.#retry(`get ${key}`, () => this.#o.storage.get(key));
-      if (bytes === undefined) continue;
-      let read: Awaited<ReturnType<typeof readRepoDb>>;
-      try {
-        read = await readRepoDb(bytes);
-      } catch (e) {
-        throw new RepoDbUnreadableError(`${key}: ${(e as Error).message}`, { cause: e });
-      }
-      if (read.errors.length > 0) {
-        const first = read.errors[0] as { path: string; message: string };
-        throw new RepoDbUnreadableError(
-          `${key}: ${read.errors.length} unreadable entries (first: ${first.path}: ${first.message}); not rewriting it`,
-        );
-      }
-      return read.entries;
+  /**
+   * The new `.db` and `.files` bytes: spliced when both are indexed gzip naming the same entries, else the
+   * current entries read whole (REPO.files holds the desc entries and file lists; REPO.db is the fallback),
+   * changed and written whole. Nothing is written here.
+   */
+  async #nextDbs(keys: ReturnType<typeof repositoryKeys>, change: NetChange): Promise<NextDbs> {
+    const gzip = this.#o.dbCompression === "gzip";
+    // Only a gzip writer can splice, and a splice needs both DBs: fetch them together. Other writers fetch
+    // REPO.db only when REPO.files is missing, as before.
+    const [filesBytes, dbBytes] = await Promise.all([
+      this.#get(keys.files),
+      gzip ? this.#get(keys.db) : Promise.resolve(undefined),
+    ]);
+    if (gzip && filesBytes && dbBytes) {
+      const spliced = await spliceBoth(dbBytes, filesBytes, change);
+      if (spliced) return spliced;
     }
-    return [];
+    const stored =
+      filesBytes !== undefined
+        ? { key: keys.files, bytes: filesBytes }
+        : { key: keys.db, bytes: dbBytes ?? (await this.#get(keys.db)) };
+    const current = await this.#readWhole(stored);
+    const previous = stored.bytes && detectCompression(stored.bytes);
+    const byName = new Map(current.map((e) => [e.name, e]));
+    const dropped: string[] = [];
+    for (const name of change.remove) {
+      if (byName.delete(name)) dropped.push(name);
+    }
+    for (const entry of change.add) {
+      const old = byName.get(entry.name);
+      if (old && old.filename !== entry.filename) dropped.push(old.name);
+      byName.set(entry.name, entry);
+    }
+    const entries = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const files = await writeRepoDb(entries, { compression: this.#o.dbCompression, files: true });
+    const db = await writeRepoDb(
+      entries.map(({ files: _files, ...rest }) => rest),
+      { compression: this.#o.dbCompression },
+    );
+    return {
+      db,
+      files,
+      dbEntries: entries.length,
+      dropped,
+      spliced: false,
+      ...(previous === "zstd" || previous === "gzip" || previous === "xz"
+        ? { previousCompression: previous }
+        : {}),
+    };
+  }
+
+  #get(key: string): Promise<Uint8Array | undefined> {
+    return this.#retry(`get ${key}`, () => this.#o.storage.get(key));
+  }
+
+  async #readWhole(current: { key: string; bytes: Uint8Array | undefined }): Promise<DescEntry[]> {
+    const { key, bytes } = current;
+    if (bytes === undefined) return [];
+    let read: Awaited<ReturnType<typeof readRepoDb>>;
+    try {
+      read = await readRepoDb(bytes);
+    } catch (e) {
+      throw new RepoDbUnreadableError(`${key}: ${(e as Error).message}`, { cause: e });
+    }
+    if (read.errors.length > 0) {
+      const first = read.errors[0] as { path: string; message: string };
+      throw new RepoDbUnreadableError(
+        `${key}: ${read.errors.length} unreadable entries (first: ${first.path}: ${first.message}); not rewriting it`,
+      );
+    }
+    return read.entries;
   }
 
   /**
    * Deletes package files (and signatures) of the touched names that the new DB no longer names, keeping
-   * the newest `keepVersions` of them so users can downgrade from the cache-less repo.
+   * the newest `keepVersions` of them so users can downgrade from the cache-less repo. A touched name's
+   * entry in the new DB is the one this batch added or none, so the batch's file names are all the new DB
+   * names for them (a splice never reads the untouched entries).
    */
-  async #pruneOld(dir: string, entries: readonly DescEntry[], replaced: readonly DescEntry[], arch: string) {
-    if (replaced.length === 0) return [];
-    const inDb = new Set(entries.map((e) => e.filename));
-    const touched = new Set(replaced.map((e) => e.name));
+  async #pruneOld(dir: string, change: NetChange, touched: ReadonlySet<string>, arch: string) {
+    if (touched.size === 0) return [];
+    const inDb = new Set(change.add.map((e) => e.filename));
     const listing = await this.#retry(`list ${dir}`, () => this.#o.storage.list(dir));
     const byName = new Map<string, { key: string; version: string }[]>();
     for (const o of listing) {
@@ -469,6 +543,79 @@ export class RepositoryWriter {
   }
 }
 
+/** A batch's publishes and removals applied in order: what the DB must gain and lose. */
+interface NetChange extends RepoDbChange {
+  /** Names whose entry from earlier in the batch was replaced (by another file) or removed in the batch. */
+  readonly superseded: readonly string[];
+}
+
+function netChange(batch: readonly Waiter[]): NetChange {
+  const add = new Map<string, DescEntry>();
+  const remove = new Set<string>();
+  const superseded = new Set<string>();
+  for (const w of batch) {
+    for (const name of w.remove) {
+      if (add.delete(name)) superseded.add(name);
+      remove.add(name);
+    }
+    for (const { entry } of w.add) {
+      const earlier = add.get(entry.name);
+      if (earlier && earlier.filename !== entry.filename) superseded.add(entry.name);
+      add.set(entry.name, entry);
+      remove.delete(entry.name);
+    }
+  }
+  return { add: [...add.values()], remove: [...remove], superseded: [...superseded] };
+}
+
+interface NextDbs {
+  readonly db: Uint8Array;
+  readonly files: Uint8Array;
+  readonly dbEntries: number;
+  /** Names whose entry in the current DB was removed or replaced by another file. */
+  readonly dropped: readonly string[];
+  readonly spliced: boolean;
+  /** The compression of the DB read whole (a spliced DB was gzip, as the writer's). */
+  readonly previousCompression?: DbCompression;
+}
+
+/**
+ * Both DBs with `change` spliced in; undefined when they are not both indexed gzip naming the same entries
+ * (the same check as the CLI's `repo add`), or a member to rewrite is damaged: the caller reads them whole.
+ */
+async function spliceBoth(
+  dbBytes: Uint8Array,
+  filesBytes: Uint8Array,
+  change: NetChange,
+): Promise<NextDbs | undefined> {
+  const db = openIndexedRepoDb(dbBytes);
+  const files = db && openIndexedRepoDb(filesBytes);
+  if (!db || !files || !sameEntries(db, files)) return undefined;
+  const [newDb, newFiles] = await Promise.all([
+    spliceRepoDb(db, change),
+    spliceRepoDb(files, change, { files: true }),
+  ]);
+  if (!newDb || !newFiles) return undefined;
+  const added = new Set(change.add.map((e) => e.filename));
+  let dbEntries = db.entries.size;
+  for (const name of change.remove) if (db.entries.has(name)) dbEntries--;
+  for (const e of change.add) if (!db.entries.has(e.name)) dbEntries++;
+  return {
+    db: concatBytes(newDb.parts),
+    files: concatBytes(newFiles.parts),
+    dbEntries,
+    // Re-publishing the same file is no replacement: its file stays (as in the whole rewrite).
+    dropped: newFiles.removed.filter((e) => !added.has(e.filename)).map((e) => e.name),
+    spliced: true,
+  };
+}
+
+function sameEntries(a: IndexedRepoDb, b: IndexedRepoDb): boolean {
+  if (a.entries.size !== b.entries.size) return false;
+  for (const [name, e] of a.entries) if (b.entries.get(name)?.version !== e.version) return false;
+  return true;
+}
+
 const contentTypes: Record<string, string> = {
   ".zst": "application/zstd",
   ".xz": "application/x-xz",
@@ -495,4 +642,16 @@ export function keepVersionsFromEnv(env: NodeJS.ProcessEnv): number {
   if (!/^\d+$/.test(raw))
     throw new PublishError(`KEEP_VERSIONS must be a whole number, not ${JSON.stringify(raw)}`);
   return Number(raw);
+}
+
+/**
+ * `DB_COMPRESSION` (gzip, zstd or xz). The app's default is gzip, as Arch's own repositories use: the writer
+ * then splices its indexed gzip members (only the touched part of a 5,000-package DB is recompressed); zstd and xz
+ * DBs are rewritten whole on every publish.
+ */
+export function dbCompressionFromEnv(env: NodeJS.ProcessEnv): DbCompression {
+  const raw = env.DB_COMPRESSION?.trim();
+  if (!raw) return "gzip";
+  if (raw === "gzip" || raw === "zstd" || raw === "xz") return raw;
+  throw new PublishError(`DB_COMPRESSION must be gzip, zstd or xz, not ${JSON.stringify(raw)}`);
 }

@@ -1,7 +1,8 @@
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
+import { detectCompression } from "../../src/archive/compression.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import { publisherFromEnv } from "../../src/publish/from-env.js";
 import { FsStorage } from "../../src/publish/fs-storage.js";
@@ -81,16 +82,21 @@ describe("publisherFromEnv", () => {
         "arb-env-1.0-1-x86_64.pkg.tar.zst.sig",
         "envrepo.db",
         "envrepo.db.sig",
-        "envrepo.db.tar.zst",
-        "envrepo.db.tar.zst.sig",
+        "envrepo.db.tar.gz",
+        "envrepo.db.tar.gz.sig",
         "envrepo.files",
         "envrepo.files.sig",
-        "envrepo.files.tar.zst",
-        "envrepo.files.tar.zst.sig",
+        "envrepo.files.tar.gz",
+        "envrepo.files.tar.gz.sig",
       ]);
+      // The default is gzip, as Arch's own repositories (and the spliceable format).
+      expect(detectCompression(readFileSync(join(dataDir, "repo", "x86_64", "envrepo.db")))).toBe("gzip");
       await expect(
         publisherFromEnv({ ...env, KEEP_VERSIONS: "x" }, new FileStateStore(dataDir)),
       ).rejects.toThrow(/KEEP_VERSIONS/);
+      await expect(
+        publisherFromEnv({ ...env, DB_COMPRESSION: "bzip2" }, new FileStateStore(dataDir)),
+      ).rejects.toThrow(/DB_COMPRESSION must be gzip, zstd or xz/);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
