@@ -14,7 +14,9 @@ import { guardFromEnv } from "./handlers/guard.js";
 import { handleInstallation } from "./handlers/installation.js";
 import { handleIssueComment } from "./handlers/issue-comment.js";
 import { PendingPushes } from "./handlers/pending-pushes.js";
+import { PendingRebuilds } from "./handlers/pending-rebuilds.js";
 import { handlePush, planPush, reportPlanningFailure } from "./handlers/push.js";
+import { planRebuildComment, reportRebuildFailure } from "./handlers/rebuild-comment.js";
 import type { AppRuntime } from "./handlers/runtime.js";
 import { handleWorkflowJob, handleWorkflowRun } from "./handlers/workflow-job.js";
 import { probotInstallations, ScheduledChecks } from "./maintain/scheduled-checks.js";
@@ -77,10 +79,23 @@ export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
         store: deps.store,
         clock: deps.clock,
         logger: robot.log,
+        doneRetentionMs: deps.deliveryTtlMs,
         ports: {
           octokit: async (installationId) => (await robot.auth(installationId)) as Octokit,
           plan: (pending, octokit) => planPush(runtime, octokit, pending, robot.log),
           reportFailure: reportPlanningFailure,
+        },
+      });
+      // `/rebuild` commands, stored the same way before their background planning.
+      const pendingRebuilds: PendingRebuilds = new PendingRebuilds({
+        store: deps.store,
+        clock: deps.clock,
+        logger: robot.log,
+        doneRetentionMs: deps.deliveryTtlMs,
+        ports: {
+          octokit: async (installationId) => (await robot.auth(installationId)) as Octokit,
+          plan: (pending, octokit) => planRebuildComment(runtime, octokit, pending),
+          reportFailure: reportRebuildFailure,
         },
       });
       const runtime: AppRuntime = {
@@ -89,17 +104,20 @@ export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
         tasks,
         metrics,
         pendingPushes,
+        pendingRebuilds,
         ...(guard ? { guard } : {}),
       };
       if (options.resume ?? true) {
         tasks.run("resuming unfinished builds", () => builds.resume());
         tasks.run("replaying pending pushes", () => pendingPushes.replay());
+        tasks.run("replaying pending rebuilds", () => pendingRebuilds.replay());
       }
       const tickMs = options.tickMs ?? 60_000;
       if (tickMs > 0)
         setInterval(() => {
           tasks.run("build tick", () => builds.tick());
           tasks.run("pending pushes tick", () => pendingPushes.replay());
+          tasks.run("pending rebuilds tick", () => pendingRebuilds.replay());
         }, tickMs).unref();
       options.onReady?.(runtime);
       return runtime;

@@ -18,6 +18,7 @@ import {
   RepoDbEntries,
   renderMaintenanceReport,
 } from "../maintain/update-check.js";
+import { resolveAurRef } from "../resolve/aur-git-ref.js";
 import { createPlanServices } from "../resolve/make-plan.js";
 import { ourRepoLocation } from "../resolve/our-repo.js";
 import { plannerSettings } from "../resolve/settings.js";
@@ -138,6 +139,8 @@ async function run(argv: readonly string[], io: CliIO, deps: CheckUpdatesCommand
       metapackageDepends: depends,
       store,
       vcsHeadMoved: gitHeadChecker(deps.fetch),
+      // Like the app: a PKGBUILD changed on the AUR without a version change is seen by its git commit.
+      aurCommit: (pkgbase) => resolveAurRef(settings.aurUrl, pkgbase, deps.fetch),
       settings: maintenance,
       ...(deps.now ? { now: deps.now } : {}),
     });

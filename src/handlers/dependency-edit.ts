@@ -11,15 +11,8 @@ import { evaluatePkgbuild, PkgbuildError } from "../arch/pkgbuild/index.js";
 import { packageMetas } from "../arch/srcinfo.js";
 import type { PackageMeta } from "../arch/types.js";
 import type { RepoConfig } from "../config/repo-config.js";
-import {
-  acknowledgeComment,
-  type DependencyEditCommand,
-  invalidDependencyEditReply,
-  notAllowedReply,
-  replyToIssue,
-} from "../github/comments.js";
+import { type DependencyEditCommand, invalidDependencyEditReply } from "../github/comments.js";
 import { httpStatus, type Octokit } from "../github/octokit.js";
-import { hasWriteAccess } from "../github/permissions.js";
 import {
   branchHead,
   commitFile,
@@ -37,8 +30,9 @@ import {
   type DependencyEditResult,
   removeDependency,
 } from "../maintain/add-dependency.js";
+import { acceptComment, commandConfig } from "./command-preamble.js";
 import type { PackageOrigin, PlannerPort } from "./deps.js";
-import { type AppRuntime, firstDelivery, loadConfig } from "./runtime.js";
+import type { AppRuntime } from "./runtime.js";
 
 type ValidEdit = Exclude<DependencyEditCommand, { kind: "invalid" }>;
 
@@ -47,46 +41,31 @@ export async function handleDependencyEdit(
   runtime: AppRuntime,
   command: DependencyEditCommand,
 ): Promise<void> {
-  if (!(await firstDelivery(context, runtime))) return;
+  const accepted = await acceptComment(context, runtime, command, {
+    invalid: (invalid) => invalidDependencyEditReply(invalid.command, invalid.problems),
+    request: (edit) => `${edit.kind} packages`,
+  });
+  if (!accepted) return;
   const { payload } = context;
-  const { owner, repo } = context.repo();
-  const octokit = context.octokit as Octokit;
-  const issue = payload.issue.number;
-  const reply = (body: string) => replyToIssue(octokit, owner, repo, issue, body);
-
-  if (command.kind === "invalid") {
-    await reply(invalidDependencyEditReply(command.command, command.problems));
-    return;
-  }
-  await acknowledgeComment(octokit, owner, repo, payload.comment.id);
-  const login = payload.comment.user?.login ?? payload.sender.login;
-  if (!(await hasWriteAccess(octokit, owner, repo, login))) {
-    await reply(notAllowedReply(login, `${command.kind} packages`));
-    return;
-  }
-  const loaded = await loadConfig(context);
-  if (loaded.kind !== "ok") {
-    await reply(
-      loaded.kind === "missing" ? "This repository has no `.github/arch-repo.yml` yet." : loaded.message,
-    );
-    return;
-  }
+  const { command: edit, owner, repo, issue, octokit, login, reply } = accepted;
+  const config = await commandConfig(context, reply);
+  if (!config) return;
   const request: DependencyEditRequest = {
     owner,
     repo,
     defaultBranch: payload.repository.default_branch,
-    config: loaded.config,
-    command,
+    config,
+    command: edit,
     requester: login,
     commentUrl: payload.comment.html_url,
   };
-  runtime.tasks.run(`/${command.kind} in ${owner}/${repo}#${issue}`, async () => {
+  runtime.tasks.run(`/${edit.kind} in ${owner}/${repo}#${issue}`, async () => {
     try {
       await reply(await editDependency(octokit, runtime.deps.planner, request));
     } catch (error) {
       // The requester must not be left waiting on a 👀; the details go to the log.
       await reply(
-        `Sorry, something went wrong while trying to ${command.kind} ${code(command.name)}: ${code(
+        `Sorry, something went wrong while trying to ${edit.kind} ${code(edit.name)}: ${code(
           (error as Error).message.slice(0, 300),
         )}. Nothing was changed.`,
       );

@@ -8,26 +8,18 @@
 import type { Context } from "probot";
 import {
   type ApprovalCommand,
-  acknowledgeComment,
   approvalReply,
   invalidApprovalReply,
   invalidCommandReply,
-  notAllowedReply,
   parseApprovalCommand,
   parseDependencyEditCommand,
   parseRebuildCommand,
-  rebuildAcceptedReply,
-  replyToIssue,
 } from "../github/comments.js";
-import type { Octokit } from "../github/octokit.js";
-import { hasWriteAccess } from "../github/permissions.js";
+import { acceptComment, commandConfig } from "./command-preamble.js";
 import { handleDependencyEdit } from "./dependency-edit.js";
 import { saveRepoSettings } from "./github-ports.js";
 import { decideHeldJob, findHeldJob } from "./guard.js";
-import { startRebuild } from "./rebuild.js";
-import { type AppRuntime, firstDelivery, loadConfig } from "./runtime.js";
-
-const RETRYABLE = new Set(["failed", "skipped", "cancelled"]);
+import type { AppRuntime } from "./runtime.js";
 
 export async function handleIssueComment(
   context: Context<"issue_comment.created">,
@@ -46,67 +38,42 @@ export async function handleIssueComment(
     if (edit) await handleDependencyEdit(context, runtime, edit);
     return;
   }
-  if (!(await firstDelivery(context, runtime))) return;
-  const { owner, repo } = context.repo();
-  const octokit = context.octokit as Octokit;
-  const issue = payload.issue.number;
-  const reply = (body: string) => replyToIssue(octokit, owner, repo, issue, body);
-
-  if (command.kind === "invalid") {
-    await reply(invalidCommandReply(command.problems));
-    return;
-  }
-  await acknowledgeComment(octokit, owner, repo, payload.comment.id);
-  const login = payload.comment.user?.login ?? payload.sender.login;
-  if (!(await hasWriteAccess(octokit, owner, repo, login))) {
-    await reply(notAllowedReply(login));
-    return;
-  }
-  const loaded = await loadConfig(context);
-  if (loaded.kind !== "ok") {
-    await reply(
-      loaded.kind === "missing" ? "This repository has no `.github/arch-repo.yml` yet." : loaded.message,
-    );
-    return;
-  }
-  const config = loaded.config;
+  const asked = await acceptComment(context, runtime, command, {
+    invalid: (invalid) => invalidCommandReply(invalid.problems),
+    request: () => "rebuild packages",
+  });
+  if (!asked) return;
+  const { command: rebuild, owner, repo, issue, octokit, reply } = asked;
+  const config = await commandConfig(context, reply);
+  if (!config) return;
   await saveRepoSettings(runtime.deps.store, owner, repo, config);
   const branch = payload.repository.default_branch;
-  const checksUrl = (sha: string) => `${payload.repository.html_url}/commit/${sha}/checks`;
-
-  runtime.tasks.run(`/rebuild in ${owner}/${repo}#${issue}`, async () => {
-    if (command.kind === "rebuild-failed") {
-      const [latest] = await runtime.deps.store.listBuilds({ owner, name: repo, branch, limit: 1 });
-      const failed = latest
-        ? (await runtime.deps.store.listJobs(latest.id)).filter((j) => RETRYABLE.has(j.state))
-        : [];
-      if (!latest || failed.length === 0) {
-        await reply("Nothing failed in the last build.");
-        return;
-      }
-      const retried = await runtime.builds.retry(
-        latest.id,
-        failed.map((j) => j.pkgbase),
-      );
-      await reply(rebuildAcceptedReply(retried.map((j) => ({ ...j, link: checksUrl(latest.headSha) }))));
-      return;
-    }
-    const outcome = await startRebuild(runtime, octokit, {
-      owner,
-      repo,
-      ...(payload.installation?.id !== undefined ? { installationId: payload.installation.id } : {}),
-      branch,
-      config,
-      names: command.names,
-    });
-    if (outcome.kind === "not-started") {
-      await reply(`I can't rebuild that: ${outcome.reason}`);
-      return;
-    }
-    await reply(
-      rebuildAcceptedReply(outcome.jobs.map((j) => ({ ...j, link: checksUrl(outcome.build.headSha) }))),
-    );
+  // Stored (a pending rebuild, claimed by this instance) before the background planning, so a crash after the 👀
+  // does not lose the command: the reconciler plans it again (pending-rebuilds.ts).
+  const installationId = payload.installation?.id;
+  if (installationId === undefined) {
+    context.log.warn(`${owner}/${repo}: /rebuild without an installation id, ignored`);
+    return;
+  }
+  const accepted = await runtime.pendingRebuilds.accept({
+    deliveryId: context.id,
+    receivedAt: runtime.deps.clock(),
+    installationId,
+    owner,
+    repo,
+    branch,
+    issue,
+    htmlUrl: payload.repository.html_url,
+    config,
+    command:
+      rebuild.kind === "rebuild-failed"
+        ? { kind: "rebuild-failed" }
+        : { kind: "rebuild", names: rebuild.names },
   });
+  if (!accepted) return;
+  runtime.tasks.run(`/rebuild in ${owner}/${repo}#${issue}`, () =>
+    runtime.pendingRebuilds.process(accepted, octokit),
+  );
 }
 
 /** `/approve NAME...` or `/reject NAME...`: the newest open build holding each name decides. */
@@ -115,28 +82,18 @@ async function handleApprovalCommand(
   runtime: AppRuntime,
   command: ApprovalCommand,
 ): Promise<void> {
-  if (!(await firstDelivery(context, runtime))) return;
+  const accepted = await acceptComment(context, runtime, command, {
+    invalid: (invalid) => invalidApprovalReply(invalid.problems),
+    request: () => "approve or reject packages",
+  });
+  if (!accepted) return;
   const { payload } = context;
-  const { owner, repo } = context.repo();
-  const octokit = context.octokit as Octokit;
-  const issue = payload.issue.number;
-  const reply = (body: string) => replyToIssue(octokit, owner, repo, issue, body);
-
-  if (command.kind === "invalid") {
-    await reply(invalidApprovalReply(command.problems));
-    return;
-  }
-  await acknowledgeComment(octokit, owner, repo, payload.comment.id);
-  const login = payload.comment.user?.login ?? payload.sender.login;
-  if (!(await hasWriteAccess(octokit, owner, repo, login))) {
-    await reply(notAllowedReply(login, "approve or reject packages"));
-    return;
-  }
-  const verdict = command.kind;
+  const { command: decision, owner, repo, issue, login, reply } = accepted;
+  const verdict = decision.kind;
   const checksUrl = (sha: string) => `${payload.repository.html_url}/commit/${sha}/checks`;
   runtime.tasks.run(`/${verdict} in ${owner}/${repo}#${issue}`, async () => {
     const items: Parameters<typeof approvalReply>[1][number][] = [];
-    for (const name of command.names) {
+    for (const name of decision.names) {
       const held = await findHeldJob(runtime.deps.store, { owner, name: repo }, name);
       const outcome = held
         ? await decideHeldJob(runtime, held, verdict, login)

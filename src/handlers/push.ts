@@ -24,8 +24,12 @@ export async function handlePush(context: Context<"push">, runtime: AppRuntime):
   const { owner, repo } = context.repo();
   const octokit = context.octokit as Octokit;
 
-  // 2. Redelivery → no-op.
-  if (!(await firstDelivery(context, runtime))) return;
+  // 2. Redelivery of an accepted push → no-op, before any GitHub request. The pending-push record (step 5) is
+  // the guard: it is written only if absent, so there is no "delivery seen" mark a crash could separate from it.
+  if (await runtime.pendingPushes.known(context.id)) {
+    context.log.info(`delivery ${context.id} (push) seen before: ignored`);
+    return;
+  }
 
   // 3. Config: missing → not ours to build; invalid → a failing check run that says what to fix.
   const loaded = await loadConfig(context);
@@ -34,6 +38,8 @@ export async function handlePush(context: Context<"push">, runtime: AppRuntime):
     return;
   }
   if (loaded.kind === "invalid") {
+    // No pending push is stored for it, so the delivery mark keeps a redelivery from reporting twice.
+    if (!(await firstDelivery(context, runtime))) return;
     await reportProblem(octokit, owner, repo, payload.after, "Invalid .github/arch-repo.yml", loaded.message);
     return;
   }
@@ -50,8 +56,6 @@ export async function handlePush(context: Context<"push">, runtime: AppRuntime):
   await saveRepoSettings(runtime.deps.store, owner, repo, config);
 
   // 5. Stored before the answer (a pending push, claimed by this instance), planned after it.
-  // A crash between recording the delivery (step 2) and this write still loses the push: only a config read lies
-  // between them.
   const installationId = payload.installation?.id;
   if (installationId === undefined) {
     context.log.warn(`${owner}/${repo}: push without an installation id, ignored`);
@@ -78,7 +82,7 @@ export async function handlePush(context: Context<"push">, runtime: AppRuntime):
     push,
   });
   if (!accepted) {
-    context.log.info(`delivery ${context.id}: this push is pending already`);
+    context.log.info(`delivery ${context.id} (push) seen before: ignored`);
     return;
   }
   runtime.tasks.run(`push ${owner}/${repo}@${payload.after}`, () =>

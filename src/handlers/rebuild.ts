@@ -65,11 +65,27 @@ export type RebuildOutcome =
   | { readonly kind: "started"; readonly build: Build; readonly jobs: readonly PlannedJob[] }
   | { readonly kind: "not-started"; readonly reason: string };
 
+/** A rebuild planned but not started yet: `start` persists and dispatches it. */
+export type PlannedRebuild =
+  | { readonly kind: "planned"; readonly jobs: readonly PlannedJob[]; start(): Promise<Build> }
+  | { readonly kind: "not-started"; readonly reason: string };
+
 export async function startRebuild(
   runtime: AppRuntime,
   octokit: Octokit,
   request: RebuildRequest,
 ): Promise<RebuildOutcome> {
+  const planned = await planRebuild(runtime, octokit, request);
+  if (planned.kind === "not-started") return planned;
+  return { kind: "started", build: await planned.start(), jobs: planned.jobs };
+}
+
+/** Plans a rebuild without acting on GitHub (a pending `/rebuild` commits its claim before it starts). */
+export async function planRebuild(
+  runtime: AppRuntime,
+  octokit: Octokit,
+  request: RebuildRequest,
+): Promise<PlannedRebuild> {
   const { owner, repo, branch, config, names } = request;
   const repoName = config.branches[branch];
   if (repoName === undefined) {
@@ -115,20 +131,23 @@ export async function startRebuild(
     planned.map((job) => applyRebuildOverride(job, request.overrides?.get(job.pkgbase))),
     config,
   );
-  const build = await runtime.builds.startBuild(jobs, {
-    repository: {
-      owner,
-      name: repo,
-      ...(request.installationId !== undefined ? { installationId: request.installationId } : {}),
-    },
-    branch,
-    repo: repoName,
-    headSha: sha,
-    maxParallel: config.maxParallel,
-    jobTimeoutMs: config.jobTimeoutMinutes * 60_000,
-  });
-  runtime.metrics?.buildsTotal.inc({ trigger: request.trigger ?? "rebuild" });
-  return { kind: "started", build, jobs };
+  const start = async (): Promise<Build> => {
+    const build = await runtime.builds.startBuild(jobs, {
+      repository: {
+        owner,
+        name: repo,
+        ...(request.installationId !== undefined ? { installationId: request.installationId } : {}),
+      },
+      branch,
+      repo: repoName,
+      headSha: sha,
+      maxParallel: config.maxParallel,
+      jobTimeoutMs: config.jobTimeoutMinutes * 60_000,
+    });
+    runtime.metrics?.buildsTotal.inc({ trigger: request.trigger ?? "rebuild" });
+    return build;
+  };
+  return { kind: "planned", jobs, start };
 }
 
 /** The branch head commit and the text of every PKGBUILD in its tree. */

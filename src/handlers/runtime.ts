@@ -6,6 +6,7 @@ import type { SupplyChainGuard } from "../guard/index.js";
 import type { AppMetrics } from "../web/metrics.js";
 import type { AppDeps, BackgroundTasks } from "./deps.js";
 import type { PendingPushes } from "./pending-pushes.js";
+import type { PendingRebuilds } from "./pending-rebuilds.js";
 
 export interface AppRuntime {
   readonly deps: AppDeps;
@@ -13,6 +14,8 @@ export interface AppRuntime {
   readonly tasks: BackgroundTasks;
   /** Pushes stored before the webhook answer and planned after it (replayed after a crash). */
   readonly pendingPushes: PendingPushes;
+  /** `/rebuild` commands stored before their background planning (replayed after a crash). */
+  readonly pendingRebuilds: PendingRebuilds;
   /** The supply-chain guard (issue 9); without one, AUR jobs are dispatched unchecked. */
   readonly guard?: SupplyChainGuard;
   /** Where builds started are counted (`arb_builds_total`); the app passes `appMetrics` unless told otherwise. */

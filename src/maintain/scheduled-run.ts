@@ -304,6 +304,8 @@ async function checkBranch(ctx: RunContext, branch: string, repoName: string): P
       metapackageDepends: metaPackages.flatMap((p) => [...p.depends, ...p.makedepends, ...p.checkdepends]),
       store: runtime.deps.store,
       ...(maintenance.vcsHeadMoved ? { vcsHeadMoved: maintenance.vcsHeadMoved } : {}),
+      // Silent AUR changes: the pkgbase's current AUR git commit against the one we built (publish-records.ts).
+      aurCommit: (pkgbase) => runtime.deps.planner.aurRef(pkgbase),
       ...(sonameBroken ? { sonameBroken } : {}),
       settings: config.updates,
       now: runtime.deps.clock,

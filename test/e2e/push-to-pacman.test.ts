@@ -15,22 +15,18 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { zipSync } from "fflate";
 import type { Probot } from "probot";
-import { createApp } from "../../src/app.js";
-import { parseDepSpec } from "../../src/arch/depspec.js";
 import { readRepoDb } from "../../src/archive/repo-db.js";
 import type { BuildResult, MatrixEntry } from "../../src/build/contracts.js";
 import { DynamoDbStateStore } from "../../src/build/dynamodb-state-store.js";
 import type { Build } from "../../src/build/model.js";
 import { buildCommand } from "../../src/cli/build.js";
 import { memoryIO } from "../../src/cli/io.js";
-import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
+import type { AppDeps } from "../../src/handlers/deps.js";
 import { createPublishPort } from "../../src/handlers/publish-port.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
 import { RepositoryWriter } from "../../src/publish/repo-writer.js";
@@ -39,8 +35,14 @@ import { generateSigningKey, OpenPgpSigner } from "../../src/publish/signer.js";
 import type { RepoStorage } from "../../src/publish/storage.js";
 import { HttpAurClient } from "../../src/resolve/aur-client.js";
 import { PackageIndex } from "../../src/resolve/package-index.js";
-import { planBuilds } from "../../src/resolve/planner.js";
-import { pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
+import {
+  type ArtifactBlobServer,
+  availableIn,
+  plannerOver,
+  serveArtifact,
+  startArtifactBlobServer,
+} from "../helpers/app-fixtures.js";
+import { loadTestApp, pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
 import { type FakeAur, startAurServer } from "../helpers/aur-server.js";
 import { type LocalDynamo, startDynalite } from "../helpers/dynalite.js";
 import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
@@ -101,9 +103,7 @@ let gpgDir: string;
 let mock: GitHubMock;
 let runtime: AppRuntime;
 let probot: Probot;
-let blob: Server;
-let blobUrl: string;
-const blobs = new Map<string, Uint8Array>();
+let blob: ArtifactBlobServer;
 
 async function ourDb() {
   const bytes = await storage.get(`${ARCH}/${REPO_NAME}.db`);
@@ -136,35 +136,16 @@ beforeAll(async () => {
   await run("pacman-key", ["--gpgdir", gpgDir, "--add", pub]);
   await run("pacman-key", ["--gpgdir", gpgDir, "--lsign-key", signer.fingerprint]);
 
-  blob = createServer((req, res) => {
-    const bytes = blobs.get(new URL(req.url ?? "/", "http://x").pathname);
-    if (!bytes || req.headers.authorization) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "content-type": "application/zip", "content-length": bytes.byteLength });
-    res.end(bytes);
-  });
-  await new Promise<void>((resolve) => blob.listen(0, "127.0.0.1", resolve));
-  blobUrl = `http://127.0.0.1:${(blob.address() as AddressInfo).port}`;
+  blob = await startArtifactBlobServer();
 
   const aur = new HttpAurClient({ baseUrl: aurServer.url, retries: 0 });
-  const planner: PlannerPort = {
-    plan: async (input) => {
-      const core = await planBuilds(input, { official, ours: new PackageIndex([]), aur });
-      return { ...core, requests: { aur: 0, mirror: 0, repo: 0 } };
-    },
-    ours: async () => new PackageIndex([]),
+  const planner = plannerOver({
+    official,
+    aur,
     // The metapackage fan-in: a dependency is available once the official repos or our DB in S3 hold it.
-    availableDeps: async (_t, deps) => {
-      const ours = await ourDb();
-      return deps.filter((d) => {
-        const { name } = parseDepSpec(d);
-        return official.resolve(parseDepSpec(d)) !== undefined || ours.some((e) => e.name === name);
-      });
-    },
+    availableDeps: availableIn(official, ourDb),
     aurRef: async () => AUR_SHA,
-  };
+  });
 
   mock = new GitHubMock();
   mock.installationToken(installationId);
@@ -182,21 +163,12 @@ beforeAll(async () => {
     deliveryTtlMs: 3_600_000,
   };
   probot = testProbot();
-  await probot.load(
-    createApp({
-      deps,
-      resume: false,
-      tickMs: 0,
-      onReady: (r) => {
-        runtime = r;
-      },
-    }),
-  );
+  runtime = await loadTestApp(probot, { deps });
 }, 120_000);
 
 afterAll(async () => {
   mock?.close();
-  if (blob) await new Promise<void>((resolve) => blob.close(() => resolve()));
+  await blob?.close();
   if (gpgDir) execFileSync("gpgconf", ["--homedir", gpgDir, "--kill", "all"], { stdio: "ignore" });
   await aurServer?.close();
   await dynamo?.close();
@@ -266,34 +238,7 @@ function serveRunArtifact(build: Build, pkgbase: Pkgbase, zip: Uint8Array): void
       conclusion: "success",
     },
   });
-  mock.on(
-    "GET",
-    `/repos/${owner}/${repo}/actions/runs/${runId}/artifacts`,
-    {
-      status: 200,
-      body: {
-        total_count: 1,
-        artifacts: [
-          {
-            id: artifactId,
-            name: `arch-repo-${pkgbase}`,
-            size_in_bytes: zip.byteLength,
-            expired: false,
-            expires_at: "2099-01-01T00:00:00Z",
-            archive_download_url: `https://api.github.com/repos/${owner}/${repo}/actions/artifacts/${artifactId}/zip`,
-            workflow_run: { id: runId, head_sha: AFTER },
-          },
-        ],
-      },
-    },
-    { match: (r) => r.query.name === `arch-repo-${pkgbase}` },
-  );
-  const path = `/blob/${artifactId}.zip`;
-  blobs.set(path, zip);
-  mock.on("GET", `/repos/${owner}/${repo}/actions/artifacts/${artifactId}/zip`, {
-    status: 302,
-    headers: { location: `${blobUrl}${path}?sig=signed-url-credential` },
-  });
+  serveArtifact(mock, blob, { runId, artifactId, pkgbase, zip, signature: "signed-url-credential" });
 }
 
 async function jobStates(buildId: string) {

@@ -5,6 +5,7 @@
  */
 import { generateKeyPairSync } from "node:crypto";
 import { Probot } from "probot";
+import { type CreateAppOptions, createApp } from "../../src/app.js";
 import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
 import { webhookPayload } from "./github-mock.js";
@@ -23,6 +24,22 @@ export function testProbot(octokit: Parameters<typeof archRepoOctokit>[0] = {}):
     logLevel: (process.env.ARB_TEST_LOG as "error" | undefined) ?? "fatal",
     Octokit: archRepoOctokit({ throttle: false, retry: false, ...octokit }),
   });
+}
+
+/**
+ * Loads the app into `probot` the way the tests want it by default (no resume, no tick) and resolves with its
+ * runtime once it exists.
+ */
+export async function loadTestApp(
+  probot: Probot,
+  options: Omit<CreateAppOptions, "onReady">,
+): Promise<AppRuntime> {
+  let ready!: (runtime: AppRuntime) => void;
+  const runtime = new Promise<AppRuntime>((resolve) => {
+    ready = resolve;
+  });
+  await probot.load(createApp({ resume: false, tickMs: 0, ...options, onReady: ready }));
+  return runtime;
 }
 
 /** Delivers one webhook and waits until the work the app continues after answering has finished. */

@@ -2,7 +2,6 @@
  * Minimal little-endian ELF files built byte by byte (header, .dynstr, .dynamic, PT_LOAD + PT_DYNAMIC, optional
  * section headers) and real `.pkg.tar.zst` packages holding them, for the soname records: what makepkg would
  * package for a library and a program linked against it, without a compiler.
- * (The same layout as the builder in test/unit/maintain-sonames.test.ts.)
  */
 import { compress } from "../../src/archive/compression.js";
 import { type TarInput, writeTar } from "../../src/archive/tar.js";
@@ -13,6 +12,8 @@ export interface ElfSpec {
   readonly soname?: string;
   /** Write section headers (else only program headers, like an sstrip-ed file). */
   readonly sections?: boolean;
+  /** Write PT_DYNAMIC and .dynamic (default true; false: a static executable). */
+  readonly dynamic?: boolean;
 }
 
 export function buildElf(spec: ElfSpec): Uint8Array {
@@ -30,7 +31,8 @@ export function buildElf(spec: ElfSpec): Uint8Array {
     strOffsets.set(s, strParts.length);
     strParts.push(...enc.encode(s), 0);
   }
-  const phnum = 2;
+  const withDynamic = spec.dynamic ?? true;
+  const phnum = withDynamic ? 2 : 1;
   const phoff = ehsize;
   const strOff = phoff + phnum * phentsize;
   const dynOff = Math.ceil((strOff + strParts.length) / 8) * 8;
@@ -75,12 +77,13 @@ export function buildElf(spec: ElfSpec): Uint8Array {
     }
   };
   ph(0, 1, 0, shoff);
-  ph(1, 2, dynOff, dynSize);
+  if (withDynamic) ph(1, 2, dynOff, dynSize);
   b.set(strParts, strOff);
-  dynEntries.forEach(([tag, val], i) => {
-    word(dynOff + i * dynEnt, tag);
-    word(dynOff + i * dynEnt + dynEnt / 2, val);
-  });
+  if (withDynamic)
+    dynEntries.forEach(([tag, val], i) => {
+      word(dynOff + i * dynEnt, tag);
+      word(dynOff + i * dynEnt + dynEnt / 2, val);
+    });
   if (spec.sections) {
     const sh = (i: number, type: number, offset: number, sz: number, link: number) => {
       const at = shoff + i * shentsize;
@@ -90,7 +93,7 @@ export function buildElf(spec: ElfSpec): Uint8Array {
       v.setUint32(at + (is64 ? 40 : 24), link, true);
     };
     sh(1, 3, strOff, strParts.length, 0);
-    sh(2, 6, dynOff, dynSize, 1);
+    if (withDynamic) sh(2, 6, dynOff, dynSize, 1);
   }
   return b;
 }

@@ -8,7 +8,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import type { Probot } from "probot";
-import { createApp } from "../../src/app.js";
 import { evaluatePkgbuild } from "../../src/arch/pkgbuild/index.js";
 import { packageMetas } from "../../src/arch/srcinfo.js";
 import type { PackageMeta } from "../../src/arch/types.js";
@@ -17,7 +16,8 @@ import { FileStateStore } from "../../src/build/file-state-store.js";
 import { type AppDeps, plannerFromEnv } from "../../src/handlers/deps.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
 import { FsStorage } from "../../src/publish/fs-storage.js";
-import { receiveEvent, testProbot } from "../helpers/app-harness.js";
+import { TEST_APP_SETTINGS } from "../helpers/app-fixtures.js";
+import { loadTestApp, receiveEvent, testProbot } from "../helpers/app-harness.js";
 import { type FakeAur, type FileServer, startAurServer, startMirrorServer } from "../helpers/aur-server.js";
 import { descEntry } from "../helpers/desc-entry.js";
 import { GitHubMock, PACKAGES_REPO, type RecordedRequest, webhookPayload } from "../helpers/github-mock.js";
@@ -90,24 +90,12 @@ beforeEach(async () => {
     ARCH_REPOS: "core,extra",
   };
   const deps: AppDeps = {
+    ...TEST_APP_SETTINGS,
     store: new FileStateStore(join(dataDir, `state-${testNumber}`)),
     planner: plannerFromEnv(env, storage),
-    publishSettings: { repoUrl: () => "https://repo.example/$arch", repoKey: async () => "PUBLIC KEY" },
-    workflowTemplate: async () => "name: arch-repo-build\non: workflow_dispatch\n",
-    clock: Date.now,
-    deliveryTtlMs: 3_600_000,
   };
   probot = testProbot();
-  await probot.load(
-    createApp({
-      deps,
-      resume: false,
-      tickMs: 0,
-      onReady: (r) => {
-        runtime = r;
-      },
-    }),
-  );
+  runtime = await loadTestApp(probot, { deps });
   aur.log.length = 0;
 });
 

@@ -10,63 +10,27 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import type { Probot } from "probot";
-import { createApp } from "../../src/app.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import { DISPATCH_INPUTS_CHAR_LIMIT } from "../../src/github/dispatch.js";
-import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
+import type { AppDeps } from "../../src/handlers/deps.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
 import { MemoryAurClient } from "../../src/resolve/aur-client.js";
-import { PackageIndex } from "../../src/resolve/package-index.js";
-import { planBuilds } from "../../src/resolve/planner.js";
-import { pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
+import { AFTER, BEFORE, metaPkgbuild, plannerOver, TEST_APP_SETTINGS } from "../helpers/app-fixtures.js";
+import { loadTestApp, pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
+import { aurPackage } from "../helpers/aur-package.js";
 import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
 
 const { owner, repo, installationId } = PACKAGES_REPO;
-const BEFORE = "1111111111111111111111111111111111111111";
-const AFTER = "2222222222222222222222222222222222222222";
-const AUR_SHA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const AUR_NAMES = ["foo-a", "foo-b", "foo-c", "foo-d"];
 const CONFIG = "branches:\n  main: myrepo\nmetapackages: [meta/PKGBUILD]\nmaxParallel: 4\n";
-const META_PKGBUILD = [
-  "pkgname=meta",
-  "pkgver=1.0",
-  "pkgrel=1",
-  "arch=(any)",
-  `depends=(bash ${AUR_NAMES.join(" ")})`,
-  "package() { :; }",
-  "",
-].join("\n");
+const META_PKGBUILD = metaPkgbuild(["bash", ...AUR_NAMES]);
 const DISPATCHES = `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`;
 /** Leaves room for two matrix entries next to the other inputs. */
 const REPO_KEY = `-----BEGIN PGP PUBLIC KEY BLOCK-----\n${"K".repeat(DISPATCH_INPUTS_CHAR_LIMIT - 500)}\n`;
 
-const official = new PackageIndex([
-  { repo: "core", name: "bash", pkgbase: "bash", version: "5.2-1", provides: ["sh"] },
-]);
-const aur = new MemoryAurClient(
-  AUR_NAMES.map((name) => ({
-    name,
-    pkgbase: name,
-    version: "1.0-1",
-    depends: ["bash"],
-    makedepends: [],
-    checkdepends: [],
-    provides: [],
-    numVotes: 1,
-    popularity: 0,
-    outOfDate: null,
-    maintainer: "someone",
-  })),
-);
-const planner: PlannerPort = {
-  plan: async (input) => {
-    const core = await planBuilds(input, { official, ours: new PackageIndex([]), aur });
-    return { ...core, requests: { aur: 0, mirror: 0, repo: 0 } };
-  },
-  ours: async () => new PackageIndex([]),
-  availableDeps: async (_t, deps) => deps.filter((d) => d === "bash"),
-  aurRef: async () => AUR_SHA,
-};
+const planner = plannerOver({
+  aur: new MemoryAurClient(AUR_NAMES.map((name) => aurPackage(name, "1.0-1", { depends: ["bash"] }))),
+});
 
 let dataDir: string;
 let mock: GitHubMock;
@@ -86,28 +50,17 @@ beforeEach(async () => {
   mock = new GitHubMock();
   mock.installationToken(installationId);
   const deps: AppDeps = {
+    ...TEST_APP_SETTINGS,
     store: new FileStateStore(join(dataDir, `state-${testNumber}`)),
     planner,
     publishSettings: { repoUrl: () => "https://repo.example/$arch", repoKey: async () => REPO_KEY },
-    workflowTemplate: async () => "name: arch-repo-build\non: workflow_dispatch\n",
     publish: async () => "published",
     notify: async (n) => {
       if (n.kind === "job-failed") notifications.push(`failed ${n.job.pkgbase}: ${n.reason}`);
     },
-    clock: Date.now,
-    deliveryTtlMs: 3_600_000,
   };
   probot = testProbot();
-  await probot.load(
-    createApp({
-      deps,
-      resume: false,
-      tickMs: 0,
-      onReady: (r) => {
-        runtime = r;
-      },
-    }),
-  );
+  runtime = await loadTestApp(probot, { deps });
 });
 afterEach(() => mock.close());
 

@@ -3,36 +3,26 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import type { Probot } from "probot";
-import { createApp } from "../../src/app.js";
 import type { BuildNotification } from "../../src/build/build-service.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import type { Job } from "../../src/build/model.js";
 import { APPROVE_ACTION, REJECT_ACTION } from "../../src/github/checks.js";
 import { maintainerFromAur, SupplyChainGuard } from "../../src/guard/index.js";
-import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
+import type { AppDeps } from "../../src/handlers/deps.js";
 import { notificationMessage } from "../../src/handlers/notification-message.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
 import { HttpAurClient, MemoryAurClient } from "../../src/resolve/aur-client.js";
 import { PackageIndex } from "../../src/resolve/package-index.js";
-import { planBuilds } from "../../src/resolve/planner.js";
-import { pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
+import { AFTER, BEFORE, metaPkgbuild, plannerOver, TEST_APP_SETTINGS } from "../helpers/app-fixtures.js";
+import { loadTestApp, pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
+import { aurPackage } from "../helpers/aur-package.js";
 import { type FakeAur, startAurServer } from "../helpers/aur-server.js";
 import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
 import { fakeCgit, loadGuardCase } from "../helpers/guard-fixtures.js";
 
 const { owner, repo, installationId } = PACKAGES_REPO;
-const BEFORE = "1111111111111111111111111111111111111111";
-const AFTER = "2222222222222222222222222222222222222222";
 const CONFIG = "branches:\n  main: myrepo\nreview: flagged\n";
-const META_PKGBUILD = [
-  "pkgname=meta",
-  "pkgver=1.0",
-  "pkgrel=1",
-  "arch=(any)",
-  "depends=(fetchy-git hello-cli)",
-  "package() { :; }",
-  "",
-].join("\n");
+const META_PKGBUILD = metaPkgbuild(["fetchy-git", "hello-cli"]);
 
 /** Never published before: held as `new`. */
 const held = loadGuardCase("new-source-domain");
@@ -41,38 +31,15 @@ const unflagged = loadGuardCase("same-maintainer-update");
 const HELD = held.pkgbase;
 const UNFLAGGED = unflagged.pkgbase;
 
-function aurPackage(name: string, maintainer: string | null) {
-  return {
-    name,
-    pkgbase: name,
-    version: "1.0-1",
-    depends: [],
-    makedepends: [],
-    checkdepends: [],
-    provides: [],
-    numVotes: 1,
-    popularity: 0,
-    outOfDate: null,
-    maintainer,
-  };
-}
-
-const planner: PlannerPort = {
-  plan: async (input) => {
-    const core = await planBuilds(input, {
-      official: new PackageIndex([]),
-      ours: new PackageIndex([]),
-      aur: new MemoryAurClient([
-        aurPackage(HELD, held.new.maintainer),
-        aurPackage(UNFLAGGED, unflagged.new.maintainer),
-      ]),
-    });
-    return { ...core, requests: { aur: 0, mirror: 0, repo: 0 } };
-  },
-  ours: async () => new PackageIndex([]),
+const planner = plannerOver({
+  official: new PackageIndex([]),
+  aur: new MemoryAurClient([
+    aurPackage(HELD, "1.0-1", { maintainer: held.new.maintainer }),
+    aurPackage(UNFLAGGED, "1.0-1", { maintainer: unflagged.new.maintainer }),
+  ]),
   availableDeps: async () => [],
   aurRef: async (pkgbase) => (pkgbase === HELD ? held.new.commit : unflagged.new.commit),
-};
+});
 
 let aur: FakeAur;
 let dataDir: string;
@@ -122,29 +89,16 @@ function guardOver(store: FileStateStore): SupplyChainGuard {
 async function startApp(dir: string): Promise<void> {
   const store = new FileStateStore(dir);
   const deps: AppDeps = {
+    ...TEST_APP_SETTINGS,
     store,
     planner,
-    publishSettings: { repoUrl: () => "https://repo.example/$arch", repoKey: async () => "PUBLIC KEY" },
-    workflowTemplate: async () => "name: arch-repo-build\non: workflow_dispatch\n",
     publish: async () => "published",
     notify: async (n) => {
       notifications.push(n);
     },
-    clock: Date.now,
-    deliveryTtlMs: 3_600_000,
   };
   probot = testProbot();
-  await probot.load(
-    createApp({
-      deps,
-      guard: guardOver(store),
-      resume: false,
-      tickMs: 0,
-      onReady: (r) => {
-        runtime = r;
-      },
-    }),
-  );
+  runtime = await loadTestApp(probot, { deps, guard: guardOver(store) });
 }
 
 beforeEach(async () => {

@@ -8,72 +8,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
-import { pino } from "pino";
 import { Probot } from "probot";
-import { createApp } from "../../src/app.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
-import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
-import type { AppRuntime } from "../../src/handlers/runtime.js";
-import { MemoryAurClient } from "../../src/resolve/aur-client.js";
-import { PackageIndex } from "../../src/resolve/package-index.js";
-import { planBuilds } from "../../src/resolve/planner.js";
-import { appPrivateKey, pushEvent, receiveEvent } from "../helpers/app-harness.js";
+import type { AppDeps } from "../../src/handlers/deps.js";
+import { AFTER, expectMetaPush, plannerOver, TEST_APP_SETTINGS } from "../helpers/app-fixtures.js";
+import { appPrivateKey, loadTestApp, pushEvent, receiveEvent } from "../helpers/app-harness.js";
 import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
+import { capturingLogger } from "../helpers/log-lines.js";
 
 const { owner, repo, installationId } = PACKAGES_REPO;
-const AFTER = "2222222222222222222222222222222222222222";
-const CONFIG = "branches:\n  main: myrepo\nmetapackages: [meta/PKGBUILD]\n";
-const META_PKGBUILD = [
-  "pkgname=meta",
-  "pkgver=1.0",
-  "pkgrel=1",
-  "arch=(any)",
-  "depends=(bash foo-aur)",
-  "package() { :; }",
-  "",
-].join("\n");
-
-const planner: PlannerPort = {
-  plan: async (input) => {
-    const core = await planBuilds(input, {
-      official: new PackageIndex([
-        { repo: "core", name: "bash", pkgbase: "bash", version: "5.2-1", provides: ["sh"] },
-      ]),
-      ours: new PackageIndex([]),
-      aur: new MemoryAurClient([
-        {
-          name: "foo-aur",
-          pkgbase: "foo-aur",
-          version: "2.0-1",
-          depends: ["bash"],
-          makedepends: [],
-          checkdepends: [],
-          provides: [],
-          numVotes: 1,
-          popularity: 0,
-          outOfDate: null,
-          maintainer: "someone",
-        },
-      ]),
-    });
-    return { ...core, requests: { aur: 0, mirror: 0, repo: 0 } };
-  },
-  ours: async () => new PackageIndex([]),
-  availableDeps: async (_t, deps) => deps.filter((d) => d === "bash"),
-  aurRef: async () => "a".repeat(40),
-};
-
-interface LogLine {
-  level: number;
-  msg: string;
-  buildId?: string;
-  pkgbase?: string;
-  repo?: string;
-  repository?: string;
-  err?: { message?: string; stack?: string };
-  [field: string]: unknown;
-}
+const planner = plannerOver();
 
 let dataDir: string;
 let mock: GitHubMock;
@@ -86,21 +31,18 @@ afterEach(() => mock.close());
 
 describe("app logs", () => {
   it("carry buildId, repo and repository on every line about the build, pkgbase on every line about a job", async () => {
-    const lines: LogLine[] = [];
-    const log = pino({ level: "info" }, { write: (chunk: string) => void lines.push(JSON.parse(chunk)) });
+    const { logger: log, lines } = capturingLogger();
     mock = new GitHubMock();
     mock.installationToken(installationId);
     const deps: AppDeps = {
+      ...TEST_APP_SETTINGS,
       store: new FileStateStore(join(dataDir, "state")),
       planner,
-      publishSettings: { repoUrl: () => "https://repo.example/$arch", repoKey: async () => "PUBLIC KEY" },
       workflowTemplate: async () => "",
       publish: async (_build, job, _github, jobLog) => {
         jobLog?.info({ step: "download" }, "fetching the artifact");
         throw new Error(`the artifact of ${job.pkgbase} is gone`);
       },
-      clock: Date.now,
-      deliveryTtlMs: 3_600_000,
     };
     const probot = new Probot({
       appId: 1,
@@ -108,29 +50,13 @@ describe("app logs", () => {
       log,
       Octokit: archRepoOctokit({ throttle: false, retry: false }),
     });
-    let runtime: AppRuntime | undefined;
-    await probot.load(
-      createApp({
-        deps,
-        resume: false,
-        tickMs: 0,
-        onReady: (r) => {
-          runtime = r;
-        },
-      }),
-    );
-    mock
-      .repoConfig(owner, repo, CONFIG)
-      .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
-      .createCheckRun(owner, repo, 100)
-      .createCheckRun(owner, repo, 101)
-      .createCheckRun(owner, repo, 102)
+    const runtime = await loadTestApp(probot, { deps });
+    expectMetaPush(mock, 3)
       .createStatus(owner, repo, AFTER, { times: 2 })
       .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 555)
       .updateCheckRun(owner, repo, 100, { times: 10, optional: true })
       .updateCheckRun(owner, repo, 101, { times: 10, optional: true })
       .updateCheckRun(owner, repo, 102, { times: 10, optional: true });
-    if (!runtime) throw new Error("the app did not start");
     await receiveEvent(
       probot,
       runtime,

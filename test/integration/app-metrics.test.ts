@@ -3,31 +3,26 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import type { Probot } from "probot";
-import { createApp } from "../../src/app.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import { type AppDeps, plannerFromEnv } from "../../src/handlers/deps.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
 import { FsStorage } from "../../src/publish/fs-storage.js";
 import { type AppMetrics, appMetrics, createAppMetrics } from "../../src/web/metrics.js";
-import { testProbot } from "../helpers/app-harness.js";
+import {
+  AFTER,
+  AUR_SHA,
+  BEFORE,
+  fooAurRpc,
+  META_CONFIG,
+  META_PKGBUILD,
+  TEST_APP_SETTINGS,
+} from "../helpers/app-fixtures.js";
+import { loadTestApp, pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
 import { type FakeAur, type FileServer, startAurServer, startMirrorServer } from "../helpers/aur-server.js";
-import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
+import { GitHubMock, PACKAGES_REPO } from "../helpers/github-mock.js";
 import { fakeCgit } from "../helpers/guard-fixtures.js";
 
 const { owner, repo, installationId } = PACKAGES_REPO;
-const BEFORE = "1111111111111111111111111111111111111111";
-const AFTER = "2222222222222222222222222222222222222222";
-const AUR_SHA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-const CONFIG = "branches:\n  main: myrepo\nmetapackages: [meta/PKGBUILD]\n";
-const META_PKGBUILD = [
-  "pkgname=meta",
-  "pkgver=1.0",
-  "pkgrel=1",
-  "arch=(any)",
-  "depends=(bash foo-aur)",
-  "package() { :; }",
-  "",
-].join("\n");
 const CONFIG_PATH = `/repos/${owner}/${repo}/contents/.github/arch-repo.yml`;
 
 let dataDir: string;
@@ -38,29 +33,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "arb-app-metrics-"));
   const cgit = fakeCgit();
   cgit.repos.set("foo-aur", { head: AUR_SHA, commits: new Map() });
-  aur = await startAurServer(
-    [
-      {
-        ID: 1,
-        Name: "foo-aur",
-        PackageBaseID: 1,
-        PackageBase: "foo-aur",
-        Version: "2.0-1",
-        Description: "an AUR package",
-        URL: null,
-        NumVotes: 1,
-        Popularity: 0,
-        OutOfDate: null,
-        Maintainer: "someone",
-        FirstSubmitted: 1_600_000_000,
-        LastModified: 1_700_000_000,
-        URLPath: "/cgit/aur.git/snapshot/foo-aur.tar.gz",
-        Depends: ["bash"],
-      },
-    ],
-    new Map(),
-    cgit.routes,
-  );
+  aur = await startAurServer([fooAurRpc()], new Map(), cgit.routes);
   mirror = await startMirrorServer();
 });
 
@@ -87,55 +60,24 @@ beforeEach(async () => {
     ARCH_REPOS: "core,extra",
   };
   const deps: AppDeps = {
+    ...TEST_APP_SETTINGS,
     store: new FileStateStore(join(dataDir, `state-${testNumber}`)),
     planner: plannerFromEnv(env, new FsStorage(join(dataDir, `repo-${testNumber}`)), metrics.aurRequests),
-    publishSettings: { repoUrl: () => "https://repo.example/$arch", repoKey: async () => "PUBLIC KEY" },
-    workflowTemplate: async () => "name: arch-repo-build\non: workflow_dispatch\n",
-    clock: Date.now,
-    deliveryTtlMs: 3_600_000,
   };
   probot = testProbot({ metrics });
-  await probot.load(
-    createApp({
-      deps,
-      metrics,
-      resume: false,
-      tickMs: 0,
-      onReady: (r) => {
-        runtime = r;
-      },
-    }),
-  );
+  runtime = await loadTestApp(probot, { deps, metrics });
 });
 
 afterEach(() => mock.close());
 
-async function receivePush(): Promise<void> {
-  const payload = webhookPayload<Record<string, unknown>>("push");
-  await probot.receive({
-    id: `delivery-${testNumber}`,
-    name: "push",
-    payload: {
-      ...payload,
-      ref: "refs/heads/main",
-      before: BEFORE,
-      after: AFTER,
-      created: false,
-      deleted: false,
-      forced: false,
-      commits: [
-        {
-          ...((payload.commits as object[])[0] ?? {}),
-          id: AFTER,
-          distinct: true,
-          added: [],
-          modified: ["meta/PKGBUILD"],
-          removed: [],
-        },
-      ],
-    },
-  } as unknown as Parameters<Probot["receive"]>[0]);
-  await runtime.tasks.idle();
+function receivePush(): Promise<void> {
+  return receiveEvent(
+    probot,
+    runtime,
+    "push",
+    pushEvent(BEFORE, AFTER, { modified: ["meta/PKGBUILD"] }),
+    `delivery-${testNumber}`,
+  );
 }
 
 /** The sample lines of one metric in the scraped text. */
@@ -148,7 +90,7 @@ describe("metrics of a push that starts a build", () => {
     mock
       .on("GET", CONFIG_PATH, {
         status: 200,
-        body: CONFIG,
+        body: META_CONFIG,
         headers: {
           "content-type": "application/vnd.github.raw; charset=utf-8",
           "x-ratelimit-remaining": "4987",

@@ -13,6 +13,7 @@ import { createApp } from "../../src/app.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
 import {
+  isDonePush,
   MAX_PUSH_ATTEMPTS,
   PENDING_PUSH_KIND,
   type PendingPush,
@@ -20,63 +21,20 @@ import {
   PUSH_RETRY_DELAY_MS,
 } from "../../src/handlers/pending-pushes.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
-import { MemoryAurClient } from "../../src/resolve/aur-client.js";
-import { PackageIndex } from "../../src/resolve/package-index.js";
 import type { Plan } from "../../src/resolve/plan.js";
-import { planBuilds } from "../../src/resolve/planner.js";
+import { AFTER, BEFORE, META_CONFIG as CONFIG, META_PKGBUILD, plannerOver } from "../helpers/app-fixtures.js";
 import { pushEvent, testProbot } from "../helpers/app-harness.js";
 import { GitHubMock, PACKAGES_REPO } from "../helpers/github-mock.js";
 
 const { owner, repo, installationId } = PACKAGES_REPO;
-const BEFORE = "1111111111111111111111111111111111111111";
-const AFTER = "2222222222222222222222222222222222222222";
-const AUR_SHA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-const CONFIG = "branches:\n  main: myrepo\nmetapackages: [meta/PKGBUILD]\n";
-const META_PKGBUILD = [
-  "pkgname=meta",
-  "pkgver=1.0",
-  "pkgrel=1",
-  "arch=(any)",
-  "depends=(bash foo-aur)",
-  "package() { :; }",
-  "",
-].join("\n");
 const RUN = 555;
 const DISPATCHES = `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`;
 const CHECK_RUNS = `/repos/${owner}/${repo}/check-runs`;
 
-const official = new PackageIndex([
-  { repo: "core", name: "bash", pkgbase: "bash", version: "5.2-1", provides: ["sh"] },
-]);
-const aur = new MemoryAurClient([
-  {
-    name: "foo-aur",
-    pkgbase: "foo-aur",
-    version: "2.0-1",
-    depends: ["bash"],
-    makedepends: [],
-    checkdepends: [],
-    provides: [],
-    numVotes: 1,
-    popularity: 0,
-    outOfDate: null,
-    maintainer: "someone",
-  },
-]);
-
 /** The planner core over in-memory indexes; `plan` can be replaced to hang or fail. */
 function planner(plan?: PlannerPort["plan"]): PlannerPort {
-  return {
-    plan:
-      plan ??
-      (async (input): Promise<Plan> => {
-        const core = await planBuilds(input, { official, ours: new PackageIndex([]), aur });
-        return { ...core, requests: { aur: 0, mirror: 0, repo: 0 } };
-      }),
-    ours: async () => new PackageIndex([]),
-    availableDeps: async (_t, deps) => deps.filter((d) => d === "bash"),
-    aurRef: async () => AUR_SHA,
-  };
+  const port = plannerOver();
+  return plan ? { ...port, plan } : port;
 }
 
 interface Instance {
@@ -91,9 +49,15 @@ let mock: GitHubMock;
 
 /** One process of the app over the shared state folder, whose clock runs `offsetMs` ahead of real time. */
 async function startInstance(
-  options: { plan?: PlannerPort["plan"]; offsetMs?: number; clock?: () => number; resume?: boolean } = {},
+  options: {
+    plan?: PlannerPort["plan"];
+    offsetMs?: number;
+    clock?: () => number;
+    resume?: boolean;
+    store?: FileStateStore;
+  } = {},
 ): Promise<Instance> {
-  const store = new FileStateStore(stateDir);
+  const store = options.store ?? new FileStateStore(stateDir);
   const deps: AppDeps = {
     store,
     planner: planner(options.plan),
@@ -138,8 +102,9 @@ function expectBuildStart(pkgbuildReads = 1): void {
   for (const id of [100, 101, 102]) mock.updateCheckRun(owner, repo, id, { times: 5, optional: true });
 }
 
+/** The pushes not handled yet (a handled one leaves a `done` tombstone that refuses its redeliveries). */
 async function pendingPushes(store: FileStateStore) {
-  return store.listRecords<PendingPush>(PENDING_PUSH_KIND);
+  return (await store.listRecords<PendingPush>(PENDING_PUSH_KIND)).filter((r) => !isDonePush(r.record.value));
 }
 
 beforeAll(() => {
@@ -249,6 +214,79 @@ describe("a push whose planning is interrupted", () => {
     mock.assertDone();
     expect(mock.requestsTo("POST", DISPATCHES)).toEqual([]);
     expect((await pendingPushes(peer.store)).map((p) => p.record.value.attempts)).toEqual([1]);
+  });
+});
+
+/** The file store, killed once around the write of a pending push: just before it, or just after it. */
+class CrashingStore extends FileStateStore {
+  crash: "before-write" | "after-write" | undefined;
+
+  override async putRecord<T>(
+    kind: string,
+    key: string,
+    value: T,
+    options?: Parameters<FileStateStore["putRecord"]>[3],
+  ): Promise<number> {
+    const crash = kind === PENDING_PUSH_KIND ? this.crash : undefined;
+    if (crash) this.crash = undefined;
+    if (crash === "before-write") throw new Error("killed before the pending push was stored");
+    const version = await super.putRecord(kind, key, value, options);
+    if (crash === "after-write") throw new Error("killed after the pending push was stored");
+    return version;
+  }
+}
+
+describe("a crash while a push is being accepted", () => {
+  it("before the pending push is stored leaves nothing, so GitHub's redelivery builds it", async () => {
+    mock.repoConfig(owner, repo, CONFIG).repoConfig(owner, repo, CONFIG);
+    expectBuildStart();
+    const store = new CrashingStore(stateDir);
+    store.crash = "before-write";
+    const instance = await startInstance({ store });
+    // The webhook is not answered with success: GitHub shows the delivery as failed, to be redelivered.
+    await expect(deliver(instance, "delivery-crash-before")).rejects.toThrow();
+    await instance.runtime.tasks.idle();
+    expect(await store.listRecords(PENDING_PUSH_KIND)).toEqual([]);
+    expect(await store.listBuilds()).toEqual([]);
+
+    const restarted = await startInstance();
+    await deliver(restarted, "delivery-crash-before");
+    await restarted.runtime.tasks.idle();
+    mock.assertDone();
+    expect(mock.requestsTo("POST", DISPATCHES)).toHaveLength(1);
+    expect(await restarted.store.listBuilds({ owner, name: repo })).toHaveLength(1);
+    expect(await pendingPushes(restarted.store)).toEqual([]);
+  });
+
+  it("after the pending push is stored: a redelivery is a no-op and the reconciler builds it once", async () => {
+    mock.repoConfig(owner, repo, CONFIG);
+    expectBuildStart();
+    const store = new CrashingStore(stateDir);
+    store.crash = "after-write";
+    const instance = await startInstance({ store });
+    await expect(deliver(instance, "delivery-crash-after")).rejects.toThrow();
+    await instance.runtime.tasks.idle();
+    expect((await pendingPushes(store)).map((p) => [p.key, p.record.value.attempts])).toEqual([
+      ["delivery-crash-after", 1],
+    ]);
+
+    // GitHub's redelivery, to a restarted instance while the dead one's claim still holds: no request at all.
+    const restarted = await startInstance({ offsetMs: 60_000 });
+    await deliver(restarted, "delivery-crash-after");
+    await restarted.runtime.tasks.idle();
+    expect(
+      mock.requests.filter((r) => r.operationId !== "apps/create-installation-access-token"),
+    ).toHaveLength(1);
+
+    // Once the claim expired, the reconciler plans and dispatches it; a redelivery after that is a no-op too.
+    const later = await startInstance({ offsetMs: PUSH_CLAIM_TTL_MS + 1_000 });
+    await later.runtime.tasks.idle();
+    await deliver(later, "delivery-crash-after");
+    await later.runtime.tasks.idle();
+    mock.assertDone();
+    expect(mock.requestsTo("POST", DISPATCHES)).toHaveLength(1);
+    expect(await later.store.listBuilds({ owner, name: repo })).toHaveLength(1);
+    expect(await pendingPushes(later.store)).toEqual([]);
   });
 });
 

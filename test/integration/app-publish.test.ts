@@ -1,26 +1,13 @@
-/**
- * The publish port inside the real Probot app: a built job's artifact is found on the workflow run, downloaded
- * (the 302 Location is fetched from a local blob server that must never see the installation token),
- * unzipped, verified against the plan and published by the real RepositoryWriter into an fs repository,
- * signed with a key generated here. GitHub is GitHubMock (OpenAPI-validated); state is the file store.
- */
-import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
-import { zipSync } from "fflate";
 import * as openpgp from "openpgp";
 import type { Probot } from "probot";
-import { createApp } from "../../src/app.js";
-import { parseDepSpec } from "../../src/arch/depspec.js";
 import { readRepoDb } from "../../src/archive/repo-db.js";
-import type { BuildResult } from "../../src/build/contracts.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import type { Build } from "../../src/build/model.js";
-import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
+import type { AppDeps } from "../../src/handlers/deps.js";
 import { createPublishPort } from "../../src/handlers/publish-port.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
 import { FsStorage } from "../../src/publish/fs-storage.js";
@@ -28,53 +15,36 @@ import { RepositoryWriter } from "../../src/publish/repo-writer.js";
 import { generateSigningKey, OpenPgpSigner } from "../../src/publish/signer.js";
 import { type PutOptions, StorageError } from "../../src/publish/storage.js";
 import { MemoryAurClient } from "../../src/resolve/aur-client.js";
-import { PackageIndex } from "../../src/resolve/package-index.js";
-import { planBuilds } from "../../src/resolve/planner.js";
 import { createAppMetrics } from "../../src/web/metrics.js";
-import { pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
+import {
+  AFTER,
+  type ArtifactBlobServer,
+  availableIn,
+  BEFORE,
+  builtArtifactZip,
+  expectMetaPush,
+  metaPkgbuild,
+  officialBash,
+  plannerOver,
+  serveArtifact,
+  startArtifactBlobServer,
+  TEST_APP_SETTINGS,
+} from "../helpers/app-fixtures.js";
+import { loadTestApp, pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
+import { aurPackage } from "../helpers/aur-package.js";
 import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
 import { synthesizePackage } from "../helpers/synthetic-package.js";
 
 const { owner, repo, installationId } = PACKAGES_REPO;
-const BEFORE = "1111111111111111111111111111111111111111";
-const AFTER = "2222222222222222222222222222222222222222";
-const AUR_SHA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-const CONFIG = "branches:\n  main: myrepo\nmetapackages: [meta/PKGBUILD]\n";
-const META_PKGBUILD = [
-  "pkgname=meta",
-  "pkgver=1.0",
-  "pkgrel=1",
-  "arch=(any)",
-  "depends=(bash foo-app)",
-  "package() { :; }",
-  "",
-].join("\n");
+const META_PKGBUILD = metaPkgbuild(["bash", "foo-app"]);
 const RUN = 555;
 const NEXT_RUN = 556;
 const ARTIFACT_ID = 7001;
 
-function aurPackage(name: string, version: string, depends: string[]) {
-  return {
-    name,
-    pkgbase: name,
-    version,
-    depends,
-    makedepends: [],
-    checkdepends: [],
-    provides: [],
-    numVotes: 1,
-    popularity: 0,
-    outOfDate: null,
-    maintainer: "someone",
-  };
-}
-
-const official = new PackageIndex([
-  { repo: "core", name: "bash", pkgbase: "bash", version: "5.2-1", provides: ["sh"] },
-]);
+const official = officialBash();
 const aur = new MemoryAurClient([
-  aurPackage("foo-lib", "1.0-1", ["bash"]),
-  aurPackage("foo-app", "2.0-1", ["bash", "foo-lib"]),
+  aurPackage("foo-lib", "1.0-1", { depends: ["bash"] }),
+  aurPackage("foo-app", "2.0-1", { depends: ["bash", "foo-lib"] }),
 ]);
 
 let dataDir: string;
@@ -92,10 +62,7 @@ let signer: OpenPgpSigner;
 let mock: GitHubMock;
 let runtime: AppRuntime;
 let probot: Probot;
-let blob: Server;
-let blobUrl: string;
-const blobs = new Map<string, Uint8Array>();
-let blobRequests: { url: string; headers: IncomingHttpHeaders }[] = [];
+let blob: ArtifactBlobServer;
 let metrics = createAppMetrics();
 
 async function ourDb() {
@@ -103,51 +70,29 @@ async function ourDb() {
   return bytes ? (await readRepoDb(bytes)).entries : [];
 }
 
-const planner: PlannerPort = {
-  plan: async (input) => {
-    const core = await planBuilds(input, { official, ours: new PackageIndex([]), aur });
-    return { ...core, requests: { aur: 0, mirror: 0, repo: 0 } };
-  },
-  ours: async () => new PackageIndex([]),
+const planner = plannerOver({
+  official,
+  aur,
   // What the metapackage fan-in sees: the official repos and what our DB holds now.
-  availableDeps: async (_t, deps) => {
-    const ours = await ourDb();
-    return deps.filter((d) => {
-      const spec = parseDepSpec(d);
-      return spec.name === "bash" || ours.some((e) => e.name === spec.name);
-    });
-  },
-  aurRef: async () => AUR_SHA,
-};
+  availableDeps: availableIn(official, ourDb),
+});
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "arb-app-publish-"));
   const key = await generateSigningKey({ name: "test repo", email: "repo@example.invalid" });
   signer = await OpenPgpSigner.fromArmored(key.privateKeyArmored);
-  blob = createServer((req, res) => {
-    blobRequests.push({ url: req.url ?? "", headers: req.headers });
-    const bytes = blobs.get(new URL(req.url ?? "/", "http://x").pathname);
-    if (!bytes) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "content-type": "application/zip", "content-length": bytes.byteLength });
-    res.end(bytes);
-  });
-  await new Promise<void>((resolve) => blob.listen(0, "127.0.0.1", resolve));
-  blobUrl = `http://127.0.0.1:${(blob.address() as AddressInfo).port}`;
+  blob = await startArtifactBlobServer();
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => blob.close(() => resolve()));
+  await blob.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
 let testNumber = 0;
 beforeEach(async () => {
   testNumber++;
-  blobs.clear();
-  blobRequests = [];
+  blob.reset();
   metrics = createAppMetrics();
   mock = new GitHubMock();
   mock.installationToken(installationId);
@@ -160,25 +105,13 @@ beforeEach(async () => {
     storageRetry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1 },
   });
   const deps: AppDeps = {
+    ...TEST_APP_SETTINGS,
     store,
     planner,
-    publishSettings: { repoUrl: () => "https://repo.example/$arch", repoKey: async () => "PUBLIC KEY" },
-    workflowTemplate: async () => "name: arch-repo-build\non: workflow_dispatch\n",
     publish: createPublishPort({ store, writer, publishDuration: metrics.publishDuration }),
-    clock: Date.now,
-    deliveryTtlMs: 3_600_000,
   };
   probot = testProbot();
-  await probot.load(
-    createApp({
-      deps,
-      resume: false,
-      tickMs: 0,
-      onReady: (r) => {
-        runtime = r;
-      },
-    }),
-  );
+  runtime = await loadTestApp(probot, { deps });
 });
 
 afterEach(() => mock.close());
@@ -208,13 +141,7 @@ function jobCompleted(pkgbase: string, runId = RUN, id = 9001) {
 
 /** The push that starts the build: foo-lib is dispatched in run 555; foo-app and meta wait for it. */
 async function startBuild(statuses: number): Promise<Build> {
-  mock
-    .repoConfig(owner, repo, CONFIG)
-    .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
-    .createCheckRun(owner, repo, 100)
-    .createCheckRun(owner, repo, 101)
-    .createCheckRun(owner, repo, 102)
-    .createCheckRun(owner, repo, 103)
+  expectMetaPush(mock, 4, META_PKGBUILD)
     .createStatus(owner, repo, AFTER, { times: statuses })
     .dispatchWorkflow(owner, repo, "arch-repo-build.yml", RUN);
   for (const id of [100, 101, 102, 103]) mock.updateCheckRun(owner, repo, id, { times: 20, optional: true });
@@ -237,30 +164,7 @@ async function artifactZip(
   packageVersion = planned,
 ): Promise<Uint8Array> {
   const pkg = await synthesizePackage({ name: pkgbase, version: packageVersion, depends: ["bash"] });
-  const result: BuildResult = {
-    buildId: build.id,
-    pkgbase,
-    ok: true,
-    version: planned,
-    packages: [
-      {
-        file: pkg.filename,
-        pkgname: pkgbase,
-        version: planned,
-        arch: "x86_64",
-        sha256: createHash("sha256").update(pkg.bytes).digest("hex"),
-        size: pkg.bytes.byteLength,
-      },
-    ],
-    durationSeconds: 3,
-    exitCode: 0,
-    logTail: "==> Finished making",
-  };
-  return zipSync({
-    [pkg.filename]: pkg.bytes,
-    "result.json": new TextEncoder().encode(JSON.stringify(result)),
-    "build.log": new TextEncoder().encode("==> Making package\n==> Finished making\n"),
-  });
+  return builtArtifactZip(build.id, pkgbase, planned, pkg, "==> Making package\n==> Finished making\n");
 }
 
 function expectRun(build: Build, runId = RUN): void {
@@ -276,37 +180,16 @@ function expectRun(build: Build, runId = RUN): void {
   });
 }
 
-function expectArtifactList(pkgbase: string, zip: Uint8Array, uploadedBy = RUN): void {
-  mock.on(
-    "GET",
-    `/repos/${owner}/${repo}/actions/runs/${RUN}/artifacts`,
-    {
-      status: 200,
-      body: {
-        total_count: 1,
-        artifacts: [
-          {
-            id: ARTIFACT_ID,
-            name: `arch-repo-${pkgbase}`,
-            size_in_bytes: zip.byteLength,
-            expired: false,
-            expires_at: "2099-01-01T00:00:00Z",
-            archive_download_url: `https://api.github.com/repos/${owner}/${repo}/actions/artifacts/${ARTIFACT_ID}/zip`,
-            workflow_run: { id: uploadedBy, head_sha: AFTER },
-          },
-        ],
-      },
-    },
-    { match: (r) => r.query.name === `arch-repo-${pkgbase}` },
-  );
-}
-
-function expectDownload(zip: Uint8Array): void {
-  const path = `/blob/${ARTIFACT_ID}.zip`;
-  blobs.set(path, zip);
-  mock.on("GET", `/repos/${owner}/${repo}/actions/artifacts/${ARTIFACT_ID}/zip`, {
-    status: 302,
-    headers: { location: `${blobUrl}${path}?sig=signed-url-credential` },
+/** foo-lib's artifact of run RUN, listed and downloadable (unless uploaded by another run). */
+function expectArtifact(zip: Uint8Array, uploadedBy = RUN): void {
+  serveArtifact(mock, blob, {
+    runId: RUN,
+    artifactId: ARTIFACT_ID,
+    pkgbase: "foo-lib",
+    zip,
+    uploadedBy,
+    downloadable: uploadedBy === RUN,
+    signature: "signed-url-credential",
   });
 }
 
@@ -322,8 +205,7 @@ describe("publishing a built job", () => {
     const build = await startBuild(1);
     const zip = await artifactZip(build, "foo-lib", "1.0-1");
     expectRun(build);
-    expectArtifactList("foo-lib", zip);
-    expectDownload(zip);
+    expectArtifact(zip);
     mock.dispatchWorkflow(owner, repo, "arch-repo-build.yml", NEXT_RUN);
 
     await receive("workflow_job", jobCompleted("foo-lib"));
@@ -344,9 +226,9 @@ describe("publishing a built job", () => {
     expect(matrix.include.map((e: { pkgbase: string }) => e.pkgbase)).toEqual(["foo-app"]);
 
     // The blob host got the signed URL and no token.
-    expect(blobRequests).toHaveLength(1);
-    expect(blobRequests[0]?.url).toBe(`/blob/${ARTIFACT_ID}.zip?sig=signed-url-credential`);
-    expect(blobRequests[0]?.headers.authorization).toBeUndefined();
+    expect(blob.requests).toHaveLength(1);
+    expect(blob.requests[0]?.url).toBe(`/blob/${ARTIFACT_ID}.zip?sig=signed-url-credential`);
+    expect(blob.requests[0]?.headers.authorization).toBeUndefined();
     const download = mock.requestsTo("GET", `/repos/${owner}/${repo}/actions/artifacts/${ARTIFACT_ID}/zip`);
     expect(download).toHaveLength(1);
 
@@ -381,8 +263,7 @@ describe("publishing a built job", () => {
 
     const zip = await artifactZip(build, "foo-lib", "1.0-1", "1.1-1");
     expectRun(build);
-    expectArtifactList("foo-lib", zip);
-    expectDownload(zip);
+    expectArtifact(zip);
 
     await receive("workflow_job", jobCompleted("foo-lib"));
     mock.assertDone();
@@ -418,7 +299,7 @@ describe("publishing a built job", () => {
     const build = await startBuild(2);
     const zip = await artifactZip(build, "foo-lib", "1.0-1");
     expectRun(build);
-    expectArtifactList("foo-lib", zip, 999);
+    expectArtifact(zip, 999);
 
     await receive("workflow_job", jobCompleted("foo-lib"));
     mock.assertDone();
@@ -432,7 +313,7 @@ describe("publishing a built job", () => {
     expect(jobs.find((j) => j.pkgbase === "foo-lib")?.stateReason).toBe(
       `publish failed: verification: artifact arch-repo-foo-lib (${ARTIFACT_ID}) was uploaded by run 999, not by run ${RUN}`,
     );
-    expect(blobRequests).toHaveLength(0);
+    expect(blob.requests).toHaveLength(0);
     expect(await storage.get("x86_64/myrepo.db")).toBeUndefined();
   });
 
@@ -463,8 +344,7 @@ describe("publishing a built job", () => {
 
     const zip = await artifactZip(build, "foo-lib", "1.0-1");
     expectRun(build);
-    expectArtifactList("foo-lib", zip);
-    expectDownload(zip);
+    expectArtifact(zip);
     storage.failPuts = true;
 
     await receive("workflow_job", jobCompleted("foo-lib"));

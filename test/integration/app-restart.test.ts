@@ -1,27 +1,14 @@
-/**
- * Recovery after a restart, in the real Probot app (issues 4 and 6). An app instance is "stopped" by dropping
- * it (a killed process runs nothing more); a new Probot + `createApp({ resume: true })` starts over the SAME
- * file state store and fs repository. GitHub is GitHubMock (OpenAPI-validated); the artifact zip is served by a
- * local blob server; packages are signed with a key generated here.
- */
-import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
-import { zipSync } from "fflate";
 import * as openpgp from "openpgp";
 import type { Probot } from "probot";
-import { createApp } from "../../src/app.js";
-import { parseDepSpec } from "../../src/arch/depspec.js";
 import { readRepoDb } from "../../src/archive/repo-db.js";
-import type { BuildResult } from "../../src/build/contracts.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import type { Build } from "../../src/build/model.js";
 import type { LeaseStore } from "../../src/build/state-store.js";
-import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
+import type { AppDeps } from "../../src/handlers/deps.js";
 import { createPublishPort } from "../../src/handlers/publish-port.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
 import { FsStorage } from "../../src/publish/fs-storage.js";
@@ -29,27 +16,28 @@ import { RepositoryWriter, type RepositoryWriterOptions } from "../../src/publis
 import { generateSigningKey, OpenPgpSigner } from "../../src/publish/signer.js";
 import type { PutOptions, RepoStorage } from "../../src/publish/storage.js";
 import { MemoryAurClient } from "../../src/resolve/aur-client.js";
-import { PackageIndex } from "../../src/resolve/package-index.js";
-import { planBuilds } from "../../src/resolve/planner.js";
 import { createAppMetrics } from "../../src/web/metrics.js";
-import { pushEvent, testProbot } from "../helpers/app-harness.js";
+import {
+  AFTER,
+  type ArtifactBlobServer,
+  availableIn,
+  BEFORE,
+  builtArtifactZip,
+  expectMetaPush,
+  metaPkgbuild,
+  officialBash,
+  plannerOver,
+  serveArtifact,
+  startArtifactBlobServer,
+  TEST_APP_SETTINGS,
+} from "../helpers/app-fixtures.js";
+import { loadTestApp, pushEvent, testProbot } from "../helpers/app-harness.js";
+import { aurPackage } from "../helpers/aur-package.js";
 import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
 import { synthesizePackage } from "../helpers/synthetic-package.js";
 
 const { owner, repo, installationId } = PACKAGES_REPO;
-const BEFORE = "1111111111111111111111111111111111111111";
-const AFTER = "2222222222222222222222222222222222222222";
-const AUR_SHA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-const CONFIG = "branches:\n  main: myrepo\nmetapackages: [meta/PKGBUILD]\n";
-const META_PKGBUILD = [
-  "pkgname=meta",
-  "pkgver=1.0",
-  "pkgrel=1",
-  "arch=(any)",
-  "depends=(bash foo-app)",
-  "package() { :; }",
-  "",
-].join("\n");
+const META_PKGBUILD = metaPkgbuild(["bash", "foo-app"]);
 const RUN = 555;
 const NEXT_RUN = 556;
 const GITHUB_JOB = 9001;
@@ -58,28 +46,10 @@ const DISPATCHES = `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.ym
 const LEASE_KEY = "repo:myrepo:x86_64";
 const SECOND_LEASE_TTL_MS = 60_000;
 
-function aurPackage(name: string, version: string, depends: string[]) {
-  return {
-    name,
-    pkgbase: name,
-    version,
-    depends,
-    makedepends: [],
-    checkdepends: [],
-    provides: [],
-    numVotes: 1,
-    popularity: 0,
-    outOfDate: null,
-    maintainer: "someone",
-  };
-}
-
-const official = new PackageIndex([
-  { repo: "core", name: "bash", pkgbase: "bash", version: "5.2-1", provides: ["sh"] },
-]);
+const official = officialBash();
 const aur = new MemoryAurClient([
-  aurPackage("foo-lib", "1.0-1", ["bash"]),
-  aurPackage("foo-app", "2.0-1", ["bash", "foo-lib"]),
+  aurPackage("foo-lib", "1.0-1", { depends: ["bash"] }),
+  aurPackage("foo-app", "2.0-1", { depends: ["bash", "foo-lib"] }),
 ]);
 
 function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
@@ -125,9 +95,7 @@ function recordingLeases(store: LeaseStore, taken: { owner: string; token: numbe
 let dataDir: string;
 let signer: OpenPgpSigner;
 let mock: GitHubMock;
-let blob: Server;
-let blobUrl: string;
-const blobs = new Map<string, Uint8Array>();
+let blob: ArtifactBlobServer;
 let stateDir: string;
 let repoDir: string;
 
@@ -159,34 +127,19 @@ async function startInstance(
     batchWaitMs: 0,
     ...writerOptions,
   });
-  const planner: PlannerPort = {
-    plan: async (input) => {
-      const core = await planBuilds(input, { official, ours: new PackageIndex([]), aur });
-      return { ...core, requests: { aur: 0, mirror: 0, repo: 0 } };
-    },
-    ours: async () => new PackageIndex([]),
-    availableDeps: async (_t, deps) => {
-      const ours = await dbEntries(storage);
-      return deps.filter((d) => {
-        const spec = parseDepSpec(d);
-        return spec.name === "bash" || ours.some((e) => e.name === spec.name);
-      });
-    },
-    aurRef: async () => AUR_SHA,
-  };
+  const planner = plannerOver({
+    official,
+    aur,
+    availableDeps: availableIn(official, () => dbEntries(storage)),
+  });
   const deps: AppDeps = {
+    ...TEST_APP_SETTINGS,
     store,
     planner,
-    publishSettings: { repoUrl: () => "https://repo.example/$arch", repoKey: async () => "PUBLIC KEY" },
-    workflowTemplate: async () => "name: arch-repo-build\non: workflow_dispatch\n",
     publish: createPublishPort({ store, writer, publishDuration: createAppMetrics().publishDuration }),
-    clock: Date.now,
-    deliveryTtlMs: 3_600_000,
   };
   const probot = testProbot();
-  const ready = deferred<AppRuntime>();
-  await probot.load(createApp({ deps, resume: true, tickMs: 0, onReady: ready.resolve }));
-  return { probot, runtime: await ready.promise, store };
+  return { probot, runtime: await loadTestApp(probot, { deps, resume: true }), store };
 }
 
 async function deliver(instance: Instance, name: string, payload: unknown): Promise<void> {
@@ -216,13 +169,7 @@ function jobEvent(pkgbase: string, status: "in_progress" | "completed") {
 
 /** The push that starts the build: foo-lib is dispatched in run 555; foo-app and meta wait for it. */
 async function startBuild(instance: Instance): Promise<Build> {
-  mock
-    .repoConfig(owner, repo, CONFIG)
-    .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
-    .createCheckRun(owner, repo, 100)
-    .createCheckRun(owner, repo, 101)
-    .createCheckRun(owner, repo, 102)
-    .createCheckRun(owner, repo, 103)
+  expectMetaPush(mock, 4, META_PKGBUILD)
     .createStatus(owner, repo, AFTER, { times: 1 })
     .dispatchWorkflow(owner, repo, "arch-repo-build.yml", RUN);
   for (const id of [100, 101, 102, 103]) mock.updateCheckRun(owner, repo, id, { times: 30, optional: true });
@@ -244,30 +191,7 @@ async function jobStates(store: FileStateStore, buildId: string) {
 /** What publishing foo-lib asks of GitHub: the run, its artifact, the artifact's download. */
 async function expectPublishCalls(build: Build): Promise<void> {
   const pkg = await synthesizePackage({ name: "foo-lib", version: "1.0-1", depends: ["bash"] });
-  const result: BuildResult = {
-    buildId: build.id,
-    pkgbase: "foo-lib",
-    ok: true,
-    version: "1.0-1",
-    packages: [
-      {
-        file: pkg.filename,
-        pkgname: "foo-lib",
-        version: "1.0-1",
-        arch: "x86_64",
-        sha256: createHash("sha256").update(pkg.bytes).digest("hex"),
-        size: pkg.bytes.byteLength,
-      },
-    ],
-    durationSeconds: 3,
-    exitCode: 0,
-    logTail: "==> Finished making",
-  };
-  const zip = zipSync({
-    [pkg.filename]: pkg.bytes,
-    "result.json": new TextEncoder().encode(JSON.stringify(result)),
-    "build.log": new TextEncoder().encode("==> Finished making\n"),
-  });
+  const zip = builtArtifactZip(build.id, "foo-lib", "1.0-1", pkg, "==> Finished making\n");
   mock.on("GET", `/repos/${owner}/${repo}/actions/runs/${RUN}`, {
     status: 200,
     body: {
@@ -278,34 +202,7 @@ async function expectPublishCalls(build: Build): Promise<void> {
       conclusion: "success",
     },
   });
-  mock.on(
-    "GET",
-    `/repos/${owner}/${repo}/actions/runs/${RUN}/artifacts`,
-    {
-      status: 200,
-      body: {
-        total_count: 1,
-        artifacts: [
-          {
-            id: ARTIFACT_ID,
-            name: "arch-repo-foo-lib",
-            size_in_bytes: zip.byteLength,
-            expired: false,
-            expires_at: "2099-01-01T00:00:00Z",
-            archive_download_url: `https://api.github.com/repos/${owner}/${repo}/actions/artifacts/${ARTIFACT_ID}/zip`,
-            workflow_run: { id: RUN, head_sha: AFTER },
-          },
-        ],
-      },
-    },
-    { match: (r) => r.query.name === "arch-repo-foo-lib" },
-  );
-  const path = `/blob/${ARTIFACT_ID}.zip`;
-  blobs.set(path, zip);
-  mock.on("GET", `/repos/${owner}/${repo}/actions/artifacts/${ARTIFACT_ID}/zip`, {
-    status: 302,
-    headers: { location: `${blobUrl}${path}?sig=signed` },
-  });
+  serveArtifact(mock, blob, { runId: RUN, artifactId: ARTIFACT_ID, pkgbase: "foo-lib", zip });
 }
 
 function dispatchedPkgbases(): string[] {
@@ -334,28 +231,18 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "arb-app-restart-"));
   const key = await generateSigningKey({ name: "test repo", email: "repo@example.invalid" });
   signer = await OpenPgpSigner.fromArmored(key.privateKeyArmored);
-  blob = createServer((req, res) => {
-    const bytes = blobs.get(new URL(req.url ?? "/", "http://x").pathname);
-    if (!bytes) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "content-type": "application/zip", "content-length": bytes.byteLength });
-    res.end(bytes);
-  });
-  await new Promise<void>((resolve) => blob.listen(0, "127.0.0.1", resolve));
-  blobUrl = `http://127.0.0.1:${(blob.address() as AddressInfo).port}`;
+  blob = await startArtifactBlobServer();
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => blob.close(() => resolve()));
+  await blob.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
 let testNumber = 0;
 beforeEach(() => {
   testNumber++;
-  blobs.clear();
+  blob.reset();
   stateDir = join(dataDir, `state-${testNumber}`);
   repoDir = join(dataDir, `repo-${testNumber}`);
   mock = new GitHubMock();

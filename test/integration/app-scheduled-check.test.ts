@@ -24,6 +24,7 @@ import { SCHEDULED_CHECK_KIND, type ScheduledCheckRecord } from "../../src/maint
 import { maintenanceSourcesFromEnv } from "../../src/maintain/maintenance-sources.js";
 import { probotInstallations, ScheduledChecks } from "../../src/maintain/scheduled-checks.js";
 import { UPDATE_CHECK_NAME, UPDATE_ISSUE_TITLE } from "../../src/maintain/scheduled-report.js";
+import { AUR_BUILT_RECORD, type AurBuiltRecord } from "../../src/maintain/update-check.js";
 import { PushoverNotifier } from "../../src/notify/pushover.js";
 import { FsStorage } from "../../src/publish/fs-storage.js";
 import { RepositoryWriter } from "../../src/publish/repo-writer.js";
@@ -238,6 +239,51 @@ function scheduledChecks(): ScheduledChecks {
 }
 
 describe("the scheduled update check in the app", () => {
+  it("rebuilds with a pkgrel bump a PKGBUILD changed on the AUR without a version change (git commit differs)", async () => {
+    const yaml = config("");
+    await setUp(ourEntries("1.1-1"));
+    // What the publisher recorded when it published foo-aur 1.1-1: another AUR commit, planned before LastModified.
+    await runtime.deps.store.putRecord<AurBuiltRecord>(AUR_BUILT_RECORD, "foo-aur", {
+      commit: "b".repeat(40),
+      plannedAt: Date.UTC(2023, 0, 1),
+    });
+    expectCheckStart(yaml);
+    mock
+      .createCheckRun(owner, repo, 100, byName("arch-repo-bot"))
+      .createCheckRun(owner, repo, 101, byName("arch-repo-bot: foo-aur"))
+      .createCheckRun(owner, repo, 200, byName(UPDATE_CHECK_NAME))
+      .createStatus(owner, repo, HEAD)
+      .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 555)
+      .updateCheckRun(owner, repo, 100, { times: 5, optional: true })
+      .updateCheckRun(owner, repo, 101, { times: 5, optional: true });
+
+    await scheduledChecks().tick();
+    await runtime.tasks.idle();
+    mock.assertDone();
+
+    const [dispatch] = mock.requestsTo(
+      "POST",
+      `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`,
+    );
+    const { inputs } = dispatch!.body as { inputs: Record<string, string> };
+    expect(JSON.parse(inputs.matrix ?? "")).toEqual({
+      include: [
+        {
+          pkgbase: "foo-aur",
+          source: "aur",
+          ref: AUR_SHA,
+          pkgnames: ["foo-aur"],
+          version: "1.1-1.1",
+          pkgrel: "1.1",
+        },
+      ],
+    });
+    const run = updateCheckRun();
+    expect(run.output.summary).toContain(
+      `AUR commit ${AUR_SHA.slice(0, 12)} differs from the built ${"b".repeat(12)}`,
+    );
+  });
+
   it("starts a build for an AUR bump, removes a package now official, notes one gone from the AUR, and reports it", async () => {
     const yaml = config("officialMove: remove");
     await setUp(ourEntries());

@@ -3,58 +3,30 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import type { Probot } from "probot";
-import { createApp } from "../../src/app.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
-import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
+import type { AppDeps } from "../../src/handlers/deps.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
-import { MemoryAurClient } from "../../src/resolve/aur-client.js";
-import { PackageIndex } from "../../src/resolve/package-index.js";
-import { planBuilds } from "../../src/resolve/planner.js";
-import { type ChangedPaths, pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
+import {
+  AFTER,
+  AUR_SHA,
+  BEFORE,
+  expectMetaPush,
+  META_CONFIG,
+  META_PKGBUILD,
+  plannerOver,
+  TEST_APP_SETTINGS,
+} from "../helpers/app-fixtures.js";
+import {
+  type ChangedPaths,
+  loadTestApp,
+  pushEvent,
+  receiveEvent,
+  testProbot,
+} from "../helpers/app-harness.js";
 import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
 
 const { owner, repo, installationId } = PACKAGES_REPO;
-const BEFORE = "1111111111111111111111111111111111111111";
-const AFTER = "2222222222222222222222222222222222222222";
-const AUR_SHA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-const CONFIG = "branches:\n  main: myrepo\nmetapackages: [meta/PKGBUILD]\n";
-const META_PKGBUILD = [
-  "pkgname=meta",
-  "pkgver=1.0",
-  "pkgrel=1",
-  "arch=(any)",
-  "depends=(bash foo-aur)",
-  "package() { :; }",
-  "",
-].join("\n");
-
-const official = new PackageIndex([
-  { repo: "core", name: "bash", pkgbase: "bash", version: "5.2-1", provides: ["sh"] },
-]);
-const aur = new MemoryAurClient([
-  {
-    name: "foo-aur",
-    pkgbase: "foo-aur",
-    version: "2.0-1",
-    depends: ["bash"],
-    makedepends: [],
-    checkdepends: [],
-    provides: [],
-    numVotes: 1,
-    popularity: 0,
-    outOfDate: null,
-    maintainer: "someone",
-  },
-]);
-const planner: PlannerPort = {
-  plan: async (input) => {
-    const core = await planBuilds(input, { official, ours: new PackageIndex([]), aur });
-    return { ...core, requests: { aur: 0, mirror: 0, repo: 0 } };
-  },
-  ours: async () => new PackageIndex([]),
-  availableDeps: async (_t, deps) => deps.filter((d) => d === "bash"),
-  aurRef: async () => AUR_SHA,
-};
+const planner = plannerOver();
 
 let published: string[] = [];
 let notifications: string[] = [];
@@ -76,10 +48,9 @@ beforeEach(async () => {
   mock = new GitHubMock();
   mock.installationToken(installationId);
   const deps: AppDeps = {
+    ...TEST_APP_SETTINGS,
     store: new FileStateStore(join(dataDir, `state-${testNumber}`)),
     planner,
-    publishSettings: { repoUrl: () => "https://repo.example/$arch", repoKey: async () => "PUBLIC KEY" },
-    workflowTemplate: async () => "name: arch-repo-build\non: workflow_dispatch\n",
     publish: async (_build, job) => {
       published.push(job.pkgbase);
       return "published";
@@ -89,20 +60,9 @@ beforeEach(async () => {
         n.kind === "job-failed" ? `failed ${n.job.pkgbase}: ${n.reason}` : `finished ${n.build.conclusion}`,
       );
     },
-    clock: Date.now,
-    deliveryTtlMs: 3_600_000,
   };
   probot = testProbot();
-  await probot.load(
-    createApp({
-      deps,
-      resume: false,
-      tickMs: 0,
-      onReady: (r) => {
-        runtime = r;
-      },
-    }),
-  );
+  runtime = await loadTestApp(probot, { deps });
 });
 
 afterEach(() => mock.close());
@@ -115,12 +75,7 @@ const pushPayload = (changed: ChangedPaths) => pushEvent(BEFORE, AFTER, changed)
 
 describe("push", () => {
   it("changing the metapackage dispatches its AUR dependency first, with check runs and a pending status", async () => {
-    mock
-      .repoConfig(owner, repo, CONFIG)
-      .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
-      .createCheckRun(owner, repo, 100)
-      .createCheckRun(owner, repo, 101)
-      .createCheckRun(owner, repo, 102)
+    expectMetaPush(mock, 3)
       .createStatus(owner, repo, AFTER)
       .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 555)
       .updateCheckRun(owner, repo, 100, { times: 5, optional: true })
@@ -166,12 +121,7 @@ describe("push", () => {
   });
 
   it("a redelivery of the same push starts nothing", async () => {
-    mock
-      .repoConfig(owner, repo, CONFIG)
-      .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
-      .createCheckRun(owner, repo, 100)
-      .createCheckRun(owner, repo, 101)
-      .createCheckRun(owner, repo, 102)
+    expectMetaPush(mock, 3)
       .createStatus(owner, repo, AFTER)
       .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 555)
       .updateCheckRun(owner, repo, 100, { times: 5, optional: true })
@@ -187,7 +137,7 @@ describe("push", () => {
   });
 
   it("a push touching no PKGBUILD does nothing after reading the config", async () => {
-    mock.repoConfig(owner, repo, CONFIG);
+    mock.repoConfig(owner, repo, META_CONFIG);
     await receive("push", pushPayload({ modified: ["README.md"], added: ["docs/PKGBUILD.md"] }));
     mock.assertDone();
     expect(
@@ -197,7 +147,7 @@ describe("push", () => {
   });
 
   it("a push to an unmapped branch is ignored", async () => {
-    mock.repoConfig(owner, repo, CONFIG);
+    mock.repoConfig(owner, repo, META_CONFIG);
     await receive("push", { ...pushPayload({ modified: ["meta/PKGBUILD"] }), ref: "refs/heads/feature" });
     mock.assertDone();
     expect(await runtime.deps.store.listBuilds()).toHaveLength(0);
@@ -226,7 +176,7 @@ describe("push", () => {
 
   it("a PKGBUILD the static evaluator refuses gives a failing check run and no build", async () => {
     mock
-      .repoConfig(owner, repo, CONFIG)
+      .repoConfig(owner, repo, META_CONFIG)
       .fileContents(
         owner,
         repo,
@@ -298,7 +248,7 @@ describe("/rebuild", () => {
     mock
       .reaction(owner, repo, 77)
       .permission(owner, repo, "carol", "write", "maintain")
-      .repoConfig(owner, repo, CONFIG)
+      .repoConfig(owner, repo, META_CONFIG)
       .on("GET", `/repos/${owner}/${repo}/git/ref/heads/main`, {
         status: 200,
         body: { ref: "refs/heads/main", object: { sha: AFTER, type: "commit" } },
@@ -438,12 +388,7 @@ describe("workflow_job", () => {
   }
 
   async function startPushBuild(statuses: number) {
-    mock
-      .repoConfig(owner, repo, CONFIG)
-      .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
-      .createCheckRun(owner, repo, 100)
-      .createCheckRun(owner, repo, 101)
-      .createCheckRun(owner, repo, 102)
+    expectMetaPush(mock, 3)
       .createStatus(owner, repo, AFTER, { times: statuses })
       .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 555)
       .updateCheckRun(owner, repo, 100, { times: 10, optional: true })

@@ -7,34 +7,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
-import { pino } from "pino";
 import { type BuildNotification, type BuildPorts, BuildService } from "../../src/build/build-service.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import type { Build, Job, PlannedJob } from "../../src/build/model.js";
-import type { Logger } from "../../src/logger.js";
-
-interface LogLine {
-  level: number;
-  msg: string;
-  buildId?: string;
-  pkgbase?: string;
-  repo?: string;
-  repository?: string;
-  attempt?: number;
-  reason?: string;
-  err?: { message: string; stack?: string };
-  [field: string]: unknown;
-}
+import { capturingLogger, type LogLine } from "../helpers/log-lines.js";
 
 const INFO = 30;
 const WARN = 40;
 const ERROR = 50;
-
-function capturingLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const logger = pino({ level: "info" }, { write: (chunk: string) => void lines.push(JSON.parse(chunk)) });
-  return { logger, lines };
-}
 
 function planned(pkgbase: string, needs: string[] = []): PlannedJob {
   return {

@@ -27,6 +27,7 @@ import {
   startMirrorServer,
 } from "../helpers/aur-server.js";
 import { descEntry } from "../helpers/desc-entry.js";
+import { fakeCgit, fakeCommit } from "../helpers/guard-fixtures.js";
 import { corpusDir, hasTool, makepkgPrintSrcinfo } from "../helpers/real-tools.js";
 
 const NOW = Date.UTC(2026, 10, 24, 6, 0, 0);
@@ -210,6 +211,57 @@ describe("scheduled update check against local services", () => {
       expect(down.stderr()).toMatch(/500/);
     } finally {
       aur.failure = "none";
+    }
+  });
+});
+
+describe("the CLI's AUR commit check", () => {
+  it("rebuilds a package whose AUR git commit moved without a version change, and reports one it cannot read", async () => {
+    const cgit = fakeCgit();
+    cgit.repos.set("stow", { head: fakeCommit("stow-edited"), commits: new Map() });
+    const gitAur = await startAurServer(aurResults, new Map(), cgit.routes);
+    try {
+      const dataDir = tempDir();
+      const store = await storeWithRecords(dataDir);
+      await store.putRecord(AUR_BUILT_RECORD, "stow", {
+        lastModified: 1_700_009_999,
+        commit: fakeCommit("stow-built"),
+      });
+      // libfoo has no AUR git repository here: its commit cannot be read (404).
+      await store.putRecord(AUR_BUILT_RECORD, "libfoo", {
+        lastModified: 1_700_000_000,
+        commit: fakeCommit("libfoo-built"),
+      });
+      const cli = memoryIO("", { ...env(dataDir), AUR_URL: gitAur.url }, dataDir);
+      expect(await checkUpdatesCommand([metapackage, "--json"], cli.io)).toBe(0);
+      const report = JSON.parse(cli.stdout()) as {
+        rebuild: { pkgbase: string; reason: string; pkgrel?: string }[];
+        notify: { name: string; message: string }[];
+      };
+      expect(report.rebuild.find((r) => r.pkgbase === "stow")).toEqual(
+        expect.objectContaining({
+          pkgrel: "1.1",
+          reason: expect.stringContaining(
+            `AUR commit ${fakeCommit("stow-edited").slice(0, 12)} differs from the built ${fakeCommit("stow-built").slice(0, 12)}`,
+          ),
+        }),
+      );
+      expect(report.notify).toContainEqual({
+        name: "libfoo",
+        message: expect.stringMatching(/^AUR commit check failed: .*libfoo\.git\/info\/refs.*HTTP 404/),
+      });
+      expect(report.rebuild.map((r) => r.pkgbase)).not.toContain("libfoo");
+      expect(
+        gitAur.log
+          .map((r) => r.path)
+          .filter((p) => p.includes(".git/"))
+          .sort(),
+      ).toEqual([
+        "/libfoo.git/info/refs?service=git-upload-pack",
+        "/stow.git/info/refs?service=git-upload-pack",
+      ]);
+    } finally {
+      await gitAur.close();
     }
   });
 });

@@ -9,8 +9,6 @@
  */
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
@@ -29,6 +27,7 @@ import { RepositoryWriter, repositoryKeys } from "../../src/publish/repo-writer.
 import { siblingOwnershipFrom } from "../../src/publish/siblings.js";
 import { StorageOurRepo } from "../../src/resolve/our-repo.js";
 import { PackageIndex } from "../../src/resolve/package-index.js";
+import { type ArtifactBlobServer, startArtifactBlobServer } from "../helpers/app-fixtures.js";
 import { GitHubMock, PACKAGES_REPO, testOctokit } from "../helpers/github-mock.js";
 import { buildElf, type ElfPackageSpec, synthesizeElfPackage } from "../helpers/synthetic-elf.js";
 
@@ -42,9 +41,7 @@ const official = new PackageIndex([
 ]);
 
 let dir: string;
-let blob: Server;
-let blobUrl: string;
-const blobs = new Map<string, Uint8Array>();
+let blob: ArtifactBlobServer;
 let mock: GitHubMock;
 let store: FileStateStore;
 let storage: FsStorage;
@@ -53,24 +50,17 @@ let tests = 0;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "arb-publish-port-records-"));
-  blob = createServer((req, res) => {
-    const bytes = blobs.get(new URL(req.url ?? "/", "http://x").pathname);
-    if (!bytes) return void res.writeHead(404).end();
-    res.writeHead(200, { "content-type": "application/zip", "content-length": bytes.byteLength });
-    res.end(bytes);
-  });
-  await new Promise<void>((resolve) => blob.listen(0, "127.0.0.1", resolve));
-  blobUrl = `http://127.0.0.1:${(blob.address() as AddressInfo).port}`;
+  blob = await startArtifactBlobServer();
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => blob.close(() => resolve()));
+  await blob.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 beforeEach(() => {
   tests++;
-  blobs.clear();
+  blob.reset();
   mock = new GitHubMock();
   store = new FileStateStore(join(dir, `state-${tests}`));
   storage = new FsStorage(join(dir, `repo-${tests}`));
@@ -177,10 +167,10 @@ async function serveArtifact(specs: ElfPackageSpec[]): Promise<void> {
       ],
     },
   });
-  blobs.set(`/blob/${ARTIFACT_ID}.zip`, zip);
+  blob.blobs.set(`/blob/${ARTIFACT_ID}.zip`, zip);
   mock.on("GET", `/repos/${owner}/${repo}/actions/artifacts/${ARTIFACT_ID}/zip`, {
     status: 302,
-    headers: { location: `${blobUrl}/blob/${ARTIFACT_ID}.zip?sig=x` },
+    headers: { location: `${blob.url}/blob/${ARTIFACT_ID}.zip?sig=x` },
   });
 }
 

@@ -19,6 +19,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { usage } from "../../src/cli.js";
 import { signerFromEnv } from "../../src/publish/signer.js";
+import { fooAurRpc } from "../helpers/app-fixtures.js";
 import { type FakeAur, type FileServer, startAurServer, startMirrorServer } from "../helpers/aur-server.js";
 import { isRoot } from "../helpers/real-tools.js";
 import { synthesizePackage } from "../helpers/synthetic-package.js";
@@ -427,25 +428,7 @@ describe("the README's commands", () => {
     let work: string;
     let env: NodeJS.ProcessEnv;
     beforeAll(async () => {
-      aur = await startAurServer([
-        {
-          ID: 1,
-          Name: "foo-aur",
-          PackageBaseID: 1,
-          PackageBase: "foo-aur",
-          Version: "2.0-1",
-          Description: "an AUR package",
-          URL: null,
-          NumVotes: 1,
-          Popularity: 0,
-          OutOfDate: null,
-          Maintainer: "someone",
-          FirstSubmitted: 1_600_000_000,
-          LastModified: 1_700_000_000,
-          URLPath: "/cgit/aur.git/snapshot/foo-aur.tar.gz",
-          Depends: ["bash"],
-        },
-      ]);
+      aur = await startAurServer([fooAurRpc()]);
       mirror = await startMirrorServer();
       work = join(sandbox, "cli");
       mkdirSync(join(work, "meta"), { recursive: true });

@@ -6,39 +6,21 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import type { DescEntry } from "../../src/arch/types.js";
 import { readIndexedMembers } from "../../src/archive/indexed-gzip.js";
 import { readRepoDb, writeRepoDb } from "../../src/archive/repo-db.js";
 import { openIndexedRepoDb } from "../../src/archive/repo-db-splice.js";
 import { memoryIO } from "../../src/cli/io.js";
 import { repoCommand } from "../../src/cli/repo.js";
+import { numberedPackages, packageEntry } from "../helpers/desc-entry.js";
 import { makeSharedTempDir, run } from "../helpers/real-tools.js";
 import { synthesizePackage } from "../helpers/synthetic-package.js";
 
 const work = makeSharedTempDir("arb-splice-it-");
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function entry(name: string): DescEntry {
-  return {
-    filename: `${name}-1.0-1-x86_64.pkg.tar.zst`,
-    name,
-    version: "1.0-1",
-    desc: `the ${name} package`,
-    builddate: 1700000000,
-    groups: [],
-    license: ["MIT"],
-    replaces: [],
-    conflicts: [],
-    provides: [],
-    depends: [],
-    optdepends: [],
-    makedepends: [],
-    checkdepends: [],
-    files: ["usr/", `usr/share/${name}/`, `usr/share/${name}/file`],
-  };
-}
-
-const existing = Array.from({ length: 1200 }, (_, i) => entry(`pkg${String(i).padStart(4, "0")}`));
+const existing = numberedPackages(1200, (name) =>
+  packageEntry(name, "1.0-1", ["usr/", `usr/share/${name}/`, `usr/share/${name}/file`]),
+);
 const repo = join(work, "repo");
 const pkgFiles: Record<string, string> = {};
 

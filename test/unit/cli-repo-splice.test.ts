@@ -8,39 +8,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import type { DescEntry } from "../../src/arch/types.js";
 import { decompress } from "../../src/archive/compression.js";
 import { readIndexedMembers } from "../../src/archive/indexed-gzip.js";
 import { readRepoDb, writeRepoDb } from "../../src/archive/repo-db.js";
 import { openIndexedRepoDb } from "../../src/archive/repo-db-splice.js";
 import { memoryIO } from "../../src/cli/io.js";
 import { repoCommand } from "../../src/cli/repo.js";
+import { numberedPackages, packageEntry } from "../helpers/desc-entry.js";
 import { synthesizePackage } from "../helpers/synthetic-package.js";
 
 const work = mkdtempSync(join(tmpdir(), "arb-cli-splice-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function entry(name: string, version: string): DescEntry {
-  return {
-    filename: `${name}-${version}-x86_64.pkg.tar.zst`,
-    name,
-    version,
-    desc: `the ${name} package`,
-    builddate: 1700000000,
-    groups: [],
-    license: ["MIT"],
-    replaces: [],
-    conflicts: [],
-    provides: [],
-    depends: [],
-    optdepends: [],
-    makedepends: [],
-    checkdepends: [],
-    files: ["usr/", `usr/share/${name}/`],
-  };
-}
-
-const existing = Array.from({ length: 1500 }, (_, i) => entry(`pkg${String(i).padStart(4, "0")}`, "1.0-1"));
+const existing = numberedPackages(1500, (name) => packageEntry(name, "1.0-1"));
 let seedDb: Uint8Array;
 let seedFiles: Uint8Array;
 const pkgs: Record<string, string> = {};

@@ -9,8 +9,8 @@ import {
   parseInfoRefs,
   renderMaintenanceReport,
 } from "../../src/maintain/update-check.js";
-import type { AurPackage } from "../../src/resolve/aur-client.js";
 import { type IndexedPackage, PackageIndex } from "../../src/resolve/package-index.js";
+import { aurPackage } from "../helpers/aur-package.js";
 import { descEntry } from "../helpers/desc-entry.js";
 
 const NOW = Date.UTC(2026, 10, 24, 6, 0, 0);
@@ -24,22 +24,7 @@ function entry(name: string, version: string, more: Partial<DescEntry> = {}): De
   });
 }
 
-function aur(name: string, version: string, more: Partial<AurPackage> = {}): AurPackage {
-  return {
-    name,
-    pkgbase: name,
-    version,
-    depends: [],
-    makedepends: [],
-    checkdepends: [],
-    provides: [],
-    numVotes: 1,
-    popularity: 0,
-    outOfDate: null,
-    maintainer: "someone",
-    ...more,
-  };
-}
+const aur = aurPackage;
 
 function official(...pkgs: [string, string][]): PackageIndex {
   return new PackageIndex(

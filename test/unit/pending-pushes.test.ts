@@ -11,6 +11,7 @@ import { parseRepoConfig } from "../../src/config/repo-config.js";
 import type { Octokit } from "../../src/github/octokit.js";
 import { changedPkgbuilds, type PushInfo } from "../../src/github/sources.js";
 import {
+  DEFAULT_DONE_RETENTION_MS,
   MAX_STORED_COMMITS_CHARS,
   type NewPendingPush,
   PENDING_PUSH_KIND,
@@ -60,6 +61,10 @@ beforeEach(() => {
   now = 1_700_000_000_000;
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function records(): Promise<unknown[]> {
+  return (await store.listRecords(PENDING_PUSH_KIND)).map((r) => r.record.value);
+}
 
 function instance(id: string, ports: Partial<PendingPushPorts>): PendingPushes {
   return new PendingPushes({
@@ -114,7 +119,9 @@ describe("claims", () => {
     await slowRun;
 
     expect(acted).toEqual(["fast"]);
-    expect(await store.listRecords(PENDING_PUSH_KIND)).toEqual([]);
+    expect(await records()).toEqual([
+      { deliveryId: "d1", stage: "done", forgetAt: now + DEFAULT_DONE_RETENTION_MS },
+    ]);
   });
 
   it("a second accept of the same delivery is refused", async () => {
@@ -165,8 +172,29 @@ describe("claims", () => {
       },
     }).replay();
     expect(planned).toBe(0);
-    expect(await store.listRecords(PENDING_PUSH_KIND)).toEqual([]);
+    expect(await records()).toEqual([
+      { deliveryId: "d3", stage: "done", forgetAt: now + DEFAULT_DONE_RETENTION_MS },
+    ]);
     expect(await store.listBuilds()).toHaveLength(1);
+  });
+});
+
+describe("handled pushes", () => {
+  it("leave a tombstone that refuses redeliveries until the reconciler forgets it", async () => {
+    const app = instance("a", {});
+    await app.process((await app.accept(newPush("d4", now)))!, unusedOctokit);
+    expect(await app.known("d4")).toBe(true);
+    expect(await app.accept(newPush("d4", now))).toBeUndefined();
+
+    now += DEFAULT_DONE_RETENTION_MS - 1;
+    await app.replay();
+    expect(await records()).toEqual([{ deliveryId: "d4", stage: "done", forgetAt: now + 1 }]);
+
+    now += 1;
+    await app.replay();
+    expect(await records()).toEqual([]);
+    expect(await app.known("d4")).toBe(false);
+    expect(await app.accept(newPush("d4", now))).toBeDefined();
   });
 });
 

@@ -8,6 +8,7 @@ import {
   planBuilds,
   stronglyConnected,
 } from "../../src/resolve/planner.js";
+import { aurPackage } from "../helpers/aur-package.js";
 
 function meta(pkgname: string, fields: Partial<PackageMeta> = {}): PackageMeta {
   return {
@@ -42,20 +43,7 @@ function metapackage(depends: string[], extra: Partial<LocalPkgbase> = {}): Loca
 }
 
 function aur(name: string, fields: Partial<AurPackage> = {}): AurPackage {
-  return {
-    name,
-    pkgbase: name,
-    version: "1.0-1",
-    depends: [],
-    makedepends: [],
-    checkdepends: [],
-    provides: [],
-    numVotes: 1,
-    popularity: 0,
-    outOfDate: null,
-    maintainer: "someone",
-    ...fields,
-  };
+  return aurPackage(name, "1.0-1", fields);
 }
 
 function repo(name: string, packages: [string, string, string[]?][]): IndexedPackage[] {

@@ -1,0 +1,267 @@
+/**
+ * The world most app tests push into: a packages repository whose `meta/PKGBUILD` depends on `bash` (official)
+ * and `foo-aur` (AUR), a planner over in-memory indexes, and the storage GitHub redirects artifact downloads to.
+ */
+import { createHash } from "node:crypto";
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
+import { zipSync } from "fflate";
+import { parseDepSpec } from "../../src/arch/depspec.js";
+import type { BuildResult } from "../../src/build/contracts.js";
+import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
+import { type AurClient, MemoryAurClient } from "../../src/resolve/aur-client.js";
+import { PackageIndex } from "../../src/resolve/package-index.js";
+import { planBuilds } from "../../src/resolve/planner.js";
+import { aurPackage } from "./aur-package.js";
+import type { AurRpcResult } from "./aur-server.js";
+import { type GitHubMock, PACKAGES_REPO } from "./github-mock.js";
+
+export const BEFORE = "1111111111111111111111111111111111111111";
+export const AFTER = "2222222222222222222222222222222222222222";
+/** The AUR git commit every AUR job is pinned to. */
+export const AUR_SHA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+export const META_CONFIG = "branches:\n  main: myrepo\nmetapackages: [meta/PKGBUILD]\n";
+
+/** A metapackage PKGBUILD with these dependencies. */
+export function metaPkgbuild(depends: readonly string[] = ["bash", "foo-aur"]): string {
+  return [
+    "pkgname=meta",
+    "pkgver=1.0",
+    "pkgrel=1",
+    "arch=(any)",
+    `depends=(${depends.join(" ")})`,
+    "package() { :; }",
+    "",
+  ].join("\n");
+}
+export const META_PKGBUILD = metaPkgbuild();
+
+/** The official repositories: core/bash, which provides `sh`. */
+export function officialBash(): PackageIndex {
+  return new PackageIndex([
+    { repo: "core", name: "bash", pkgbase: "bash", version: "5.2-1", provides: ["sh"] },
+  ]);
+}
+
+/** The AUR holding foo-aur 2.0-1 (depends on bash). */
+export function fooAur(): MemoryAurClient {
+  return new MemoryAurClient([aurPackage("foo-aur", "2.0-1", { depends: ["bash"] })]);
+}
+
+/** foo-aur as the AUR's RPC (test/helpers/aur-server.ts) describes it, for tests over the real AUR client. */
+export function fooAurRpc(): AurRpcResult {
+  return {
+    ID: 1,
+    Name: "foo-aur",
+    PackageBaseID: 1,
+    PackageBase: "foo-aur",
+    Version: "2.0-1",
+    Description: "an AUR package",
+    URL: null,
+    NumVotes: 1,
+    Popularity: 0,
+    OutOfDate: null,
+    Maintainer: "someone",
+    FirstSubmitted: 1_600_000_000,
+    LastModified: 1_700_000_000,
+    URLPath: "/cgit/aur.git/snapshot/foo-aur.tar.gz",
+    Depends: ["bash"],
+  };
+}
+
+/**
+ * The ports of AppDeps every app test sets alike: the repository URL and key handed to the runner, the workflow
+ * template, the real clock, deliveries remembered for an hour.
+ */
+export const TEST_APP_SETTINGS = {
+  publishSettings: { repoUrl: () => "https://repo.example/$arch", repoKey: async () => "PUBLIC KEY" },
+  workflowTemplate: async () => "name: arch-repo-build\non: workflow_dispatch\n",
+  clock: Date.now,
+  deliveryTtlMs: 3_600_000,
+} satisfies Partial<AppDeps>;
+
+export interface PlannerSources {
+  readonly official?: PackageIndex;
+  readonly aur?: AurClient;
+  /** Default: only `bash` is available. */
+  readonly availableDeps?: PlannerPort["availableDeps"];
+  /** Default: every pkgbase at AUR_SHA. */
+  readonly aurRef?: PlannerPort["aurRef"];
+}
+
+/** The real planner over in-memory indexes (default: official bash, foo-aur on the AUR), our repository empty. */
+export function plannerOver(sources: PlannerSources = {}): PlannerPort {
+  const official = sources.official ?? officialBash();
+  const aur = sources.aur ?? fooAur();
+  return {
+    plan: async (input) => {
+      const core = await planBuilds(input, { official, ours: new PackageIndex([]), aur });
+      return { ...core, requests: { aur: 0, mirror: 0, repo: 0 } };
+    },
+    ours: async () => new PackageIndex([]),
+    availableDeps: sources.availableDeps ?? (async (_t, deps) => deps.filter((d) => d === "bash")),
+    aurRef: sources.aurRef ?? (async () => AUR_SHA),
+  };
+}
+
+/**
+ * The metapackage fan-in of a repository that publishes: a dependency is available once the official index
+ * resolves it or our repository (as `ourPackages` reads it now) holds a package of that name.
+ */
+export function availableIn(
+  official: PackageIndex,
+  ourPackages: () => Promise<readonly { readonly name: string }[]>,
+): PlannerPort["availableDeps"] {
+  return async (_target, deps) => {
+    const ours = await ourPackages();
+    return deps.filter((d) => {
+      const spec = parseDepSpec(d);
+      return official.resolve(spec) !== undefined || ours.some((e) => e.name === spec.name);
+    });
+  };
+}
+
+export interface ArtifactBlobServer {
+  /** `http://127.0.0.1:PORT`, to put in the `location` of GitHub's artifact download redirect. */
+  readonly url: string;
+  /** Zips by path (`/blob/ID.zip`); the query string (the signature) is ignored. */
+  readonly blobs: Map<string, Uint8Array>;
+  /** Every request received, in order. */
+  readonly requests: { url: string; headers: IncomingHttpHeaders }[];
+  /** Forgets the blobs and the requests (between tests). */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The storage GitHub redirects artifact downloads to. Like it, it answers only the signed URL: a request that
+ * carries an Authorization header (the app's GitHub token leaking to a third party) gets a 404.
+ */
+export async function startArtifactBlobServer(): Promise<ArtifactBlobServer> {
+  const blobs = new Map<string, Uint8Array>();
+  const requests: { url: string; headers: IncomingHttpHeaders }[] = [];
+  const server = createServer((req, res) => {
+    requests.push({ url: req.url ?? "", headers: req.headers });
+    const bytes = blobs.get(new URL(req.url ?? "/", "http://x").pathname);
+    if (!bytes || req.headers.authorization !== undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/zip", "content-length": bytes.byteLength });
+    res.end(bytes);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    blobs,
+    requests,
+    reset: () => {
+      blobs.clear();
+      requests.length = 0;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export interface ServedArtifact {
+  readonly runId: number;
+  readonly artifactId: number;
+  /** The artifact is `arch-repo-PKGBASE`. */
+  readonly pkgbase: string;
+  readonly zip: Uint8Array;
+  /** The commit the run built (default AFTER). */
+  readonly headSha?: string;
+  /** The run the listing says uploaded it (default runId; another one: an artifact the app must not trust). */
+  readonly uploadedBy?: number;
+  /** Register the download (default true; false for an artifact the app must not fetch). */
+  readonly downloadable?: boolean;
+  /** The REST API root its download URL is under (default github.com's). */
+  readonly apiUrl?: string;
+  /** The `sig` query parameter of the signed blob URL. */
+  readonly signature?: string;
+}
+
+/** GitHub lists the run's artifact and redirects its download to `blob` with a signed URL, as it does. */
+export function serveArtifact(mock: GitHubMock, blob: ArtifactBlobServer, artifact: ServedArtifact): void {
+  const { owner, repo } = PACKAGES_REPO;
+  const { runId, artifactId, pkgbase, zip } = artifact;
+  const download = `/repos/${owner}/${repo}/actions/artifacts/${artifactId}/zip`;
+  mock.on(
+    "GET",
+    `/repos/${owner}/${repo}/actions/runs/${runId}/artifacts`,
+    {
+      status: 200,
+      body: {
+        total_count: 1,
+        artifacts: [
+          {
+            id: artifactId,
+            name: `arch-repo-${pkgbase}`,
+            size_in_bytes: zip.byteLength,
+            expired: false,
+            expires_at: "2099-01-01T00:00:00Z",
+            archive_download_url: `${artifact.apiUrl ?? "https://api.github.com"}${download}`,
+            workflow_run: { id: artifact.uploadedBy ?? runId, head_sha: artifact.headSha ?? AFTER },
+          },
+        ],
+      },
+    },
+    { match: (r) => r.query.name === `arch-repo-${pkgbase}` },
+  );
+  if (artifact.downloadable === false) return;
+  const path = `/blob/${artifactId}.zip`;
+  blob.blobs.set(path, zip);
+  mock.on("GET", download, {
+    status: 302,
+    headers: { location: `${blob.url}${path}?sig=${artifact.signature ?? "signed"}` },
+  });
+}
+
+/**
+ * What planning a push of meta/PKGBUILD asks of GitHub first: the config, the PKGBUILD at AFTER, and `checkRuns`
+ * check runs (ids 100, 101...). Returns the mock for the rest of the chain.
+ */
+export function expectMetaPush(mock: GitHubMock, checkRuns: number, pkgbuild = META_PKGBUILD): GitHubMock {
+  const { owner, repo } = PACKAGES_REPO;
+  mock.repoConfig(owner, repo, META_CONFIG).fileContents(owner, repo, "meta/PKGBUILD", AFTER, pkgbuild);
+  for (let id = 100; id < 100 + checkRuns; id++) mock.createCheckRun(owner, repo, id);
+  return mock;
+}
+
+/**
+ * The zip the workflow's upload-artifact step makes for a job that built one package: the package, result.json
+ * saying it built `version` of `pkgbase`, and build.log when given.
+ */
+export function builtArtifactZip(
+  buildId: string,
+  pkgbase: string,
+  version: string,
+  pkg: { readonly filename: string; readonly bytes: Uint8Array },
+  buildLog?: string,
+): Uint8Array {
+  const result: BuildResult = {
+    buildId,
+    pkgbase,
+    ok: true,
+    version,
+    packages: [
+      {
+        file: pkg.filename,
+        pkgname: pkgbase,
+        version,
+        arch: "x86_64",
+        sha256: createHash("sha256").update(pkg.bytes).digest("hex"),
+        size: pkg.bytes.byteLength,
+      },
+    ],
+    durationSeconds: 3,
+    exitCode: 0,
+    logTail: "==> Finished making",
+  };
+  const encoder = new TextEncoder();
+  return zipSync({
+    [pkg.filename]: pkg.bytes,
+    "result.json": encoder.encode(JSON.stringify(result)),
+    ...(buildLog === undefined ? {} : { "build.log": encoder.encode(buildLog) }),
+  });
+}
