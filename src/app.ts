@@ -15,6 +15,7 @@ import { handleInstallation } from "./handlers/installation.js";
 import { handleIssueComment } from "./handlers/issue-comment.js";
 import { PendingPushes } from "./handlers/pending-pushes.js";
 import { PendingRebuilds } from "./handlers/pending-rebuilds.js";
+import type { PendingState, PendingWorkOptions, PendingWorkPorts } from "./handlers/pending-work.js";
 import { handlePush, planPush, reportPlanningFailure } from "./handlers/push.js";
 import { planRebuildComment, reportRebuildFailure } from "./handlers/rebuild-comment.js";
 import type { AppRuntime } from "./handlers/runtime.js";
@@ -74,30 +75,34 @@ export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
         clock: deps.clock,
         logger: robot.log,
       });
+      const pendingOptions = <T extends PendingState>(
+        plan: PendingWorkPorts<T>["plan"],
+        reportFailure: PendingWorkPorts<T>["reportFailure"],
+      ): PendingWorkOptions<T> => ({
+        store: deps.store,
+        clock: deps.clock,
+        logger: robot.log,
+        doneRetentionMs: deps.deliveryTtlMs,
+        ports: {
+          octokit: async (installationId) => (await robot.auth(installationId)) as Octokit,
+          plan,
+          reportFailure,
+        },
+      });
       // Pushes stored before the webhook answer; `replay` plans those whose planner died (or that wait for a retry).
-      const pendingPushes: PendingPushes = new PendingPushes({
-        store: deps.store,
-        clock: deps.clock,
-        logger: robot.log,
-        doneRetentionMs: deps.deliveryTtlMs,
-        ports: {
-          octokit: async (installationId) => (await robot.auth(installationId)) as Octokit,
-          plan: (pending, octokit) => planPush(runtime, octokit, pending, robot.log),
-          reportFailure: reportPlanningFailure,
-        },
-      });
+      const pendingPushes: PendingPushes = new PendingPushes(
+        pendingOptions(
+          (pending, octokit) => planPush(runtime, octokit, pending, robot.log),
+          reportPlanningFailure,
+        ),
+      );
       // `/rebuild` commands, stored the same way before their background planning.
-      const pendingRebuilds: PendingRebuilds = new PendingRebuilds({
-        store: deps.store,
-        clock: deps.clock,
-        logger: robot.log,
-        doneRetentionMs: deps.deliveryTtlMs,
-        ports: {
-          octokit: async (installationId) => (await robot.auth(installationId)) as Octokit,
-          plan: (pending, octokit) => planRebuildComment(runtime, octokit, pending),
-          reportFailure: reportRebuildFailure,
-        },
-      });
+      const pendingRebuilds: PendingRebuilds = new PendingRebuilds(
+        pendingOptions(
+          (pending, octokit) => planRebuildComment(runtime, octokit, pending),
+          reportRebuildFailure,
+        ),
+      );
       const runtime: AppRuntime = {
         deps,
         builds,

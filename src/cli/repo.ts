@@ -175,6 +175,25 @@ async function loadEntries(paths: DbPaths, bytes: DbBytes, io: CliIO): Promise<L
   return { db: db.entries, files };
 }
 
+/** The DBs as they stand: indexed for a splice, else read whole; undefined once a DB that cannot be read is reported. */
+interface OpenDbs {
+  readonly bytes: DbBytes;
+  readonly indexed: Indexed | undefined;
+  readonly loaded: Loaded | undefined;
+  readonly versionInDb: (name: string) => string | undefined;
+}
+
+async function openDbs(paths: DbPaths, io: CliIO): Promise<OpenDbs | undefined> {
+  const bytes = await readDbFiles(paths);
+  const indexed = openIndexed(paths, bytes);
+  let loaded: Loaded | undefined;
+  if (!indexed) {
+    loaded = await loadEntries(paths, bytes, io);
+    if (!loaded) return undefined;
+  }
+  return { bytes, indexed, loaded, versionInDb: versionsOf(indexed, loaded) };
+}
+
 /** The version of the DB's entry of a name. */
 function versionsOf(
   indexed: Indexed | undefined,
@@ -186,14 +205,10 @@ function versionsOf(
 }
 
 async function add(paths: DbPaths, pkgFiles: readonly string[], io: CliIO): Promise<number> {
-  const bytes = await readDbFiles(paths);
-  const indexed = openIndexed(paths, bytes);
-  let loaded: Loaded | undefined;
-  if (!indexed) {
-    loaded = await loadEntries(paths, bytes, io);
-    if (!loaded) return 1;
-  }
-  const versionInDb = versionsOf(indexed, loaded);
+  const opened = await openDbs(paths, io);
+  if (!opened) return 1;
+  const { bytes, indexed, versionInDb } = opened;
+  let { loaded } = opened;
   // name → entry: a later package of the same name replaces an earlier one, as repo-add adds them in turn.
   const added = new Map<string, DescEntry>();
   let failed = false;
@@ -274,14 +289,10 @@ async function remove(paths: DbPaths, names: readonly string[], io: CliIO): Prom
     io.stderr(`error: Repository file '${paths.db}' was not found.\n`);
     return 1;
   }
-  const bytes = await readDbFiles(paths);
-  const indexed = openIndexed(paths, bytes);
-  let loaded: Loaded | undefined;
-  if (!indexed) {
-    loaded = await loadEntries(paths, bytes, io);
-    if (!loaded) return 1;
-  }
-  const versionInDb = versionsOf(indexed, loaded);
+  const opened = await openDbs(paths, io);
+  if (!opened) return 1;
+  const { bytes, indexed, versionInDb } = opened;
+  let { loaded } = opened;
   const notFound = names.filter((n) => versionInDb(n) === undefined);
   for (const n of notFound) io.stderr(`error: Package matching '${n}' not found.\n`);
   if (notFound.length > 0) {

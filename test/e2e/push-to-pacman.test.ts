@@ -1,20 +1,4 @@
-/**
- * The proof of the product (issue 6, "End-to-end test"): a push to the packages repository adds a metapackage
- * that depends on two AUR packages (one depending on the other). Everything runs on loopback:
- * - the real Probot app (`createApp`) with GitHub faked by GitHubMock (every request validated against
- *   GitHub's OpenAPI description);
- * - a local AUR answering RPC v5 `info` (the planner's HttpAurClient talks to it); the official repositories
- *   are an injected PackageIndex holding `bash`; the AUR git ref is injected (a fixed sha);
- * - state in DynamoDB (dynalite), the repository in S3 (s3rver, reached through `storageFromEnv`);
- * - a real OpenPGP key generated here signs packages and the DB;
- * - the runner is played by this test: `arch-repo-bot build` with Debian's makepkg (as the unprivileged test
- *   user), its output folder zipped like upload-artifact does and served as the run's artifact.
- * Then Debian's pacman (temporary root, keyring holding only our key, SigLevel = Required) syncs the
- * repository from s3rver's HTTP endpoint, installs the metapackage with its dependencies, and refuses a
- * package whose bytes were tampered with in the bucket.
- */
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -46,6 +30,7 @@ import { loadTestApp, pushEvent, receiveEvent, testProbot } from "../helpers/app
 import { type FakeAur, startAurServer } from "../helpers/aur-server.js";
 import { type LocalDynamo, startDynalite } from "../helpers/dynalite.js";
 import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
+import { stopKeyringAgent, trustRepoKey, writePacmanConf } from "../helpers/pacman-root.js";
 import { run, testUser } from "../helpers/real-tools.js";
 import { type RunningS3rver, startS3rver } from "../helpers/s3rver.js";
 
@@ -130,11 +115,7 @@ beforeAll(async () => {
   const key = await generateSigningKey({ name: "e2e repo", email: "e2e@example.invalid" });
   signer = await OpenPgpSigner.fromArmored(key.privateKeyArmored);
   gpgDir = join(work, "gnupg");
-  const pub = join(work, "repo-key.asc");
-  writeFileSync(pub, signer.publicKeyArmored());
-  await run("pacman-key", ["--gpgdir", gpgDir, "--init"]);
-  await run("pacman-key", ["--gpgdir", gpgDir, "--add", pub]);
-  await run("pacman-key", ["--gpgdir", gpgDir, "--lsign-key", signer.fingerprint]);
+  await trustRepoKey(gpgDir, signer);
 
   blob = await startArtifactBlobServer();
 
@@ -169,7 +150,7 @@ beforeAll(async () => {
 afterAll(async () => {
   mock?.close();
   await blob?.close();
-  if (gpgDir) execFileSync("gpgconf", ["--homedir", gpgDir, "--kill", "all"], { stdio: "ignore" });
+  stopKeyringAgent(gpgDir);
   await aurServer?.close();
   await dynamo?.close();
   await s3?.dispose();
@@ -248,26 +229,7 @@ async function jobStates(buildId: string) {
 /** A pacman with its own root, DB and cache, our keyring, SigLevel = Required, and our repository on s3rver. */
 function pacmanFor(name: string) {
   const root = join(work, `root-${name}`);
-  mkdirSync(join(root, "var/lib/pacman"), { recursive: true });
-  const conf = join(root, "pacman.conf");
-  writeFileSync(
-    conf,
-    [
-      "[options]",
-      `RootDir = ${root}`,
-      `DBPath = ${root}/var/lib/pacman/`,
-      `CacheDir = ${root}/var/cache/pacman/pkg/`,
-      `LogFile = ${root}/pacman.log`,
-      `GPGDir = ${gpgDir}`,
-      `HookDir = ${root}/hooks/`,
-      `Architecture = ${ARCH}`,
-      "SigLevel = Required",
-      "",
-      `[${REPO_NAME}]`,
-      `Server = ${s3.publicUrl("$arch")}`,
-      "",
-    ].join("\n"),
-  );
+  const conf = writePacmanConf(root, { gpgDir, arch: ARCH, repo: REPO_NAME, server: s3.publicUrl("$arch") });
   const base = ["--config", conf, "--noconfirm"];
   // bash comes from the official repositories, which this pacman does not have.
   const sync = [...base, "--assume-installed", "bash=5.2.037-1"];

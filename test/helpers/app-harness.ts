@@ -83,3 +83,19 @@ export function pushEvent(before: string, after: string, changed: ChangedPaths) 
     ],
   };
 }
+
+/** A comment (id 77) by a user `login` on issue 5, from GitHub's real `issue_comment.created` example. */
+export function commentEvent(body: string, login: string) {
+  const payload = webhookPayload<Record<string, unknown>>("issue_comment", "created");
+  return {
+    ...payload,
+    comment: {
+      ...(payload.comment as object),
+      id: 77,
+      body,
+      user: { ...(payload.comment as { user: object }).user, login, type: "User" },
+    },
+    issue: { ...(payload.issue as object), number: 5 },
+    sender: { ...(payload.sender as object), login, type: "User" },
+  };
+}

@@ -7,7 +7,7 @@
  *   DBs of the corpus) and as our repository's web server.
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -258,4 +258,15 @@ function listen(server: Server): Promise<string> {
 function close(server: Server): Promise<void> {
   server.closeAllConnections();
   return new Promise((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
+}
+
+/** The planner's environment (plannerFromEnv) over the fake AUR and the mirror, caching in `dataDir`. */
+export function plannerEnv(dataDir: string, aur: FakeAur, mirror: { readonly template: string }) {
+  return { DATA_DIR: dataDir, AUR_URL: aur.url, ARCH_MIRRORS: mirror.template, ARCH_REPOS: "core,extra" };
+}
+
+/** Stops the fake AUR and the mirror, then removes the test file's data folder. */
+export async function stopPlannerSources(aur: FakeAur, mirror: FileServer, dataDir: string): Promise<void> {
+  await Promise.all([aur.close(), mirror.close()]);
+  rmSync(dataDir, { recursive: true, force: true });
 }

@@ -3,7 +3,7 @@
  * double (every request checked against GitHub's OpenAPI description), the real planner lookup against a local
  * AUR and a mirror serving real sync DBs, and the committed PKGBUILD re-evaluated.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
@@ -18,7 +18,14 @@ import type { AppRuntime } from "../../src/handlers/runtime.js";
 import { FsStorage } from "../../src/publish/fs-storage.js";
 import { TEST_APP_SETTINGS } from "../helpers/app-fixtures.js";
 import { loadTestApp, receiveEvent, testProbot } from "../helpers/app-harness.js";
-import { type FakeAur, type FileServer, startAurServer, startMirrorServer } from "../helpers/aur-server.js";
+import {
+  type FakeAur,
+  type FileServer,
+  plannerEnv,
+  startAurServer,
+  startMirrorServer,
+  stopPlannerSources,
+} from "../helpers/aur-server.js";
 import { descEntry } from "../helpers/desc-entry.js";
 import { GitHubMock, PACKAGES_REPO, type RecordedRequest, webhookPayload } from "../helpers/github-mock.js";
 import { corpusDir } from "../helpers/real-tools.js";
@@ -63,10 +70,7 @@ beforeAll(async () => {
   mirror = await startMirrorServer();
 });
 
-afterAll(async () => {
-  await Promise.all([aur.close(), mirror.close()]);
-  rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => stopPlannerSources(aur, mirror, dataDir));
 
 let testNumber = 0;
 let mock: GitHubMock;
@@ -83,12 +87,7 @@ beforeEach(async () => {
     "x86_64/myrepo.db",
     await writeRepoDb([descEntry("couldinho-tools", "1.0-1")], { compression: "gzip" }),
   );
-  const env = {
-    DATA_DIR: join(dataDir, `data-${testNumber}`),
-    AUR_URL: aur.url,
-    ARCH_MIRRORS: mirror.template,
-    ARCH_REPOS: "core,extra",
-  };
+  const env = plannerEnv(join(dataDir, `data-${testNumber}`), aur, mirror);
   const deps: AppDeps = {
     ...TEST_APP_SETTINGS,
     store: new FileStateStore(join(dataDir, `state-${testNumber}`)),

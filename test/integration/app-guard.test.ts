@@ -14,7 +14,7 @@ import type { AppRuntime } from "../../src/handlers/runtime.js";
 import { HttpAurClient, MemoryAurClient } from "../../src/resolve/aur-client.js";
 import { PackageIndex } from "../../src/resolve/package-index.js";
 import { AFTER, BEFORE, metaPkgbuild, plannerOver, TEST_APP_SETTINGS } from "../helpers/app-fixtures.js";
-import { loadTestApp, pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
+import { commentEvent, loadTestApp, pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
 import { aurPackage } from "../helpers/aur-package.js";
 import { type FakeAur, startAurServer } from "../helpers/aur-server.js";
 import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
@@ -127,21 +127,6 @@ function receive(name: string, payload: unknown, id?: string): Promise<void> {
 
 const pushPayload = () => pushEvent(BEFORE, AFTER, { modified: ["meta/PKGBUILD"] });
 
-function commentPayload(body: string, login: string) {
-  const payload = webhookPayload<Record<string, unknown>>("issue_comment", "created");
-  return {
-    ...payload,
-    comment: {
-      ...(payload.comment as object),
-      id: 77,
-      body,
-      user: { ...(payload.comment as { user: object }).user, login, type: "User" },
-    },
-    issue: { ...(payload.issue as object), number: 5 },
-    sender: { ...(payload.sender as object), login, type: "User" },
-  };
-}
-
 /** The bodies of the bot's replies on issue 5, in order. */
 function replies(): string[] {
   return mock
@@ -250,7 +235,7 @@ describe("a push with a new AUR package under review: flagged", () => {
       .reaction(owner, repo, 77)
       .permission(owner, repo, "bob", "read", "read")
       .createComment(owner, repo, 5);
-    await receive("issue_comment", commentPayload(`/approve ${HELD}`, "bob"));
+    await receive("issue_comment", commentEvent(`/approve ${HELD}`, "bob"));
     mock.assertDone();
     expect(replies()).toEqual([
       "Sorry @bob, only people with write, maintain or admin permission on this repository can ask me to approve or reject packages.",
@@ -263,7 +248,7 @@ describe("a push with a new AUR package under review: flagged", () => {
       .permission(owner, repo, "carol", "write", "maintain")
       .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 556)
       .createComment(owner, repo, 5);
-    await receive("issue_comment", commentPayload(`/approve ${HELD}`, "carol"));
+    await receive("issue_comment", commentEvent(`/approve ${HELD}`, "carol"));
     mock.assertDone();
     const job = await runtime.deps.store.getJob(build.id, HELD);
     expect(job).toMatchObject({ state: "dispatched", approvedBy: "carol", runId: 556 });
@@ -280,7 +265,7 @@ describe("a push with a new AUR package under review: flagged", () => {
       .reaction(owner, repo, 77)
       .permission(owner, repo, "carol", "admin", "admin")
       .createComment(owner, repo, 5);
-    await receive("issue_comment", commentPayload(`/reject ${HELD}`, "carol"));
+    await receive("issue_comment", commentEvent(`/reject ${HELD}`, "carol"));
     mock.assertDone();
     const jobs = await runtime.deps.store.listJobs(build.id);
     expect(jobStates(jobs)).toEqual([
@@ -298,7 +283,7 @@ describe("a push with a new AUR package under review: flagged", () => {
   it("/approve of a name nothing waits for, and a name that breaks pacman's rules, change nothing", async () => {
     const build = await pushAndHold();
     mock.createComment(owner, repo, 5);
-    await receive("issue_comment", commentPayload("/approve ../../etc", "carol"));
+    await receive("issue_comment", commentEvent("/approve ../../etc", "carol"));
     mock.assertDone();
     expect(replies()[0]).toMatch(/^Sorry, I can't run this command:[\s\S]*Usage: `\/approve NAME/);
     expect(mock.requests.some((r) => r.path.endsWith("/permission"))).toBe(false);
@@ -307,7 +292,7 @@ describe("a push with a new AUR package under review: flagged", () => {
       .reaction(owner, repo, 77)
       .permission(owner, repo, "carol", "write", "write")
       .createComment(owner, repo, 5);
-    await receive("issue_comment", commentPayload(`/approve ${UNFLAGGED}`, "carol"));
+    await receive("issue_comment", commentEvent(`/approve ${UNFLAGGED}`, "carol"));
     mock.assertDone();
     expect(replies().at(-1)).toBe(`- \`${UNFLAGGED}\`: nothing by this name is waiting for approval.`);
     expect((await runtime.deps.store.getJob(build.id, HELD))?.state).toBe("awaiting-approval");
@@ -335,7 +320,7 @@ describe("/rebuild", () => {
       .updateCheckRun(owner, repo, 201, { times: 5, optional: true })
       .createStatus(owner, repo, AFTER, { times: 5, optional: true })
       .createComment(owner, repo, 5);
-    await receive("issue_comment", commentPayload(`/rebuild ${HELD}`, "carol"));
+    await receive("issue_comment", commentEvent(`/rebuild ${HELD}`, "carol"));
     mock.assertDone();
     const [build] = await runtime.deps.store.listBuilds({ owner, name: repo });
     expect(jobStates(await runtime.deps.store.listJobs(build!.id))).toEqual([[HELD, "awaiting-approval"]]);
@@ -404,7 +389,7 @@ describe("after a restart", () => {
       .permission(owner, repo, "carol", "write", "maintain")
       .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 558)
       .createComment(owner, repo, 5);
-    await receive("issue_comment", commentPayload(`/approve ${HELD}`, "carol"));
+    await receive("issue_comment", commentEvent(`/approve ${HELD}`, "carol"));
     mock.assertDone();
     expect(await runtime.deps.store.getJob(build.id, HELD)).toMatchObject({
       state: "dispatched",

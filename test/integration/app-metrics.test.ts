@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
@@ -18,7 +18,14 @@ import {
   TEST_APP_SETTINGS,
 } from "../helpers/app-fixtures.js";
 import { loadTestApp, pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
-import { type FakeAur, type FileServer, startAurServer, startMirrorServer } from "../helpers/aur-server.js";
+import {
+  type FakeAur,
+  type FileServer,
+  plannerEnv,
+  startAurServer,
+  startMirrorServer,
+  stopPlannerSources,
+} from "../helpers/aur-server.js";
 import { GitHubMock, PACKAGES_REPO } from "../helpers/github-mock.js";
 import { fakeCgit } from "../helpers/guard-fixtures.js";
 
@@ -37,10 +44,7 @@ beforeAll(async () => {
   mirror = await startMirrorServer();
 });
 
-afterAll(async () => {
-  await Promise.all([aur.close(), mirror.close()]);
-  rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => stopPlannerSources(aur, mirror, dataDir));
 
 let testNumber = 0;
 let mock: GitHubMock;
@@ -53,12 +57,7 @@ beforeEach(async () => {
   mock = new GitHubMock();
   mock.installationToken(installationId);
   metrics = createAppMetrics();
-  const env = {
-    DATA_DIR: join(dataDir, `data-${testNumber}`),
-    AUR_URL: aur.url,
-    ARCH_MIRRORS: mirror.template,
-    ARCH_REPOS: "core,extra",
-  };
+  const env = plannerEnv(join(dataDir, `data-${testNumber}`), aur, mirror);
   const deps: AppDeps = {
     ...TEST_APP_SETTINGS,
     store: new FileStateStore(join(dataDir, `state-${testNumber}`)),

@@ -4,14 +4,10 @@
  * and of two instances replaying at once only one dispatches. A push whose planning keeps failing is retried,
  * then reported once and dropped. GitHub is GitHubMock (OpenAPI-validated).
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import type { Probot } from "probot";
-import { createApp } from "../../src/app.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
-import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
+import type { PlannerPort } from "../../src/handlers/deps.js";
 import {
   isDonePush,
   MAX_PUSH_ATTEMPTS,
@@ -20,10 +16,9 @@ import {
   PUSH_CLAIM_TTL_MS,
   PUSH_RETRY_DELAY_MS,
 } from "../../src/handlers/pending-pushes.js";
-import type { AppRuntime } from "../../src/handlers/runtime.js";
-import type { Plan } from "../../src/resolve/plan.js";
 import { AFTER, BEFORE, META_CONFIG as CONFIG, META_PKGBUILD, plannerOver } from "../helpers/app-fixtures.js";
-import { pushEvent, testProbot } from "../helpers/app-harness.js";
+import { pushEvent } from "../helpers/app-harness.js";
+import { type AppInstance, hangingPlan, startAppInstance, stateDirPerTest } from "../helpers/app-instance.js";
 import { GitHubMock, PACKAGES_REPO } from "../helpers/github-mock.js";
 
 const { owner, repo, installationId } = PACKAGES_REPO;
@@ -31,24 +26,11 @@ const RUN = 555;
 const DISPATCHES = `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`;
 const CHECK_RUNS = `/repos/${owner}/${repo}/check-runs`;
 
-/** The planner core over in-memory indexes; `plan` can be replaced to hang or fail. */
-function planner(plan?: PlannerPort["plan"]): PlannerPort {
-  const port = plannerOver();
-  return plan ? { ...port, plan } : port;
-}
-
-interface Instance {
-  readonly probot: Probot;
-  readonly runtime: AppRuntime;
-  readonly store: FileStateStore;
-}
-
-let dataDir: string;
-let stateDir: string;
+const stateDir = stateDirPerTest("arb-pending-push-");
 let mock: GitHubMock;
 
 /** One process of the app over the shared state folder, whose clock runs `offsetMs` ahead of real time. */
-async function startInstance(
+function startInstance(
   options: {
     plan?: PlannerPort["plan"];
     offsetMs?: number;
@@ -56,34 +38,16 @@ async function startInstance(
     resume?: boolean;
     store?: FileStateStore;
   } = {},
-): Promise<Instance> {
-  const store = options.store ?? new FileStateStore(stateDir);
-  const deps: AppDeps = {
-    store,
-    planner: planner(options.plan),
-    publishSettings: { repoUrl: () => "https://repo.example/$arch", repoKey: async () => "PUBLIC KEY" },
-    workflowTemplate: async () => "name: arch-repo-build\non: workflow_dispatch\n",
-    publish: async () => "published",
+): Promise<AppInstance> {
+  return startAppInstance({
+    store: options.store ?? new FileStateStore(stateDir()),
     clock: options.clock ?? (() => Date.now() + (options.offsetMs ?? 0)),
-    deliveryTtlMs: 3_600_000,
-  };
-  const probot = testProbot();
-  let runtime: AppRuntime | undefined;
-  await probot.load(
-    createApp({
-      deps,
-      resume: options.resume ?? true,
-      tickMs: 0,
-      onReady: (r) => {
-        runtime = r;
-      },
-    }),
-  );
-  if (!runtime) throw new Error("the app did not start");
-  return { probot, runtime, store };
+    plan: options.plan,
+    resume: options.resume,
+  });
 }
 
-function deliver(instance: Instance, id: string): Promise<void> {
+function deliver(instance: AppInstance, id: string): Promise<void> {
   const payload = pushEvent(BEFORE, AFTER, { modified: ["meta/PKGBUILD"] });
   return instance.probot.receive({ id, name: "push", payload } as Parameters<Probot["receive"]>[0]);
 }
@@ -107,15 +71,7 @@ async function pendingPushes(store: FileStateStore) {
   return (await store.listRecords<PendingPush>(PENDING_PUSH_KIND)).filter((r) => !isDonePush(r.record.value));
 }
 
-beforeAll(() => {
-  dataDir = mkdtempSync(join(tmpdir(), "arb-pending-push-"));
-});
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-
-let testNumber = 0;
 beforeEach(() => {
-  testNumber++;
-  stateDir = join(dataDir, `state-${testNumber}`);
   mock = new GitHubMock();
   mock.installationToken(installationId);
 });
@@ -124,20 +80,14 @@ afterEach(() => mock.close());
 describe("a push whose planning is interrupted", () => {
   it("is stored before the answer, planned and dispatched by the restarted instance, and by only one of two", async () => {
     // The first process answers the webhook, then hangs in the planner and is killed there.
-    let planning!: () => void;
-    const reachedPlanner = new Promise<void>((resolve) => {
-      planning = resolve;
-    });
+    const hanging = hangingPlan();
     mock.repoConfig(owner, repo, CONFIG);
     expectBuildStart(2);
     const first = await startInstance({
-      plan: () => {
-        planning();
-        return new Promise<Plan>(() => {});
-      },
+      plan: hanging.plan,
     });
     await deliver(first, "delivery-lost");
-    await reachedPlanner;
+    await hanging.reached;
 
     const [stored, ...others] = await pendingPushes(first.store);
     expect(others).toEqual([]);
@@ -196,18 +146,12 @@ describe("a push whose planning is interrupted", () => {
 
   it("is not replayed while the instance planning it holds its claim", async () => {
     mock.repoConfig(owner, repo, CONFIG).fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD);
-    let planning!: () => void;
-    const reachedPlanner = new Promise<void>((resolve) => {
-      planning = resolve;
-    });
+    const hanging = hangingPlan();
     const first = await startInstance({
-      plan: () => {
-        planning();
-        return new Promise<Plan>(() => {});
-      },
+      plan: hanging.plan,
     });
     await deliver(first, "delivery-busy");
-    await reachedPlanner;
+    await hanging.reached;
 
     const peer = await startInstance({ offsetMs: PUSH_CLAIM_TTL_MS - 10_000 });
     await peer.runtime.tasks.idle();
@@ -240,7 +184,7 @@ describe("a crash while a push is being accepted", () => {
   it("before the pending push is stored leaves nothing, so GitHub's redelivery builds it", async () => {
     mock.repoConfig(owner, repo, CONFIG).repoConfig(owner, repo, CONFIG);
     expectBuildStart();
-    const store = new CrashingStore(stateDir);
+    const store = new CrashingStore(stateDir());
     store.crash = "before-write";
     const instance = await startInstance({ store });
     // The webhook is not answered with success: GitHub shows the delivery as failed, to be redelivered.
@@ -261,7 +205,7 @@ describe("a crash while a push is being accepted", () => {
   it("after the pending push is stored: a redelivery is a no-op and the reconciler builds it once", async () => {
     mock.repoConfig(owner, repo, CONFIG);
     expectBuildStart();
-    const store = new CrashingStore(stateDir);
+    const store = new CrashingStore(stateDir());
     store.crash = "after-write";
     const instance = await startInstance({ store });
     await expect(deliver(instance, "delivery-crash-after")).rejects.toThrow();
@@ -296,7 +240,7 @@ describe("a push whose planning fails", () => {
     expectBuildStart(2);
     let offsetMs = 0;
     let calls = 0;
-    const working = planner().plan;
+    const working = plannerOver().plan;
     const instance = await startInstance({
       resume: false,
       clock: () => Date.now() + offsetMs,
@@ -376,7 +320,7 @@ describe("a push whose planning fails", () => {
 
 describe("a damaged pending push", () => {
   it("is dropped with a log line, asks nothing of GitHub and does not stop the others", async () => {
-    const store = new FileStateStore(stateDir);
+    const store = new FileStateStore(stateDir());
     await store.putRecord(PENDING_PUSH_KIND, "delivery-garbage", { deliveryId: "delivery-garbage", push: 7 });
     await store.putRecord(PENDING_PUSH_KIND, "delivery-bad-config", {
       deliveryId: "delivery-bad-config",

@@ -4,134 +4,44 @@
  * over the SAME file state store) plans it, dispatches it once and replies. A rebuild whose planning keeps failing
  * gets a reply saying why. GitHub is GitHubMock (OpenAPI-validated).
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
+import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import type { Probot } from "probot";
-import { createApp } from "../../src/app.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
-import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
+import type { PlannerPort } from "../../src/handlers/deps.js";
 import {
   PENDING_REBUILD_KIND,
   type PendingRebuild,
   parsePendingRebuild,
 } from "../../src/handlers/pending-rebuilds.js";
 import { CLAIM_TTL_MS, isDoneRecord, MAX_ATTEMPTS, RETRY_DELAY_MS } from "../../src/handlers/pending-work.js";
-import type { AppRuntime } from "../../src/handlers/runtime.js";
-import { MemoryAurClient } from "../../src/resolve/aur-client.js";
-import { PackageIndex } from "../../src/resolve/package-index.js";
-import type { Plan } from "../../src/resolve/plan.js";
-import { planBuilds } from "../../src/resolve/planner.js";
-import { testProbot } from "../helpers/app-harness.js";
-import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";
+import { META_PKGBUILD } from "../helpers/app-fixtures.js";
+import { commentEvent } from "../helpers/app-harness.js";
+import { type AppInstance, hangingPlan, startAppInstance, stateDirPerTest } from "../helpers/app-instance.js";
+import { GitHubMock, PACKAGES_REPO } from "../helpers/github-mock.js";
 
 const { owner, repo, installationId } = PACKAGES_REPO;
 const HEAD = "2222222222222222222222222222222222222222";
-const AUR_SHA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const CONFIG = "branches:\n  main: myrepo\n";
-const META_PKGBUILD = [
-  "pkgname=meta",
-  "pkgver=1.0",
-  "pkgrel=1",
-  "arch=(any)",
-  "depends=(bash foo-aur)",
-  "package() { :; }",
-  "",
-].join("\n");
 const DISPATCHES = `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`;
 const REPLIES = `/repos/${owner}/${repo}/issues/5/comments`;
 
-const official = new PackageIndex([
-  { repo: "core", name: "bash", pkgbase: "bash", version: "5.2-1", provides: ["sh"] },
-]);
-const aur = new MemoryAurClient([
-  {
-    name: "foo-aur",
-    pkgbase: "foo-aur",
-    version: "2.0-1",
-    depends: ["bash"],
-    makedepends: [],
-    checkdepends: [],
-    provides: [],
-    numVotes: 1,
-    popularity: 0,
-    outOfDate: null,
-    maintainer: "someone",
-  },
-]);
-
-function planner(plan?: PlannerPort["plan"]): PlannerPort {
-  return {
-    plan:
-      plan ??
-      (async (input): Promise<Plan> => {
-        const core = await planBuilds(input, { official, ours: new PackageIndex([]), aur });
-        return { ...core, requests: { aur: 0, mirror: 0, repo: 0 } };
-      }),
-    ours: async () => new PackageIndex([]),
-    availableDeps: async (_t, deps) => deps.filter((d) => d === "bash"),
-    aurRef: async () => AUR_SHA,
-  };
-}
-
-interface Instance {
-  readonly probot: Probot;
-  readonly runtime: AppRuntime;
-  readonly store: FileStateStore;
-}
-
-let dataDir: string;
-let stateDir: string;
+const stateDir = stateDirPerTest("arb-pending-rebuild-");
 let mock: GitHubMock;
 
-async function startInstance(
+function startInstance(
   options: { plan?: PlannerPort["plan"]; clock?: () => number; resume?: boolean } = {},
-): Promise<Instance> {
-  const store = new FileStateStore(stateDir);
-  const deps: AppDeps = {
-    store,
-    planner: planner(options.plan),
-    publishSettings: { repoUrl: () => "https://repo.example/$arch", repoKey: async () => "PUBLIC KEY" },
-    workflowTemplate: async () => "name: arch-repo-build\non: workflow_dispatch\n",
-    publish: async () => "published",
+): Promise<AppInstance> {
+  return startAppInstance({
+    store: new FileStateStore(stateDir()),
     clock: options.clock ?? Date.now,
-    deliveryTtlMs: 3_600_000,
-  };
-  const probot = testProbot();
-  let runtime: AppRuntime | undefined;
-  await probot.load(
-    createApp({
-      deps,
-      resume: options.resume ?? true,
-      tickMs: 0,
-      onReady: (r) => {
-        runtime = r;
-      },
-    }),
-  );
-  if (!runtime) throw new Error("the app did not start");
-  return { probot, runtime, store };
+    plan: options.plan,
+    resume: options.resume,
+  });
 }
 
-function comment(instance: Instance, id: string, body: string): Promise<void> {
-  const payload = webhookPayload<Record<string, unknown>>("issue_comment", "created");
-  const login = "carol";
-  return instance.probot.receive({
-    id,
-    name: "issue_comment",
-    payload: {
-      ...payload,
-      comment: {
-        ...(payload.comment as object),
-        id: 77,
-        body,
-        user: { ...(payload.comment as { user: object }).user, login, type: "User" },
-      },
-      issue: { ...(payload.issue as object), number: 5 },
-      sender: { ...(payload.sender as object), login, type: "User" },
-    },
-  } as Parameters<Probot["receive"]>[0]);
+function comment(instance: AppInstance, id: string, body: string): Promise<void> {
+  const payload = commentEvent(body, "carol");
+  return instance.probot.receive({ id, name: "issue_comment", payload } as Parameters<Probot["receive"]>[0]);
 }
 
 /** The command's preamble: 👀, carol's permission, the config. */
@@ -160,21 +70,24 @@ function expectBranchRead(times: number): void {
   for (let i = 0; i < times; i++) mock.fileContents(owner, repo, "meta/PKGBUILD", HEAD, META_PKGBUILD);
 }
 
+/** What planning the rebuild of foo-aur and starting its build ask of GitHub. */
+function expectBuildStart(): GitHubMock {
+  return mock
+    .createCheckRun(owner, repo, 200)
+    .createCheckRun(owner, repo, 201)
+    .createStatus(owner, repo, HEAD)
+    .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 600)
+    .updateCheckRun(owner, repo, 200, { times: 5, optional: true })
+    .updateCheckRun(owner, repo, 201, { times: 5, optional: true });
+}
+
 async function pendingRebuilds(store: FileStateStore) {
   return (await store.listRecords<PendingRebuild>(PENDING_REBUILD_KIND)).filter(
     (r) => !isDoneRecord(r.record.value),
   );
 }
 
-beforeAll(() => {
-  dataDir = mkdtempSync(join(tmpdir(), "arb-pending-rebuild-"));
-});
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-
-let testNumber = 0;
 beforeEach(() => {
-  testNumber++;
-  stateDir = join(dataDir, `state-${testNumber}`);
   mock = new GitHubMock();
   mock.installationToken(installationId);
 });
@@ -182,30 +95,17 @@ afterEach(() => mock.close());
 
 describe("a /rebuild interrupted after the 👀", () => {
   it("is planned by the restarted instance, dispatched once and answered", async () => {
-    let planning!: () => void;
-    const reachedPlanner = new Promise<void>((resolve) => {
-      planning = resolve;
-    });
+    const hanging = hangingPlan();
     expectPreamble();
     expectBranchRead(2);
-    mock
-      .createCheckRun(owner, repo, 200)
-      .createCheckRun(owner, repo, 201)
-      .createStatus(owner, repo, HEAD)
-      .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 600)
-      .updateCheckRun(owner, repo, 200, { times: 5, optional: true })
-      .updateCheckRun(owner, repo, 201, { times: 5, optional: true })
-      .createComment(owner, repo, 5);
+    expectBuildStart().createComment(owner, repo, 5);
     let now = Date.now();
     const first = await startInstance({
       clock: () => now,
-      plan: () => {
-        planning();
-        return new Promise<Plan>(() => {});
-      },
+      plan: hanging.plan,
     });
     await comment(first, "comment-lost", "/rebuild foo-aur");
-    await reachedPlanner;
+    await hanging.reached;
 
     const [stored, ...others] = await pendingRebuilds(first.store);
     expect(others).toEqual([]);
@@ -279,13 +179,7 @@ describe("a /rebuild interrupted after its build was started", () => {
   it("is not started again when replayed", async () => {
     expectPreamble();
     expectBranchRead(1);
-    mock
-      .createCheckRun(owner, repo, 200)
-      .createCheckRun(owner, repo, 201)
-      .createStatus(owner, repo, HEAD)
-      .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 600)
-      .updateCheckRun(owner, repo, 200, { times: 5, optional: true })
-      .updateCheckRun(owner, repo, 201, { times: 5, optional: true })
+    expectBuildStart()
       // The reply fails after the build started (the process "dies" there).
       .on("POST", REPLIES, { status: 422, body: { message: "Validation Failed" } });
     let now = Date.now();
@@ -333,7 +227,7 @@ describe("a damaged pending rebuild", () => {
   });
 
   it("is dropped by the reconciler without asking GitHub anything", async () => {
-    const store = new FileStateStore(stateDir);
+    const store = new FileStateStore(stateDir());
     await store.putRecord(PENDING_REBUILD_KIND, "comment-garbage", {
       ...valid,
       deliveryId: "comment-garbage",

@@ -18,6 +18,7 @@ import {
 } from "../helpers/app-fixtures.js";
 import {
   type ChangedPaths,
+  commentEvent,
   loadTestApp,
   pushEvent,
   receiveEvent,
@@ -199,20 +200,7 @@ describe("push", () => {
 });
 
 describe("/rebuild", () => {
-  function commentPayload(body: string, login = "bob") {
-    const payload = webhookPayload<Record<string, unknown>>("issue_comment", "created");
-    return {
-      ...payload,
-      comment: {
-        ...(payload.comment as object),
-        id: 77,
-        body,
-        user: { ...(payload.comment as { user: object }).user, login, type: "User" },
-      },
-      issue: { ...(payload.issue as object), number: 5 },
-      sender: { ...(payload.sender as object), login, type: "User" },
-    };
-  }
+  const commentPayload = (body: string, login = "bob") => commentEvent(body, login);
 
   it("by a read-only user gets a polite refusal and nothing runs", async () => {
     mock

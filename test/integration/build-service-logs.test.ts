@@ -9,24 +9,13 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import { type BuildNotification, type BuildPorts, BuildService } from "../../src/build/build-service.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
-import type { Build, Job, PlannedJob } from "../../src/build/model.js";
+import type { Build, Job } from "../../src/build/model.js";
 import { capturingLogger, type LogLine } from "../helpers/log-lines.js";
+import { plannedJob } from "../helpers/planned-job.js";
 
 const INFO = 30;
 const WARN = 40;
 const ERROR = 50;
-
-function planned(pkgbase: string, needs: string[] = []): PlannedJob {
-  return {
-    pkgbase,
-    pkgnames: [pkgbase],
-    version: "1.0-1",
-    source: "aur",
-    ref: "f".repeat(40),
-    reason: "new",
-    needs,
-  };
-}
 
 class RecordingPorts implements BuildPorts {
   readonly runs = new Map<string, number>();
@@ -60,7 +49,12 @@ describe("build service logs", () => {
     const store = new FileStateStore(dir);
     const service = new BuildService({ store, ports, clock: () => now, logger });
     const build = await service.startBuild(
-      [planned("liba"), planned("app", ["liba"]), planned("broken"), planned("needs-broken", ["broken"])],
+      [
+        plannedJob("liba"),
+        plannedJob("app", ["liba"]),
+        plannedJob("broken"),
+        plannedJob("needs-broken", ["broken"]),
+      ],
       {
         repository: { owner: "alice", name: "packages", installationId: 1 },
         branch: "main",
@@ -125,7 +119,7 @@ describe("build service logs", () => {
     console.error = (line: unknown) => void written.push(String(line));
     try {
       const service = new BuildService({ store: new FileStateStore(dir), ports: new RecordingPorts() });
-      const build = await service.startBuild([planned("broken")], {
+      const build = await service.startBuild([plannedJob("broken")], {
         repository: { owner: "alice", name: "packages" },
         branch: "main",
         repo: "alicerepo",

@@ -16,25 +16,13 @@ import {
 } from "../../src/build/build-service.js";
 import { DynamoDbStateStore } from "../../src/build/dynamodb-state-store.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
-import type { Build, Job, PlannedJob } from "../../src/build/model.js";
+import type { Build, Job } from "../../src/build/model.js";
 import type { StateStore } from "../../src/build/state-store.js";
 import { silentLogger } from "../../src/logger.js";
 import { type LocalDynamo, startDynalite } from "../helpers/dynalite.js";
+import { plannedJob } from "../helpers/planned-job.js";
 
 const MIN = 60_000;
-
-function planned(pkgbase: string, needs: string[] = [], depends?: string[]): PlannedJob {
-  return {
-    pkgbase,
-    pkgnames: [pkgbase],
-    version: "1.0-1",
-    source: "aur",
-    ref: "f".repeat(40),
-    reason: "new",
-    needs,
-    ...(depends ? { depends } : {}),
-  };
-}
 
 const meta = (overrides: Record<string, unknown> = {}) => ({
   repository: { owner: "alice", name: "packages", installationId: 1 },
@@ -125,9 +113,9 @@ function serviceSuite(name: string, harness: () => Harness) {
       const { store, ports, service } = await setup();
       const build = await service.startBuild(
         [
-          planned("liba"),
-          planned("app", ["liba"]),
-          planned("meta", ["liba", "app"], ["liba", "app", "bash"]),
+          plannedJob("liba"),
+          plannedJob("app", ["liba"]),
+          plannedJob("meta", ["liba", "app"], ["liba", "app", "bash"]),
         ],
         meta({ metapackage: "meta" }),
       );
@@ -154,7 +142,7 @@ function serviceSuite(name: string, harness: () => Harness) {
 
     it("treats duplicate and out-of-order job events as no-ops", async () => {
       const { store, ports, service } = await setup();
-      const build = await service.startBuild([planned("one")], meta());
+      const build = await service.startBuild([plannedJob("one")], meta());
       const runId = ports.runOf("one");
       // completed arrives before queued/in_progress, then everything again.
       await service.onJobEvent(
@@ -182,7 +170,7 @@ function serviceSuite(name: string, harness: () => Harness) {
       const other = new BuildService({ store: reopen(), ports, clock, logger: silentLogger });
       const names = Array.from({ length: 8 }, (_, i) => `lib${i}`);
       const build = await service.startBuild(
-        [...names.map((n) => planned(n)), planned("meta", names, names)],
+        [...names.map((n) => plannedJob(n)), plannedJob("meta", names, names)],
         meta({ metapackage: "meta", maxParallel: 8 }),
       );
       expect(ports.dispatched()).toEqual(names);
@@ -223,7 +211,7 @@ function serviceSuite(name: string, harness: () => Harness) {
       const other = new BuildService({ store: reopen(), ports, clock, logger: silentLogger });
       const names = Array.from({ length: 9 }, (_, i) => `p${i}`);
       const build = await service.startBuild(
-        names.map((n) => planned(n)),
+        names.map((n) => plannedJob(n)),
         meta({ maxParallel: 3 }),
       );
       expect(ports.dispatched()).toEqual(["p0", "p1", "p2"]);
@@ -255,10 +243,10 @@ function serviceSuite(name: string, harness: () => Harness) {
       ports.available = new Set(["bash"]);
       const build = await service.startBuild(
         [
-          planned("liba"),
-          planned("app", ["liba"]),
-          planned("tool"),
-          planned("meta", ["app", "tool"], ["app", "tool", "bash"]),
+          plannedJob("liba"),
+          plannedJob("app", ["liba"]),
+          plannedJob("tool"),
+          plannedJob("meta", ["app", "tool"], ["app", "tool", "bash"]),
         ],
         meta({ metapackage: "meta" }),
       );
@@ -307,7 +295,7 @@ function serviceSuite(name: string, harness: () => Harness) {
       const { store, ports, service } = await setup();
       ports.available = new Set(["app"]); // the previous app is in our repository
       const build = await service.startBuild(
-        [planned("app"), planned("meta", ["app"], ["app"])],
+        [plannedJob("app"), plannedJob("meta", ["app"], ["app"])],
         meta({ metapackage: "meta" }),
       );
       await service.onJobEvent(
@@ -322,7 +310,7 @@ function serviceSuite(name: string, harness: () => Harness) {
     it("fails the jobs of a cancelled workflow run that never reported, and ignores a successful run", async () => {
       const { store, ports, service } = await setup();
       const build = await service.startBuild(
-        [planned("one"), planned("two"), planned("three", ["one"])],
+        [plannedJob("one"), plannedJob("two"), plannedJob("three", ["one"])],
         meta(),
       );
       const runId = ports.runOf("one");
@@ -339,7 +327,7 @@ function serviceSuite(name: string, harness: () => Harness) {
     it("holds a job for approval until someone approves it", async () => {
       const { store, ports, service } = await setup();
       const build = await service.startBuild(
-        [{ ...planned("fresh"), approvalReason: "new AUR maintainer" }, planned("dep", ["fresh"])],
+        [{ ...plannedJob("fresh"), approvalReason: "new AUR maintainer" }, plannedJob("dep", ["fresh"])],
         meta(),
       );
       expect(ports.dispatched()).toEqual([]);
@@ -358,7 +346,7 @@ function serviceSuite(name: string, harness: () => Harness) {
 
     it("resumes an unfinished build after a restart", async () => {
       const { store, reopen, ports, service, clock } = await setup();
-      const build = await service.startBuild([planned("liba"), planned("app", ["liba"])], meta());
+      const build = await service.startBuild([plannedJob("liba"), plannedJob("app", ["liba"])], meta());
       await service.onJobEvent({ runId: ports.runOf("liba"), pkgbase: "liba" }, { status: "in_progress" });
       expect((await store.getJob(build.id, "liba"))?.state).toBe("running");
 
@@ -386,7 +374,7 @@ function serviceSuite(name: string, harness: () => Harness) {
 
     it("hands built jobs to the publisher again on resume", async () => {
       const { store, reopen, ports, service, clock } = await setup();
-      const build = await service.startBuild([planned("one")], meta());
+      const build = await service.startBuild([plannedJob("one")], meta());
       await service.onJobEvent(
         { runId: ports.runOf("one"), pkgbase: "one" },
         { status: "completed", conclusion: "success" },
@@ -406,7 +394,7 @@ function serviceSuite(name: string, harness: () => Harness) {
     it("fails jobs stuck past the timeout on tick", async () => {
       const { store, ports, service, advance } = await setup();
       const build = await service.startBuild(
-        [planned("slow"), planned("after", ["slow"])],
+        [plannedJob("slow"), plannedJob("after", ["slow"])],
         meta({ jobTimeoutMs: 30 * MIN }),
       );
       advance(29 * MIN);
@@ -431,7 +419,7 @@ function serviceSuite(name: string, harness: () => Harness) {
         reads++;
         return read(build, job);
       };
-      const build = await service.startBuild([planned("one"), planned("two", ["one"])], meta());
+      const build = await service.startBuild([plannedJob("one"), plannedJob("two", ["one"])], meta());
       await service.tick();
       expect(reads).toBe(0); // not quiet yet
       advance(10 * MIN);
@@ -449,7 +437,7 @@ function serviceSuite(name: string, harness: () => Harness) {
     it("fails dispatched jobs when the dispatch itself fails, and a retry starts a new attempt", async () => {
       const { store, ports, service } = await setup();
       ports.failDispatch = true;
-      const build = await service.startBuild([planned("one")], meta());
+      const build = await service.startBuild([plannedJob("one")], meta());
       expect(await store.getJob(build.id, "one")).toMatchObject({
         state: "failed",
         error: "dispatch failed: GitHub answered 422",
@@ -467,12 +455,12 @@ function serviceSuite(name: string, harness: () => Harness) {
     it("cancels queued jobs of an older build that a newer build supersedes", async () => {
       const { store, ports, service, advance } = await setup();
       const older = await service.startBuild(
-        [planned("base"), planned("x", ["base"]), planned("y")],
+        [plannedJob("base"), plannedJob("x", ["base"]), plannedJob("y")],
         meta({ maxParallel: 1 }),
       );
       expect(ports.dispatched()).toEqual(["base"]);
       advance(1000);
-      const newer = await service.startBuild([planned("x"), planned("y")], meta({ maxParallel: 1 }));
+      const newer = await service.startBuild([plannedJob("x"), plannedJob("y")], meta({ maxParallel: 1 }));
       const olderJobs = Object.fromEntries((await store.listJobs(older.id)).map((j) => [j.pkgbase, j]));
       expect(olderJobs.base?.state).toBe("dispatched");
       expect(olderJobs.x).toMatchObject({
@@ -487,12 +475,12 @@ function serviceSuite(name: string, harness: () => Harness) {
 
     it("refuses a plan with bad names or dangling needs before writing anything", async () => {
       const { store, service } = await setup();
-      await expect(service.startBuild([planned("../../etc")], meta())).rejects.toBeInstanceOf(
+      await expect(service.startBuild([plannedJob("../../etc")], meta())).rejects.toBeInstanceOf(
         InvalidPlanError,
       );
-      await expect(service.startBuild([planned("a", ["nope"])], meta())).rejects.toThrow(/needs nope/);
-      await expect(service.startBuild([planned("a"), planned("a")], meta())).rejects.toThrow(/twice/);
-      await expect(service.startBuild([planned("a")], meta({ metapackage: "m" }))).rejects.toThrow(
+      await expect(service.startBuild([plannedJob("a", ["nope"])], meta())).rejects.toThrow(/needs nope/);
+      await expect(service.startBuild([plannedJob("a"), plannedJob("a")], meta())).rejects.toThrow(/twice/);
+      await expect(service.startBuild([plannedJob("a")], meta({ metapackage: "m" }))).rejects.toThrow(
         /metapackage m/,
       );
       expect(await store.listBuilds()).toEqual([]);

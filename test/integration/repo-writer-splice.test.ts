@@ -1,12 +1,4 @@
-/**
- * The repository writer with gzip DBs: a publish into a large indexed DB splices it (only the gzip members
- * holding a changed entry are recompressed; the others are copied byte for byte), and the real pacman (SigLevel =
- * Required, so it checks the new DB signatures) syncs, lists, installs and reads file lists from the result.
- * DBs that cannot be spliced (repo-add's one-stream gzip, zstd, .db/.files disagreeing) are read whole and come
- * out indexed; a damaged member the splice must rewrite fails clearly and leaves the old DB served.
- */
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -26,6 +18,8 @@ import {
 } from "../../src/publish/repo-writer.js";
 import { generateSigningKey, OpenPgpSigner } from "../../src/publish/signer.js";
 import type { RepoStorage } from "../../src/publish/storage.js";
+import { numberedPackages, packageEntry } from "../helpers/desc-entry.js";
+import { stopKeyringAgent, trustRepoKey, writePacmanConf } from "../helpers/pacman-root.js";
 import { run } from "../helpers/real-tools.js";
 import { synthesizePackage } from "../helpers/synthetic-package.js";
 
@@ -40,40 +34,20 @@ beforeAll(async () => {
   const key = await generateSigningKey();
   signer = await OpenPgpSigner.fromArmored(key.privateKeyArmored);
   gpgDir = join(work, "gnupg");
-  const pub = join(work, "repo-key.asc");
-  writeFileSync(pub, signer.publicKeyArmored());
-  await run("pacman-key", ["--gpgdir", gpgDir, "--init"]);
-  await run("pacman-key", ["--gpgdir", gpgDir, "--add", pub]);
-  await run("pacman-key", ["--gpgdir", gpgDir, "--lsign-key", signer.fingerprint]);
+  await trustRepoKey(gpgDir, signer);
 }, 60_000);
 
 afterAll(() => {
-  if (gpgDir) execFileSync("gpgconf", ["--homedir", gpgDir, "--kill", "all"], { stdio: "ignore" });
+  stopKeyringAgent(gpgDir);
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
 function entry(name: string, version = "1.0-1"): DescEntry {
-  return {
-    filename: `${name}-${version}-${arch}.pkg.tar.zst`,
-    name,
-    version,
-    desc: `the ${name} package`,
-    builddate: 1_700_000_000,
-    groups: [],
-    license: ["MIT"],
-    replaces: [],
-    conflicts: [],
-    provides: [],
-    depends: [],
-    optdepends: [],
-    makedepends: [],
-    checkdepends: [],
-    files: ["usr/", `usr/share/${name}/`, `usr/share/${name}/file`],
-  };
+  return packageEntry(name, version, ["usr/", `usr/share/${name}/`, `usr/share/${name}/file`]);
 }
 
 function entries(count: number): DescEntry[] {
-  return Array.from({ length: count }, (_, i) => entry(`pkg${String(i).padStart(4, "0")}`));
+  return numberedPackages(count, (name) => entry(name));
 }
 
 function newStorage(): { storage: FsStorage; root: string } {
@@ -117,27 +91,12 @@ async function publishNew(writer: RepositoryWriter, repo: string, name: string, 
 
 /** pacman with its own root, our keyring and SigLevel = Required (packages and databases). */
 function pacmanFor(repo: string, root: string) {
-  const base = join(work, `pacman-${++counter}`);
-  mkdirSync(join(base, "var/lib/pacman"), { recursive: true });
-  const conf = join(base, "pacman.conf");
-  writeFileSync(
-    conf,
-    [
-      "[options]",
-      `RootDir = ${base}`,
-      `DBPath = ${base}/var/lib/pacman/`,
-      `CacheDir = ${base}/var/cache/pacman/pkg/`,
-      `LogFile = ${base}/pacman.log`,
-      `GPGDir = ${gpgDir}`,
-      `HookDir = ${base}/hooks/`,
-      `Architecture = ${arch}`,
-      "SigLevel = Required",
-      "",
-      `[${repo}]`,
-      `Server = file://${root}/$arch`,
-      "",
-    ].join("\n"),
-  );
+  const conf = writePacmanConf(join(work, `pacman-${++counter}`), {
+    gpgDir,
+    arch,
+    repo,
+    server: `file://${root}/$arch`,
+  });
   return (...args: string[]) => run("pacman", ["--config", conf, "--noconfirm", ...args]);
 }
 

@@ -1,18 +1,4 @@
-/**
- * The repository writer against real parts: packages built by the real makepkg (plus synthesized ones
- * where many are needed), a local folder and s3rver as storage, the file StateStore's lease, and the real
- * pacman (temporary root, keyring holding only our key, SigLevel = Required) syncing and installing.
- */
-import { execFileSync } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -31,6 +17,7 @@ import {
 import { S3Storage } from "../../src/publish/s3-storage.js";
 import { generateSigningKey, OpenPgpSigner } from "../../src/publish/signer.js";
 import type { RepoStorage } from "../../src/publish/storage.js";
+import { stopKeyringAgent, trustRepoKey, writePacmanConf } from "../helpers/pacman-root.js";
 import { asTestUser, copyForTestUser, makeSharedTempDir, run } from "../helpers/real-tools.js";
 import { type RunningS3rver, startS3rver } from "../helpers/s3rver.js";
 import { synthesizePackage } from "../helpers/synthetic-package.js";
@@ -55,16 +42,12 @@ beforeAll(async () => {
   signer = await OpenPgpSigner.fromArmored(key.privateKeyArmored);
   s3 = await startS3rver();
   gpgDir = join(work, "gnupg");
-  const pub = join(work, "repo-key.asc");
-  writeFileSync(pub, signer.publicKeyArmored());
-  await run("pacman-key", ["--gpgdir", gpgDir, "--init"]);
-  await run("pacman-key", ["--gpgdir", gpgDir, "--add", pub]);
-  await run("pacman-key", ["--gpgdir", gpgDir, "--lsign-key", signer.fingerprint]);
+  await trustRepoKey(gpgDir, signer);
 }, 60_000);
 
 afterAll(async () => {
   await realPackagesBuilt?.catch(() => undefined);
-  if (gpgDir) execFileSync("gpgconf", ["--homedir", gpgDir, "--kill", "all"], { stdio: "ignore" });
+  stopKeyringAgent(gpgDir);
   await s3?.dispose();
   if (work) rmSync(work, { recursive: true, force: true });
 });
@@ -131,26 +114,7 @@ function writerFor(storage: RepoStorage, options: Partial<RepositoryWriterOption
 /** A pacman with its own root and DB, our keyring, SigLevel = Required, and one repository. */
 function pacmanFor(repo: string, server: string) {
   const root = join(work, `root-${++counter}`);
-  mkdirSync(join(root, "var/lib/pacman"), { recursive: true });
-  const conf = join(root, "pacman.conf");
-  writeFileSync(
-    conf,
-    [
-      "[options]",
-      `RootDir = ${root}`,
-      `DBPath = ${root}/var/lib/pacman/`,
-      `CacheDir = ${root}/var/cache/pacman/pkg/`,
-      `LogFile = ${root}/pacman.log`,
-      `GPGDir = ${gpgDir}`,
-      `HookDir = ${root}/hooks/`,
-      `Architecture = ${arch}`,
-      "SigLevel = Required",
-      "",
-      `[${repo}]`,
-      `Server = ${server}`,
-      "",
-    ].join("\n"),
-  );
+  const conf = writePacmanConf(root, { gpgDir, arch, repo, server });
   return {
     root,
     run: (...args: string[]) => run("pacman", ["--config", conf, "--noconfirm", ...args]),
