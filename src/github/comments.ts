@@ -28,16 +28,20 @@ export function parseRebuildCommand(body: string): RebuildCommand | undefined {
       ? { kind: "rebuild-failed" }
       : { kind: "invalid", problems: ["--failed takes no package names"] };
   }
-  if (args.length > MAX_REBUILD_NAMES) {
-    return { kind: "invalid", problems: [`at most ${MAX_REBUILD_NAMES} packages per command`] };
-  }
+  const names = checkedNames(args);
+  return "problems" in names ? { kind: "invalid", problems: names.problems } : { kind: "rebuild", names };
+}
+
+/** A command's package names, each checked with pacman's rules, deduplicated; or what is wrong with them. */
+function checkedNames(args: readonly string[]): readonly string[] | { readonly problems: string[] } {
+  if (args.length > MAX_REBUILD_NAMES)
+    return { problems: [`at most ${MAX_REBUILD_NAMES} packages per command`] };
   const problems: string[] = [];
   for (const arg of args) {
     const problem = pkgnameProblem(arg);
     if (problem !== undefined) problems.push(`${JSON.stringify(arg.slice(0, 60))} ${problem}`);
   }
-  if (problems.length > 0) return { kind: "invalid", problems };
-  return { kind: "rebuild", names: [...new Set(args)] };
+  return problems.length > 0 ? { problems } : [...new Set(args)];
 }
 
 export type ApprovalCommand =
@@ -54,16 +58,8 @@ export function parseApprovalCommand(body: string): ApprovalCommand | undefined 
   const [command, ...args] = line.trim().split(/\s+/);
   const kind = command === "/approve" ? "approve" : "reject";
   if (args.length === 0) return { kind: "invalid", problems: [`name the package to ${kind}`] };
-  if (args.length > MAX_REBUILD_NAMES) {
-    return { kind: "invalid", problems: [`at most ${MAX_REBUILD_NAMES} packages per command`] };
-  }
-  const problems: string[] = [];
-  for (const arg of args) {
-    const problem = pkgnameProblem(arg);
-    if (problem !== undefined) problems.push(`${JSON.stringify(arg.slice(0, 60))} ${problem}`);
-  }
-  if (problems.length > 0) return { kind: "invalid", problems };
-  return { kind, names: [...new Set(args)] };
+  const names = checkedNames(args);
+  return "problems" in names ? { kind: "invalid", problems: names.problems } : { kind, names };
 }
 
 export function invalidApprovalReply(problems: readonly string[]): string {

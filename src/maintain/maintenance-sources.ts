@@ -4,11 +4,11 @@
  * official mirrors with the planner's settings, and git heads of VCS packages over smart HTTP.
  */
 import type { DescEntry } from "../arch/types.js";
-import { readRepoDb } from "../archive/repo-db.js";
 import type { PlanTarget } from "../handlers/deps.js";
 import type { RepoStorage } from "../publish/storage.js";
 import { HttpAurClient } from "../resolve/aur-client.js";
 import { MirrorOfficialIndex } from "../resolve/official-index.js";
+import { readStoredRepoDb } from "../resolve/our-repo.js";
 import { plannerSettings } from "../resolve/settings.js";
 import { type Counter, countingFetch } from "../web/metrics.js";
 import type { MaintenanceSources } from "./scheduled-run.js";
@@ -30,21 +30,8 @@ export class StorageRepoEntries implements OurEntriesSource {
 
   async load(): Promise<readonly DescEntry[]> {
     this.#requests++;
-    let bytes: Uint8Array | undefined;
-    try {
-      bytes = await this.storage.get(this.key);
-    } catch (error) {
-      throw new OurEntriesError(
-        `cannot read our repository DB ${this.key} from storage: ${(error as Error).message}`,
-      );
-    }
-    if (!bytes) return [];
-    let read: Awaited<ReturnType<typeof readRepoDb>>;
-    try {
-      read = await readRepoDb(bytes);
-    } catch (error) {
-      throw new OurEntriesError(`our repository DB ${this.key} is not readable: ${(error as Error).message}`);
-    }
+    const read = await readStoredRepoDb(this.storage, this.key);
+    if (!read) return [];
     // A DB we cannot read completely must not drive removals: a missing entry would look like nothing to keep.
     if (read.errors.length > 0) {
       throw new OurEntriesError(

@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { readRepoDb } from "../archive/repo-db.js";
+import { type RepoDbReadResult, readRepoDb } from "../archive/repo-db.js";
 import type { RepoStorage } from "../publish/storage.js";
 import { PackageIndex } from "./package-index.js";
 
@@ -60,21 +60,30 @@ export class StorageOurRepo implements OurRepoIndex {
 
   async load(): Promise<PackageIndex> {
     this.#requests++;
-    let bytes: Uint8Array | undefined;
-    try {
-      bytes = await this.storage.get(this.key);
-    } catch (error) {
-      throw new OurRepoError(
-        `cannot read our repository DB ${this.key} from storage: ${(error as Error).message}`,
-      );
-    }
-    if (!bytes) return new PackageIndex([]);
-    try {
-      const { entries } = await readRepoDb(bytes);
-      return new PackageIndex(PackageIndex.fromDescEntries(this.repoName, entries));
-    } catch (error) {
-      throw new OurRepoError(`our repository DB ${this.key} is not readable: ${(error as Error).message}`);
-    }
+    const read = await readStoredRepoDb(this.storage, this.key);
+    return new PackageIndex(read ? PackageIndex.fromDescEntries(this.repoName, read.entries) : []);
+  }
+}
+
+/**
+ * Our DB at `key` in the storage backend, read; undefined when it does not exist yet (an empty repository).
+ * Storage and format failures are `OurRepoError`s naming the key.
+ */
+export async function readStoredRepoDb(
+  storage: Pick<RepoStorage, "get">,
+  key: string,
+): Promise<RepoDbReadResult | undefined> {
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = await storage.get(key);
+  } catch (error) {
+    throw new OurRepoError(`cannot read our repository DB ${key} from storage: ${(error as Error).message}`);
+  }
+  if (!bytes) return undefined;
+  try {
+    return await readRepoDb(bytes);
+  } catch (error) {
+    throw new OurRepoError(`our repository DB ${key} is not readable: ${(error as Error).message}`);
   }
 }
 

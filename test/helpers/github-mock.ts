@@ -381,6 +381,33 @@ export class GitHubMock {
     });
   }
 
+  /** `GET /git/ref/heads/BRANCH` answering the branch head. */
+  branchHead(owner: string, repo: string, branch: string, sha: string, options: ExpectOptions = {}): this {
+    return this.on(
+      "GET",
+      `/repos/${owner}/${repo}/git/ref/heads/${branch}`,
+      { status: 200, body: { ref: `refs/heads/${branch}`, object: { sha, type: "commit" } } },
+      options,
+    );
+  }
+
+  /** `GET /git/trees/SHA` (recursive listing) holding these files, e.g. `["meta/PKGBUILD"]`. */
+  treeWith(
+    owner: string,
+    repo: string,
+    sha: string,
+    paths: readonly string[],
+    options: ExpectOptions = {},
+  ): this {
+    const tree = paths.map((path) => ({ path, type: "blob", mode: "100644", sha: "b".repeat(40) }));
+    return this.on(
+      "GET",
+      `/repos/${owner}/${repo}/git/trees/${sha}`,
+      { status: 200, body: { sha, truncated: false, tree } },
+      options,
+    );
+  }
+
   fileContents(owner: string, repo: string, path: string, ref: string, text: string): this {
     return this.on(
       "GET",

@@ -141,10 +141,7 @@ function noOpenPullRequest(branch: string): GitHubMock {
 }
 
 function headAt(sha: string): GitHubMock {
-  return mock.on("GET", `/repos/${owner}/${repo}/git/ref/heads/main`, {
-    status: 200,
-    body: { ref: "refs/heads/main", object: { sha, type: "commit" } },
-  });
+  return mock.branchHead(owner, repo, "main", sha);
 }
 
 function metapackageAt(ref: string, text = METAPACKAGE, blob = BLOB): GitHubMock {

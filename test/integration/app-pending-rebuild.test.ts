@@ -55,18 +55,8 @@ function expectPreamble(): void {
 /** What reading the default branch head asks of GitHub, `times` times. */
 function expectBranchRead(times: number): void {
   mock
-    .on(
-      "GET",
-      `/repos/${owner}/${repo}/git/ref/heads/main`,
-      { status: 200, body: { ref: "refs/heads/main", object: { sha: HEAD, type: "commit" } } },
-      { times },
-    )
-    .on(
-      "GET",
-      `/repos/${owner}/${repo}/git/trees/${HEAD}`,
-      { status: 200, body: { sha: HEAD, truncated: false, tree: [{ path: "meta/PKGBUILD", type: "blob" }] } },
-      { times },
-    );
+    .branchHead(owner, repo, "main", HEAD, { times })
+    .treeWith(owner, repo, HEAD, ["meta/PKGBUILD"], { times });
   for (let i = 0; i < times; i++) mock.fileContents(owner, repo, "meta/PKGBUILD", HEAD, META_PKGBUILD);
 }
 

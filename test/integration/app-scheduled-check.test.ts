@@ -202,18 +202,8 @@ function expectCheckStart(yaml: string): void {
       body: { name: repo, full_name: FULL_NAME, default_branch: "main" },
     })
     .repoConfig(owner, repo, yaml)
-    .on("GET", `/repos/${owner}/${repo}/git/ref/heads/main`, {
-      status: 200,
-      body: { ref: "refs/heads/main", object: { sha: HEAD, type: "commit" } },
-    })
-    .on("GET", `/repos/${owner}/${repo}/git/trees/${HEAD}`, {
-      status: 200,
-      body: {
-        sha: HEAD,
-        truncated: false,
-        tree: [{ path: "meta/PKGBUILD", type: "blob", mode: "100644", sha: "b".repeat(40) }],
-      },
-    })
+    .branchHead(owner, repo, "main", HEAD)
+    .treeWith(owner, repo, HEAD, ["meta/PKGBUILD"])
     .fileContents(owner, repo, "meta/PKGBUILD", HEAD, META_PKGBUILD);
 }
 
@@ -386,10 +376,7 @@ describe("the scheduled update check in the app", () => {
       .installationToken(installationId)
       .on("GET", `/repos/${owner}/${repo}`, { status: 200, body: { default_branch: "main" } })
       .repoConfig(owner, repo, "branches:\n  main: myrepo\nupdates: {everyHours: -1}\n")
-      .on("GET", `/repos/${owner}/${repo}/git/ref/heads/main`, {
-        status: 200,
-        body: { ref: "refs/heads/main", object: { sha: HEAD, type: "commit" } },
-      })
+      .branchHead(owner, repo, "main", HEAD)
       .createCheckRun(owner, repo, 200, byName(UPDATE_CHECK_NAME));
     let pushover: URLSearchParams | undefined;
     nock("https://api.pushover.net")

@@ -237,14 +237,8 @@ describe("/rebuild", () => {
       .reaction(owner, repo, 77)
       .permission(owner, repo, "carol", "write", "maintain")
       .repoConfig(owner, repo, META_CONFIG)
-      .on("GET", `/repos/${owner}/${repo}/git/ref/heads/main`, {
-        status: 200,
-        body: { ref: "refs/heads/main", object: { sha: AFTER, type: "commit" } },
-      })
-      .on("GET", `/repos/${owner}/${repo}/git/trees/${AFTER}`, {
-        status: 200,
-        body: { sha: AFTER, truncated: false, tree: [{ path: "meta/PKGBUILD", type: "blob" }] },
-      })
+      .branchHead(owner, repo, "main", AFTER)
+      .treeWith(owner, repo, AFTER, ["meta/PKGBUILD"])
       .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
       .createCheckRun(owner, repo, 200)
       .createCheckRun(owner, repo, 201)
@@ -295,10 +289,7 @@ describe("installation", () => {
         status: 404,
         body: { message: "Not Found" },
       })
-      .on("GET", `/repos/${owner}/${repo}/git/ref/heads/main`, {
-        status: 200,
-        body: { ref: "refs/heads/main", object: { sha: AFTER, type: "commit" } },
-      })
+      .branchHead(owner, repo, "main", AFTER)
       .on("POST", `/repos/${owner}/${repo}/git/refs`, {
         status: 201,
         body: { ref: "refs/heads/arch-repo-bot/add-build-workflow" },
