@@ -35,12 +35,7 @@ if [ "$(id -u)" -eq 0 ]; then
   id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
 fi
 
+# `npm ci` only, never `npm install`: CI must fail on a lock file that a user's `npm ci` would refuse.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  if ! npm ci --no-audit --no-fund; then
-    # Some registries lack other platforms' optional binaries (@biomejs/cli-*, @unrs/resolver-binding-*), so npm
-    # leaves them out of the lock and `npm ci` then refuses it as out of sync. `npm install` with the same lock
-    # installs the same versions (and the lock's allowScripts) and leaves the lock unchanged.
-    echo "npm ci refused the lock file; installing the same versions with npm install" >&2
-    npm install --no-audit --no-fund
-  fi
+  npm ci --no-audit --no-fund
 fi
