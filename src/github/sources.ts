@@ -5,6 +5,7 @@
  * distinct ones) and says nothing useful on force-pushes, so those fall back to the compare API; a new branch
  * (`before` all zeros) has nothing to compare with, so every PKGBUILD of the pushed tree counts as changed.
  */
+import { type CommittedSrcinfo, srcinfoPathOf } from "../resolve/local-metadata.js";
 import { httpStatus, type Octokit } from "./octokit.js";
 
 export const ZERO_SHA = "0000000000000000000000000000000000000000";
@@ -43,6 +44,17 @@ export function isPkgbuildPath(path: string): boolean {
   return path === "PKGBUILD" || path.endsWith("/PKGBUILD");
 }
 
+/**
+ * The PKGBUILD a changed file stands for: itself, or for a `.SRCINFO` the PKGBUILD beside it (a PKGBUILD the
+ * evaluator cannot read is planned from its `.SRCINFO`, so committing a new one must plan it again).
+ */
+export function pkgbuildPathFor(path: string): string | undefined {
+  if (isPkgbuildPath(path)) return path;
+  if (path === ".SRCINFO") return "PKGBUILD";
+  if (path.endsWith("/.SRCINFO")) return `${path.slice(0, -".SRCINFO".length)}PKGBUILD`;
+  return undefined;
+}
+
 /** Replays the payload's commits in order (a file added then removed ends up removed). */
 export function pkgbuildChangesFromCommits(commits: readonly PushCommit[]): Omit<ChangedPkgbuilds, "via"> {
   const changed = new Set<string>();
@@ -57,6 +69,10 @@ export function pkgbuildChangesFromCommits(commits: readonly PushCommit[]): Omit
       if (!isPkgbuildPath(path)) continue;
       removed.add(path);
       changed.delete(path);
+    }
+    for (const path of [...(commit.added ?? []), ...(commit.modified ?? []), ...(commit.removed ?? [])]) {
+      const pkgbuild = isPkgbuildPath(path) ? undefined : pkgbuildPathFor(path);
+      if (pkgbuild !== undefined && !removed.has(pkgbuild)) changed.add(pkgbuild);
     }
   }
   return { changed: [...changed].sort(), removed: [...removed].sort() };
@@ -122,6 +138,11 @@ async function compareChanges(octokit: Octokit, push: PushInfo): Promise<Changed
     }
     if (isPkgbuildPath(file.filename) && file.status !== "unchanged") changed.add(file.filename);
   }
+  for (const file of files) {
+    const pkgbuild = isPkgbuildPath(file.filename) ? undefined : pkgbuildPathFor(file.filename);
+    if (pkgbuild !== undefined && file.status !== "unchanged" && !removed.has(pkgbuild))
+      changed.add(pkgbuild);
+  }
   return { changed: [...changed].sort(), removed: [...removed].sort(), via: "compare" };
 }
 
@@ -162,4 +183,57 @@ export async function fetchFileText(
     if (httpStatus(error) === 404) return undefined;
     throw error;
   }
+}
+
+/** The commit that last changed `path` at or before `sha` (`GET /repos/{owner}/{repo}/commits?path=`). */
+async function lastChange(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+  path: string,
+  sha: string,
+): Promise<{ sha: string; date: string | undefined } | undefined> {
+  const { data } = await octokit.request("GET /repos/{owner}/{repo}/commits", {
+    owner,
+    repo,
+    sha,
+    path,
+    per_page: 1,
+  });
+  const commit = data[0];
+  return commit ? { sha: commit.sha, date: commit.commit.committer?.date ?? undefined } : undefined;
+}
+
+/**
+ * Reads the `.SRCINFO` committed beside a PKGBUILD at `sha` (one request; undefined when there is none) and,
+ * when there is one, flags it stale if the PKGBUILD's last change is a later commit than the `.SRCINFO`'s (two
+ * more requests, only for the rare PKGBUILD the evaluator refuses). Committer dates order the two commits;
+ * equal dates count as not stale.
+ */
+export function committedSrcinfoReader(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+  sha: string,
+): (pkgbuildPath: string) => Promise<CommittedSrcinfo | undefined> {
+  return async (pkgbuildPath) => {
+    const srcinfoPath = srcinfoPathOf(pkgbuildPath);
+    const text = await fetchFileText(octokit, owner, repo, srcinfoPath, sha);
+    if (text === undefined) return undefined;
+    const [pkgbuildChange, srcinfoChange] = await Promise.all([
+      lastChange(octokit, owner, repo, pkgbuildPath, sha),
+      lastChange(octokit, owner, repo, srcinfoPath, sha),
+    ]);
+    const stale =
+      pkgbuildChange?.date !== undefined &&
+      srcinfoChange?.date !== undefined &&
+      pkgbuildChange.sha !== srcinfoChange.sha &&
+      pkgbuildChange.date > srcinfoChange.date;
+    return stale
+      ? {
+          text,
+          stale: `${srcinfoPath} is older than its PKGBUILD (PKGBUILD changed in ${pkgbuildChange.sha.slice(0, 7)}, .SRCINFO last in ${srcinfoChange.sha.slice(0, 7)})`,
+        }
+      : { text };
+  };
 }

@@ -6,7 +6,7 @@
 import type { Build } from "../build/model.js";
 import type { StateStore } from "../build/state-store.js";
 import { parseRepoConfig, type RepoConfig } from "../config/repo-config.js";
-import { isPkgbuildPath, type PushCommit, type PushInfo } from "../github/sources.js";
+import { type PushCommit, type PushInfo, pkgbuildPathFor } from "../github/sources.js";
 import type { LogFields } from "../logger.js";
 import {
   CLAIM_TTL_MS,
@@ -50,11 +50,12 @@ export type PendingPushPorts = PendingWorkPorts<PendingPush>;
 export type PendingPushesOptions = PendingWorkOptions<PendingPush>;
 export type ClaimedPush = Claimed<PendingPush>;
 
-/** Only what `changedPkgbuilds` reads of the commits: their count, `distinct`, and PKGBUILD paths. */
+/** Only what `changedPkgbuilds` reads of the commits: their count, `distinct`, and PKGBUILD and .SRCINFO paths. */
 export function storablePush(push: PushInfo): PushInfo {
   const { commits, ...rest } = push;
   if (commits === undefined) return rest;
-  const keep = (paths: readonly string[] | undefined) => (paths ?? []).filter(isPkgbuildPath);
+  const keep = (paths: readonly string[] | undefined) =>
+    (paths ?? []).filter((p) => pkgbuildPathFor(p) !== undefined);
   const trimmed: PushCommit[] = commits.map((c) => ({
     ...(c.distinct !== undefined ? { distinct: c.distinct } : {}),
     added: keep(c.added),

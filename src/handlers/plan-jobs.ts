@@ -3,9 +3,8 @@
  * planner, then the source refs (pushed sha for local PKGBUILDs, the AUR git commit for AUR ones) and, for
  * forced rebuilds of an unchanged version, the pkgrel bump.
  */
-import { evaluatePkgbuild } from "../arch/pkgbuild/index.js";
-import { packageMetas } from "../arch/srcinfo.js";
 import type { PlannedJob } from "../build/model.js";
+import { type CommittedSrcinfo, localMetadata } from "../resolve/local-metadata.js";
 import type { PackageIndex } from "../resolve/package-index.js";
 import { nextForcedPkgrel } from "../resolve/pkgrel.js";
 import type { Plan } from "../resolve/plan.js";
@@ -17,31 +16,22 @@ export interface FetchedPkgbuild {
   readonly text: string;
 }
 
-export function folderOf(pkgbuildPath: string): string {
-  const slash = pkgbuildPath.lastIndexOf("/");
-  return slash < 0 ? "." : pkgbuildPath.slice(0, slash);
-}
-
-/** Evaluates each PKGBUILD statically; a PKGBUILD that cannot be read is reported (`file:line: …`), not built. */
-export function evaluateLocal(
+/**
+ * Evaluates each PKGBUILD statically; one the evaluator refuses is planned from the `.SRCINFO` committed beside it
+ * (`committedSrcinfo`, asked only then). A PKGBUILD that cannot be read either way is reported (`file:line: …`),
+ * not built.
+ */
+export async function evaluateLocal(
   files: readonly FetchedPkgbuild[],
   arch: string,
-): { local: LocalPkgbase[]; errors: string[] } {
+  committedSrcinfo: (pkgbuildPath: string) => Promise<CommittedSrcinfo | undefined> = async () => undefined,
+): Promise<{ local: LocalPkgbase[]; errors: string[] }> {
   const local: LocalPkgbase[] = [];
   const errors: string[] = [];
   for (const file of files) {
-    try {
-      const srcinfo = evaluatePkgbuild(file.text, { filename: file.path, carch: arch });
-      const packages = packageMetas(srcinfo, arch);
-      local.push({
-        pkgbase: srcinfo.pkgbase.name,
-        version: packages[0]?.version ?? "",
-        path: folderOf(file.path),
-        packages,
-      });
-    } catch (error) {
-      errors.push((error as Error).message);
-    }
+    const result = await localMetadata(file.path, file.text, arch, () => committedSrcinfo(file.path));
+    if (result.ok) local.push(result.local);
+    else errors.push(result.message);
   }
   return { local, errors };
 }
@@ -92,7 +82,11 @@ export async function plannedJobs(
       options.forced?.has(build.pkgbase) && options.ours
         ? forcedPkgrel(build.version, build.pkgnames, options.ours)
         : undefined;
-    const depends = localByBase.get(build.pkgbase)?.packages.flatMap((p) => p.depends);
+    const localBase = localByBase.get(build.pkgbase);
+    const depends = localBase?.packages.flatMap((p) => p.depends);
+    const reason = [build.reason, pkgrel ? `pkgrel bumped to ${pkgrel}` : undefined, localBase?.metadataNote]
+      .filter((part) => part !== undefined)
+      .join(", ");
     jobs.push({
       pkgbase: build.pkgbase,
       pkgnames: build.pkgnames,
@@ -101,7 +95,7 @@ export async function plannedJobs(
       ref,
       ...(build.source === "local" && build.path !== undefined ? { path: build.path } : {}),
       ...(pkgrel ? { pkgrel } : {}),
-      reason: pkgrel ? `${build.reason}, pkgrel bumped to ${pkgrel}` : build.reason,
+      reason,
       needs: build.needs,
       ...(depends ? { depends: [...new Set(depends)] } : {}),
     });

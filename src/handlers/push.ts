@@ -7,7 +7,7 @@
 import type { Context, Probot } from "probot";
 import { reportProblem } from "../github/checks.js";
 import type { Octokit } from "../github/octokit.js";
-import { changedPkgbuilds, fetchFileText, type PushInfo } from "../github/sources.js";
+import { changedPkgbuilds, committedSrcinfoReader, fetchFileText, type PushInfo } from "../github/sources.js";
 import { buildLogFields } from "../logger.js";
 import { renderPlanTable } from "../resolve/plan.js";
 import { saveRepoSettings } from "./github-ports.js";
@@ -117,13 +117,17 @@ export async function planPush(
     return undefined;
   }
 
-  // b. Their text at the pushed commit, evaluated statically.
+  // b. Their text at the pushed commit, evaluated statically (or their committed .SRCINFO where the evaluator refuses).
   const files: FetchedPkgbuild[] = [];
   for (const path of changes.changed) {
     const text = await fetchFileText(octokit, owner, repo, path, after);
     if (text !== undefined) files.push({ path, text });
   }
-  const { local, errors } = evaluateLocal(files, arch);
+  const { local, errors } = await evaluateLocal(
+    files,
+    arch,
+    committedSrcinfoReader(octokit, owner, repo, after),
+  );
   if (errors.length > 0) {
     return problem(
       `${errors.length} PKGBUILD${errors.length === 1 ? "" : "s"} could not be read`,

@@ -6,7 +6,7 @@
 import type { Build, PlannedJob } from "../build/model.js";
 import type { RepoConfig } from "../config/repo-config.js";
 import type { Octokit } from "../github/octokit.js";
-import { fetchFileText, listPkgbuilds } from "../github/sources.js";
+import { committedSrcinfoReader, fetchFileText, listPkgbuilds } from "../github/sources.js";
 import { renderPlanTable } from "../resolve/plan.js";
 import { guardPlan } from "./guard.js";
 import { evaluateLocal, type FetchedPkgbuild, plannedJobs } from "./plan-jobs.js";
@@ -99,7 +99,11 @@ export async function planRebuild(
 
   // 1. The branch head and its PKGBUILDs; the ones that build a requested name are local, the rest the AUR's.
   const { sha, files } = request.head ?? (await branchHead(octokit, owner, repo, branch));
-  const { local: all, errors } = evaluateLocal(files, arch);
+  const { local: all, errors } = await evaluateLocal(
+    files,
+    arch,
+    committedSrcinfoReader(octokit, owner, repo, sha),
+  );
   const wanted = new Set(names);
   const local = all.filter((l) => wanted.has(l.pkgbase) || l.packages.some((p) => wanted.has(p.pkgname)));
   const localNames = new Set(local.flatMap((l) => [l.pkgbase, ...l.packages.map((p) => p.pkgname)]));

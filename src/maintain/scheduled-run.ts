@@ -17,7 +17,7 @@ import type { RepoConfig } from "../config/repo-config.js";
 import { parseRepoConfig } from "../config/repo-config.js";
 import type { Octokit } from "../github/octokit.js";
 import { httpStatus } from "../github/octokit.js";
-import { fetchFileText, listPkgbuilds } from "../github/sources.js";
+import { committedSrcinfoReader, fetchFileText, listPkgbuilds } from "../github/sources.js";
 import type { PlanTarget } from "../handlers/deps.js";
 import { evaluateLocal, type FetchedPkgbuild } from "../handlers/plan-jobs.js";
 import { type RebuildOverride, startRebuild } from "../handlers/rebuild.js";
@@ -251,7 +251,11 @@ async function checkBranch(ctx: RunContext, branch: string, repoName: string): P
   const local: LocalPkgbase[] = [];
   const metas: LocalPkgbase[] = [];
   for (const file of files) {
-    const { local: one, errors } = evaluateLocal([file], config.architecture);
+    const { local: one, errors } = await evaluateLocal(
+      [file],
+      config.architecture,
+      committedSrcinfoReader(octokit, owner, repo, sha),
+    );
     if (errors.length > 0) {
       // Without every root, whatever the missing metapackage needs would look unneeded.
       if (metaPaths.has(file.path))

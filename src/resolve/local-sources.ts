@@ -5,9 +5,7 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
-import { assertPkgname, isValidVersion } from "../arch/names.js";
-import { evaluatePkgbuild } from "../arch/pkgbuild/index.js";
-import { packageMetas } from "../arch/srcinfo.js";
+import { localMetadata } from "./local-metadata.js";
 import type { PlanError } from "./plan.js";
 import type { LocalPkgbase } from "./planner.js";
 
@@ -50,36 +48,28 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
-/** Evaluates each PKGBUILD for `arch`; `path` of a result is its folder relative to `root`. */
+/**
+ * Evaluates each PKGBUILD for `arch` (or reads the `.SRCINFO` beside one the evaluator refuses, flagged stale when
+ * the PKGBUILD was modified after it); `path` of a result is its folder relative to `root`.
+ */
 export async function loadLocalSources(root: string, arch: string): Promise<LocalSources> {
   const local: LocalPkgbase[] = [];
   const errors: PlanError[] = [];
   const rootDir = (await stat(root)).isFile() ? dirname(root) : root;
   for (const file of await findPkgbuilds(root)) {
     const folder = relative(rootDir, dirname(file)) || ".";
-    try {
-      const srcinfo = evaluatePkgbuild(await readFile(file, "utf8"), {
-        filename: join(folder, basename(file)),
-        carch: arch,
-      });
-      const packages = packageMetas(srcinfo, arch);
-      const first = packages[0];
-      if (!first) throw new Error(`${join(folder, "PKGBUILD")}: defines no package`);
-      // The evaluator's output is checked again here: a pkgver it could not decide must not become a plan.
-      if (!isValidVersion(first.version)) {
-        throw new Error(
-          `${join(folder, "PKGBUILD")}: invalid version ${JSON.stringify(first.version)} (pkgver/pkgrel missing or not static)`,
-        );
-      }
-      for (const p of packages) assertPkgname(p.pkgname, `pkgname in ${join(folder, "PKGBUILD")}`);
-      local.push({ pkgbase: first.pkgbase, version: first.version, path: folder, packages });
-    } catch (error) {
-      errors.push({
-        name: folder,
-        chain: [join(folder, "PKGBUILD")],
-        message: error instanceof Error ? error.message : String(error),
-      });
-    }
+    const pkgbuildPath = folder === "." ? "PKGBUILD" : join(folder, basename(file));
+    const result = await localMetadata(pkgbuildPath, await readFile(file, "utf8"), arch, async () => {
+      const srcinfoFile = join(dirname(file), ".SRCINFO");
+      if (!(await isFile(srcinfoFile))) return undefined;
+      const text = await readFile(srcinfoFile, "utf8");
+      const [pkgbuildTime, srcinfoTime] = [(await stat(file)).mtimeMs, (await stat(srcinfoFile)).mtimeMs];
+      return pkgbuildTime > srcinfoTime
+        ? { text, stale: `${join(folder, ".SRCINFO")} is older than its PKGBUILD (modified after it)` }
+        : { text };
+    });
+    if (result.ok) local.push(result.local);
+    else errors.push({ name: folder, chain: [join(folder, "PKGBUILD")], message: result.message });
   }
   return { local, errors };
 }

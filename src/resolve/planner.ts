@@ -28,6 +28,8 @@ export interface LocalPkgbase {
   readonly path: string;
   /** Effective metadata of each pkgname (`packageMetas`), carrying the split packages' own depends. */
   readonly packages: readonly PackageMeta[];
+  /** Where the metadata came from when it is not the PKGBUILD itself (a committed `.SRCINFO`), for the check run. */
+  readonly metadataNote?: string;
 }
 
 export interface PlanInput {

@@ -417,6 +417,65 @@ export class GitHubMock {
     );
   }
 
+  /**
+   * `GET /contents/PATH?ref=` of a file that does not exist at `ref`: GitHub answers 404 with its error body
+   * (OpenAPI `repos/get-content`, response 404 `basic-error`).
+   */
+  fileMissing(owner: string, repo: string, path: string, ref: string): this {
+    return this.on(
+      "GET",
+      `/repos/${owner}/${repo}/contents/${path}`,
+      {
+        status: 404,
+        body: {
+          message: "Not Found",
+          documentation_url: "https://docs.github.com/rest/repos/contents#get-repository-content",
+          status: "404",
+        },
+      },
+      { match: (r) => r.query.ref === ref },
+    );
+  }
+
+  /**
+   * `GET /commits?sha=REF&path=PATH&per_page=1`: the last commit that changed `path` (OpenAPI `repos/list-commits`,
+   * a `commit` array newest first; `commit.committer.date` is an ISO 8601 timestamp).
+   */
+  lastCommitFor(owner: string, repo: string, path: string, ref: string, sha: string, date: string): this {
+    const person = { name: "Someone", email: "someone@example.com", date };
+    return this.on(
+      "GET",
+      `/repos/${owner}/${repo}/commits`,
+      {
+        status: 200,
+        body: [
+          {
+            sha,
+            node_id: "C_x",
+            url: `${this.baseUrl}/repos/${owner}/${repo}/commits/${sha}`,
+            html_url: `${this.webUrl}/${owner}/${repo}/commit/${sha}`,
+            comments_url: `${this.baseUrl}/repos/${owner}/${repo}/commits/${sha}/comments`,
+            commit: {
+              url: `${this.baseUrl}/repos/${owner}/${repo}/git/commits/${sha}`,
+              author: person,
+              committer: person,
+              message: `change ${path}`,
+              comment_count: 0,
+              tree: {
+                sha: "c".repeat(40),
+                url: `${this.baseUrl}/repos/${owner}/${repo}/git/trees/${"c".repeat(40)}`,
+              },
+            },
+            author: null,
+            committer: null,
+            parents: [],
+          },
+        ],
+      },
+      { match: (r) => r.query.path === path && r.query.sha === ref && r.query.per_page === "1" },
+    );
+  }
+
   createCheckRun(owner: string, repo: string, id: number, options: ExpectOptions = {}): this {
     return this.on(
       "POST",

@@ -185,6 +185,7 @@ describe("push", () => {
         AFTER,
         "pkgname=meta\npkgver=$(curl evil)\npkgrel=1\narch=(any)\n",
       )
+      .fileMissing(owner, repo, "meta/.SRCINFO", AFTER)
       .createCheckRun(owner, repo, 301);
     await receive("push", pushPayload({ modified: ["meta/PKGBUILD"] }));
     mock.assertDone();
@@ -193,9 +194,72 @@ describe("push", () => {
       conclusion: "failure",
       output: { title: "1 PKGBUILD could not be read" },
     });
-    expect((check?.body as { output: { summary: string } } | undefined)?.output.summary).toContain(
-      "meta/PKGBUILD:2",
-    );
+    const summary = (check?.body as { output: { summary: string } } | undefined)?.output.summary;
+    expect(summary).toContain("meta/PKGBUILD:2");
+    // The construct, and what lifts the refusal.
+    expect(summary).toContain("$(…)");
+    expect(summary).toContain("makepkg --printsrcinfo > .SRCINFO");
+  });
+
+  describe("a PKGBUILD the evaluator refuses, with its .SRCINFO committed beside it", () => {
+    const refused = META_PKGBUILD.replace("pkgver=1.0", "pkgver=$(cat VERSION)");
+    const srcinfo =
+      "pkgbase = meta\n\tpkgver = 1.0\n\tpkgrel = 1\n\tarch = any\n\tdepends = bash\n\tdepends = foo-aur\n\npkgname = meta\n";
+    const pkgbuildCommit = "3".repeat(40);
+    const srcinfoCommit = "4".repeat(40);
+
+    async function pushWith(pkgbuildDate: string, srcinfoDate: string): Promise<string> {
+      expectMetaPush(mock, 3, refused)
+        .fileContents(owner, repo, "meta/.SRCINFO", AFTER, srcinfo)
+        .lastCommitFor(owner, repo, "meta/PKGBUILD", AFTER, pkgbuildCommit, pkgbuildDate)
+        .lastCommitFor(owner, repo, "meta/.SRCINFO", AFTER, srcinfoCommit, srcinfoDate)
+        .createStatus(owner, repo, AFTER)
+        .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 556)
+        .updateCheckRun(owner, repo, 100, { times: 5, optional: true })
+        .updateCheckRun(owner, repo, 101, { times: 5, optional: true })
+        .updateCheckRun(owner, repo, 102, { times: 5, optional: true });
+      await receive("push", pushPayload({ modified: ["meta/PKGBUILD"] }));
+      mock.assertDone();
+      const [build] = await runtime.deps.store.listBuilds({ owner, name: repo });
+      const jobs = await runtime.deps.store.listJobs(build!.id);
+      expect(jobs.map((j) => [j.pkgbase, j.version, j.state])).toEqual([
+        ["foo-aur", "2.0-1", "dispatched"],
+        ["meta", "1.0-1", "planned"],
+      ]);
+      const metaCheck = mock
+        .requestsTo("POST", `/repos/${owner}/${repo}/check-runs`)
+        .find((r) => (r.body as { name: string }).name === "arch-repo-bot: meta");
+      expect(metaCheck).toBeDefined();
+      return (metaCheck!.body as { output: { summary: string } }).output.summary;
+    }
+
+    it("is planned from the .SRCINFO, and its check run says so", async () => {
+      const summary = await pushWith("2026-11-01T10:00:00Z", "2026-11-01T10:00:00Z");
+      expect(summary).toContain("planned from the committed meta/.SRCINFO");
+      expect(summary).toContain("`$(…)` at meta/PKGBUILD:2");
+      expect(summary).not.toContain("older than its PKGBUILD");
+    });
+
+    it("flags a .SRCINFO older than the PKGBUILD's last change", async () => {
+      const summary = await pushWith("2026-11-02T10:00:00Z", "2026-11-01T10:00:00Z");
+      expect(summary).toContain("planned from the committed meta/.SRCINFO");
+      expect(summary).toContain(
+        "meta/.SRCINFO is older than its PKGBUILD (PKGBUILD changed in 3333333, .SRCINFO last in 4444444)",
+      );
+    });
+  });
+
+  it("a push that changes only a .SRCINFO plans the PKGBUILD beside it", async () => {
+    expectMetaPush(mock, 3)
+      .createStatus(owner, repo, AFTER)
+      .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 557)
+      .updateCheckRun(owner, repo, 100, { times: 5, optional: true })
+      .updateCheckRun(owner, repo, 101, { times: 5, optional: true })
+      .updateCheckRun(owner, repo, 102, { times: 5, optional: true });
+    await receive("push", pushPayload({ modified: ["meta/.SRCINFO"] }));
+    mock.assertDone();
+    const [build] = await runtime.deps.store.listBuilds({ owner, name: repo });
+    expect(build).toMatchObject({ headSha: AFTER, metapackage: "meta" });
   });
 });
 

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "@jest/globals";
@@ -53,5 +53,34 @@ describe("findPkgbuilds / loadLocalSources", () => {
     // `depends+=(…)` blocks inside package_couldinho-base(), comments after names dropped.
     expect(meta?.packages[0]?.depends).toContain("cryptboot");
     expect(meta?.packages[0]?.depends).toContain("which");
+  });
+
+  it("plans a PKGBUILD the evaluator refuses from the .SRCINFO beside it, flagged when the PKGBUILD is newer", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "arb-local-srcinfo-"));
+    try {
+      mkdirSync(join(dir, "tool"));
+      writeFileSync(
+        join(dir, "tool", "PKGBUILD"),
+        "pkgname=tool\npkgver=$(cat VERSION)\npkgrel=1\narch=(any)\n",
+      );
+      writeFileSync(
+        join(dir, "tool", ".SRCINFO"),
+        "pkgbase = tool\n\tpkgver = 3.1\n\tpkgrel = 2\n\tarch = any\n\npkgname = tool\n",
+      );
+      utimesSync(join(dir, "tool", ".SRCINFO"), 1_700_000_000, 1_700_000_000);
+      utimesSync(join(dir, "tool", "PKGBUILD"), 1_700_000_100, 1_700_000_100);
+      const { local, errors } = await loadLocalSources(dir, "x86_64");
+      expect(errors).toEqual([]);
+      expect(local.map((l) => [l.pkgbase, l.version, l.path])).toEqual([["tool", "3.1-2", "tool"]]);
+      expect(local[0]?.metadataNote).toContain("planned from the committed tool/.SRCINFO");
+      expect(local[0]?.metadataNote).toContain("tool/.SRCINFO is older than its PKGBUILD");
+
+      rmSync(join(dir, "tool", ".SRCINFO"));
+      const without = await loadLocalSources(dir, "x86_64");
+      expect(without.local).toEqual([]);
+      expect(without.errors[0]?.message).toContain("makepkg --printsrcinfo > .SRCINFO");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
