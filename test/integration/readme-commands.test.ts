@@ -186,6 +186,18 @@ const ACCOUNTS: Readonly<Record<string, Account>> = {
     kind: "mapped",
     evidence: [{ file: "test/unit/signer.test.ts", contains: '"--verify"' }],
   },
+  "makepkg --printsrcinfo": {
+    kind: "mapped",
+    evidence: [{ file: "test/helpers/real-tools.ts", contains: 'asTestUser("makepkg", ["--printsrcinfo"])' }],
+  },
+  // The README's fix for a PKGBUILD the evaluator refuses: the same makepkg call, its output committed.
+  "makepkg --printsrcinfo > .SRCINFO": {
+    kind: "mapped",
+    evidence: [
+      { file: "test/helpers/real-tools.ts", contains: 'asTestUser("makepkg", ["--printsrcinfo"])' },
+      { file: "test/integration/app-webhooks.test.ts", contains: "makepkg --printsrcinfo > .SRCINFO" },
+    ],
+  },
   "sam build": {
     kind: "not run",
     reason:
