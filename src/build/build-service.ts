@@ -21,12 +21,14 @@ import {
   isTerminal,
   type Job,
   type JobState,
+  MAX_UNRESOLVABLE_PER_BUILD,
   newBuildId,
   newJob,
   type PlannedJob,
   type RepositoryRef,
   retryJob,
   transition,
+  type UnresolvableDependency,
 } from "./model.js";
 import { fanInDeps, schedule, supersededJobs } from "./scheduler.js";
 import { type StateStore, updateBuildWith, updateJobWith } from "./state-store.js";
@@ -118,6 +120,8 @@ export interface StartBuildMeta {
   readonly maxParallel?: number;
   readonly jobTimeoutMs?: number;
   readonly checkRunId?: number;
+  /** What the plan could not resolve (issue 14.2); the build concludes `failure` naming them. */
+  readonly unresolvable?: readonly UnresolvableDependency[];
 }
 
 /** Identifies the job a GitHub event is about, by whatever the event carries. */
@@ -188,6 +192,7 @@ export class BuildService {
       jobTimeoutMs: meta.jobTimeoutMs ?? this.defaultJobTimeoutMs,
       ...(meta.metapackage !== undefined ? { metapackage: meta.metapackage } : {}),
       ...(meta.checkRunId !== undefined ? { checkRunId: meta.checkRunId } : {}),
+      ...boundedUnresolvable(meta.unresolvable),
     });
     this.logger.info(
       { ...buildLogFields(build), branch: build.branch, headSha: build.headSha, jobs: plan.length },
@@ -700,4 +705,19 @@ function countByState(jobs: readonly Job[]): Partial<Record<JobState, number>> {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The unresolvable list a build stores: the first MAX_UNRESOLVABLE_PER_BUILD, chains cut to 20 names, and the count. */
+function boundedUnresolvable(
+  list: readonly UnresolvableDependency[] | undefined,
+): Pick<Build, "unresolvable" | "unresolvableCount"> {
+  if (list === undefined || list.length === 0) return {};
+  return {
+    unresolvable: list.slice(0, MAX_UNRESOLVABLE_PER_BUILD).map((u) => ({
+      name: u.name,
+      chain: u.chain.slice(0, 20),
+      message: u.message.slice(0, 500),
+    })),
+    unresolvableCount: list.length,
+  };
 }

@@ -112,7 +112,23 @@ export interface PlannedJob {
   readonly depends?: readonly string[];
   /** Set by the supply-chain guard (issue 9): why a person must approve before it is built; starts `awaiting-approval`. */
   readonly approvalReason?: string;
+  /**
+   * Why it must not be built in this build at all (issue 14.2: a dependency it names exists nowhere). The job starts
+   * `skipped` with this reason and is never dispatched, not even by a retry; the next push or check plans it again.
+   */
+  readonly heldBecause?: string;
 }
+
+/** A dependency the plan found nowhere (official repos, our repository, the AUR), with the chain that needs it. */
+export interface UnresolvableDependency {
+  readonly name: string;
+  /** From the root to the failing dependency: ["my-meta", "foo", "libbar>=2"]. */
+  readonly chain: readonly string[];
+  readonly message: string;
+}
+
+/** A build stores at most this many (a DynamoDB item is at most 400 KB); the count of the rest is kept. */
+export const MAX_UNRESOLVABLE_PER_BUILD = 100;
 
 export interface Build {
   /** Sortable by creation time (see `newBuildId`). */
@@ -134,6 +150,12 @@ export interface Build {
   readonly jobTimeoutMs: number;
   /** Summary check run id, when the GitHub side created one. */
   readonly checkRunId?: number;
+  /**
+   * What the plan could not resolve (issue 14.2): the rest of the build goes ahead, and the build concludes
+   * `failure` naming these. At most MAX_UNRESOLVABLE_PER_BUILD entries; `unresolvableCount` is the full count.
+   */
+  readonly unresolvable?: readonly UnresolvableDependency[];
+  readonly unresolvableCount?: number;
   /** Store-managed optimistic concurrency counter: 1 after creation, +1 on every update. */
   readonly revision: number;
 }
@@ -177,6 +199,19 @@ export function newBuildId(now: number, random: () => number = Math.random): str
 }
 
 export function newJob(buildId: string, planned: PlannedJob, now: number): Job {
+  if (planned.heldBecause !== undefined) {
+    return {
+      ...planned,
+      buildId,
+      state: "skipped",
+      stateReason: planned.heldBecause,
+      attempt: 1,
+      createdAt: now,
+      updatedAt: now,
+      finishedAt: now,
+      revision: 1,
+    };
+  }
   const state: JobState = planned.approvalReason === undefined ? "planned" : "awaiting-approval";
   return {
     ...planned,
@@ -210,7 +245,7 @@ export function transition(
 
 /** Retry: the only way out of a terminal state. A new attempt from `planned`; run ids and errors are cleared. */
 export function retryJob(job: Job, now: number): JobPatch | undefined {
-  if (!isTerminal(job.state) || job.state === "published") return undefined;
+  if (!isTerminal(job.state) || job.state === "published" || job.heldBecause !== undefined) return undefined;
   return {
     state: "planned",
     stateReason: `retry (attempt ${job.attempt + 1})`,

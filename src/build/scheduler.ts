@@ -126,7 +126,9 @@ export function schedule(build: Build, jobs: readonly Job[], options: SchedulerO
   const finalStates = [...state.values()];
   let close: SchedulerDecisions["close"];
   if (build.state === "open" && finalStates.every(isTerminal)) {
-    close = { conclusion: conclusionOf(finalStates) };
+    // A build that left out what the plan could not resolve is not a success, whatever its jobs did (issue 14.2).
+    const unresolvable = (build.unresolvable?.length ?? 0) > 0;
+    close = { conclusion: unresolvable ? "failure" : conclusionOf(finalStates) };
   }
   return { timedOut, skip, dispatch, ...(close ? { close } : {}) };
 }

@@ -133,9 +133,29 @@ export function summaryCheckView(build: Build, jobs: readonly Job[]): CheckView 
   const closed = build.state === "closed";
   const anyStarted = jobs.some((j) => j.state !== "planned" && j.state !== "awaiting-approval");
   const anyFailed = jobs.some((j) => j.state === "failed");
+  const unresolvable = build.unresolvable ?? [];
+  const unresolvableCount = Math.max(build.unresolvableCount ?? 0, unresolvable.length);
   const lines = [
     `Build \`${build.id}\` of \`${build.branch}\` → pacman repository \`${build.repo}\`.`,
     "",
+    // First, so that the cut of a long summary never hides it: what was left out and why (issue 14.2).
+    ...(unresolvableCount > 0
+      ? [
+          `### ${unresolvableCount} unresolvable: found in no official repository, not in ours, not in the AUR`,
+          "",
+          "The rest is built; a package that needs one of these is not (the metapackage included).",
+          "",
+          "| dependency | chain | problem |",
+          "|---|---|---|",
+          ...unresolvable.map(
+            (u) => `| \`${cell(u.name)}\` | ${cell(u.chain.join(" → "))} | ${cell(u.message)} |`,
+          ),
+          ...(unresolvableCount > unresolvable.length
+            ? ["", `… and ${unresolvableCount - unresolvable.length} more.`]
+            : []),
+          "",
+        ]
+      : []),
     "| package | version | reason | state | log |",
     "|---|---|---|---|---|",
     ...jobs.map(
@@ -148,8 +168,11 @@ export function summaryCheckView(build: Build, jobs: readonly Job[]): CheckView 
     headSha: build.headSha,
     externalId: build.id,
     status: closed ? "completed" : anyStarted ? "in_progress" : "queued",
-    ...(closed ? { conclusion: build.conclusion ?? (anyFailed ? "failure" : "success") } : {}),
-    title: countStates(jobs),
+    ...(closed
+      ? { conclusion: build.conclusion ?? (anyFailed || unresolvableCount > 0 ? "failure" : "success") }
+      : {}),
+    title:
+      unresolvableCount > 0 ? `${countStates(jobs)}, ${unresolvableCount} unresolvable` : countStates(jobs),
     summary: fitText(lines.join("\n")),
     ...(anyFailed ? { actions: [RETRY_FAILED_ACTION] } : {}),
   };

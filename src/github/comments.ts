@@ -111,21 +111,37 @@ export function notAllowedReply(login: string, request = "rebuild packages"): st
 
 /** `approvalReason`: the supply-chain guard holds this job until someone approves it (`/approve NAME`). */
 export function rebuildAcceptedReply(
-  items: readonly { pkgbase: string; version: string; link?: string; approvalReason?: string }[],
+  items: readonly {
+    pkgbase: string;
+    version: string;
+    link?: string;
+    approvalReason?: string;
+    heldBecause?: string;
+  }[],
+  unresolvable: readonly { name: string; chain: readonly string[]; message: string }[] = [],
 ): string {
   if (items.length === 0) return "Nothing to rebuild.";
-  return [
-    `Rebuilding ${items.length} package${items.length === 1 ? "" : "s"}:`,
+  const building = items.filter((i) => i.heldBecause === undefined).length;
+  const lines = [
+    `Rebuilding ${building} package${building === 1 ? "" : "s"}:`,
     "",
     ...items.map(
       (i) =>
         `- ${code(i.pkgbase)} ${i.version}${i.link ? ` ([details](${i.link}))` : ""}${
-          i.approvalReason
-            ? `: waiting for approval (${code(i.approvalReason)}), \`/approve ${i.pkgbase}\` to build it`
-            : ""
+          i.heldBecause !== undefined
+            ? `: ${code(i.heldBecause)}`
+            : i.approvalReason
+              ? `: waiting for approval (${code(i.approvalReason)}), \`/approve ${i.pkgbase}\` to build it`
+              : ""
         }`,
     ),
-  ].join("\n");
+  ];
+  if (unresolvable.length > 0) {
+    lines.push("", `Found nowhere (official repositories, ours, the AUR), so left out:`, "");
+    for (const u of unresolvable.slice(0, 50)) lines.push(`- ${code(u.name)}: ${code(u.chain.join(" → "))}`);
+    if (unresolvable.length > 50) lines.push(`- … and ${unresolvable.length - 50} more`);
+  }
+  return lines.join("\n");
 }
 
 /** 👀 on the comment: `POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions`. */

@@ -95,10 +95,12 @@ function statusOf(
   const published = jobs.filter((j) => j.state === "published").length;
   const failed = jobs.filter((j) => j.state === "failed").length;
   if (build.conclusion === "success") return { state: "success", description: `${published} published` };
-  return {
-    state: "failure",
-    description: `${published} published, ${failed} failed, ${jobs.length - published - failed} not built`,
-  };
+  const counts = `${published} published, ${failed} failed, ${jobs.length - published - failed} not built`;
+  const unresolvable = build.unresolvable ?? [];
+  // Names first in the order the plan found them; the status sender cuts the description at GitHub's 140.
+  const missing =
+    unresolvable.length > 0 ? `; unresolvable: ${unresolvable.map((u) => u.name).join(", ")}` : "";
+  return { state: "failure", description: `${counts}${missing}` };
 }
 
 /**

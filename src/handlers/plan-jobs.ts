@@ -7,7 +7,7 @@ import type { PlannedJob } from "../build/model.js";
 import { type CommittedSrcinfo, localMetadata } from "../resolve/local-metadata.js";
 import type { PackageIndex } from "../resolve/package-index.js";
 import { nextForcedPkgrel } from "../resolve/pkgrel.js";
-import type { Plan } from "../resolve/plan.js";
+import { heldRoots, type Plan } from "../resolve/plan.js";
 import type { LocalPkgbase } from "../resolve/planner.js";
 
 export interface FetchedPkgbuild {
@@ -75,6 +75,7 @@ export async function plannedJobs(
   options: PlannedJobsOptions,
 ): Promise<PlannedJob[]> {
   const localByBase = new Map(local.map((l) => [l.pkgbase, l]));
+  const held = heldRoots(plan);
   const jobs: PlannedJob[] = [];
   for (const build of plan.builds) {
     const ref = build.source === "local" ? options.headSha : await options.aurRef(build.pkgbase);
@@ -98,6 +99,7 @@ export async function plannedJobs(
       reason,
       needs: build.needs,
       ...(depends ? { depends: [...new Set(depends)] } : {}),
+      ...(held.has(build.pkgbase) ? { heldBecause: held.get(build.pkgbase) as string } : {}),
     });
   }
   return jobs;

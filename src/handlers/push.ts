@@ -135,9 +135,14 @@ export async function planPush(
     );
   }
 
-  // c. Plan. A plan with unresolvable dependencies is not started (a partial tree is never published as complete).
+  // c. Plan. What is unresolvable does not stop the rest (issue 14.2): AUR packages are deleted and renamed daily,
+  // and one of 250 dependencies missing must not stop every update. The build carries the unresolvable names (its
+  // summary and commit status end `failure` naming them), and a local root that needs one, the metapackage above
+  // all, is held (plan-jobs.ts, heldRoots) so that a tree with a hole is never published as complete.
   const plan = await runtime.deps.planner.plan({ local }, { repoName: pending.repoName, arch });
-  if (plan.errors.length > 0) return problem(`${plan.errors.length} unresolvable`, renderPlanTable(plan));
+  if (plan.builds.length === 0 && plan.errors.length > 0) {
+    return problem(`${plan.errors.length} unresolvable`, renderPlanTable(plan));
+  }
   if (plan.builds.length === 0) {
     log.info(`${owner}/${repo}@${after}: everything is up to date`);
     return undefined;
@@ -167,11 +172,15 @@ export async function planPush(
       ...(metapackage !== undefined ? { metapackage } : {}),
       maxParallel: config.maxParallel,
       jobTimeoutMs: config.jobTimeoutMinutes * 60_000,
+      ...(plan.errors.length > 0 ? { unresolvable: plan.errors } : {}),
     });
     runtime.metrics?.buildsTotal.inc({ trigger: "push" });
     log
       .child(buildLogFields(build))
-      .info({ pkgbases: jobs.map((j) => j.pkgbase) }, `${owner}/${repo}@${after}: build started`);
+      .info(
+        { pkgbases: jobs.map((j) => j.pkgbase), unresolvable: plan.errors.map((e) => e.name) },
+        `${owner}/${repo}@${after}: build started`,
+      );
   };
 }
 

@@ -45,7 +45,12 @@ export async function planRebuildComment(
   if (planned.kind === "not-started") return () => reply(`I can't rebuild that: ${planned.reason}`);
   return async () => {
     const build = await planned.start();
-    await reply(rebuildAcceptedReply(planned.jobs.map((j) => ({ ...j, link: checksUrl(build.headSha) }))));
+    await reply(
+      rebuildAcceptedReply(
+        planned.jobs.map((j) => ({ ...j, link: checksUrl(build.headSha) })),
+        planned.unresolvable,
+      ),
+    );
   };
 }
 

@@ -3,7 +3,7 @@
  * package): plans those names against the default branch and starts a build; an unchanged version gets a
  * pkgrel bump so pacman clients upgrade.
  */
-import type { Build, PlannedJob } from "../build/model.js";
+import type { Build, PlannedJob, UnresolvableDependency } from "../build/model.js";
 import type { RepoConfig } from "../config/repo-config.js";
 import type { Octokit } from "../github/octokit.js";
 import { committedSrcinfoReader, fetchFileText, listPkgbuilds } from "../github/sources.js";
@@ -67,7 +67,13 @@ export type RebuildOutcome =
 
 /** A rebuild planned but not started yet: `start` persists and dispatches it. */
 export type PlannedRebuild =
-  | { readonly kind: "planned"; readonly jobs: readonly PlannedJob[]; start(): Promise<Build> }
+  | {
+      readonly kind: "planned";
+      readonly jobs: readonly PlannedJob[];
+      /** Names the plan found nowhere; the build goes ahead without them and fails naming them. */
+      readonly unresolvable: readonly UnresolvableDependency[];
+      start(): Promise<Build>;
+    }
   | { readonly kind: "not-started"; readonly reason: string };
 
 export async function startRebuild(
@@ -114,8 +120,13 @@ export async function planRebuild(
 
   // 2. Plan with the names forced.
   const plan = await runtime.deps.planner.plan({ local, explicit, rebuild: names }, target);
-  if (plan.errors.length > 0) return { kind: "not-started", reason: renderPlanTable(plan) };
-  if (plan.builds.length === 0) return { kind: "not-started", reason: "nothing to build" };
+  // Unresolvable names do not stop the rest (issue 14.2, as for a push): the build carries them and fails naming them.
+  if (plan.builds.length === 0) {
+    return {
+      kind: "not-started",
+      reason: plan.errors.length > 0 ? renderPlanTable(plan) : "nothing to build",
+    };
+  }
 
   // 3. Jobs (forced pkgrels for names our repository already has at this version), then the build.
   const forced = new Set(
@@ -147,11 +158,12 @@ export async function planRebuild(
       headSha: sha,
       maxParallel: config.maxParallel,
       jobTimeoutMs: config.jobTimeoutMinutes * 60_000,
+      ...(plan.errors.length > 0 ? { unresolvable: plan.errors } : {}),
     });
     runtime.metrics?.buildsTotal.inc({ trigger: request.trigger ?? "rebuild" });
     return build;
   };
-  return { kind: "planned", jobs, start };
+  return { kind: "planned", jobs, unresolvable: plan.errors, start };
 }
 
 /** The branch head commit and the text of every PKGBUILD in its tree. */

@@ -376,9 +376,16 @@ async function checkBranch(ctx: RunContext, branch: string, repoName: string): P
         overrides,
         trigger: "schedule",
       });
-      if (outcome.kind === "started")
-        build = { id: outcome.build.id, pkgbases: outcome.jobs.map((j) => j.pkgbase) };
-      else failures.push(`the rebuild could not start: ${outcome.reason}`);
+      if (outcome.kind === "started") {
+        // A bump that now needs a package found nowhere is held in the build (issue 14.2): say so here too.
+        for (const j of outcome.jobs) {
+          if (j.heldBecause !== undefined) notes.push({ name: j.pkgbase, message: j.heldBecause });
+        }
+        build = {
+          id: outcome.build.id,
+          pkgbases: outcome.jobs.filter((j) => j.heldBecause === undefined).map((j) => j.pkgbase),
+        };
+      } else failures.push(`the rebuild could not start: ${outcome.reason}`);
     } catch (error) {
       failures.push(`the rebuild could not start: ${messageOf(error)}`);
     }

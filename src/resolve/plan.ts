@@ -144,3 +144,28 @@ function truncateLines(lines: readonly string[], limit: number): string {
   }
   return `${kept.join("\n")}\n${noteFor(lines.length - kept.length)}`;
 }
+
+/**
+ * The roots the plan must not build (issue 14.2): each whose dependency tree holds an unresolvable name, with the
+ * reason. The planner keeps roots (a pushed PKGBUILD, a `/rebuild` name, a bumped AUR package of the scheduled check)
+ * in `builds` even then, so that the rest still goes ahead; building the root itself would fail on the runner
+ * (makepkg cannot install what exists nowhere) or publish a metapackage that cannot be installed, so it is held
+ * instead. Keyed by pkgbase.
+ */
+export function heldRoots(plan: Plan): ReadonlyMap<string, string> {
+  const firstError = new Map<string, PlanError>();
+  for (const e of plan.errors) {
+    const root = e.chain[0];
+    if (root !== undefined && !firstError.has(root)) firstError.set(root, e);
+  }
+  const held = new Map<string, string>();
+  for (const b of plan.builds) {
+    const names = [b.pkgbase, ...b.pkgnames];
+    const found = names.map((n) => firstError.get(n)).find((e) => e !== undefined);
+    if (!found) continue;
+    const count = plan.errors.filter((e) => e.chain[0] !== undefined && names.includes(e.chain[0])).length;
+    const more = count > 1 ? ` (and ${count - 1} more)` : "";
+    held.set(b.pkgbase, `not built: ${found.chain.join(" → ")}: ${found.message}${more}`);
+  }
+  return held;
+}

@@ -190,7 +190,7 @@ afterEach(() => {
 });
 
 /** What every check reads: the installation, the repository, its config and the branch's PKGBUILDs. */
-function expectCheckStart(yaml: string): void {
+function expectCheckStart(yaml: string, metaPkgbuild = META_PKGBUILD): void {
   mock
     .on("GET", `/repos/${owner}/${repo}/installation`, {
       status: 200,
@@ -204,7 +204,7 @@ function expectCheckStart(yaml: string): void {
     .repoConfig(owner, repo, yaml)
     .branchHead(owner, repo, "main", HEAD)
     .treeWith(owner, repo, HEAD, ["meta/PKGBUILD"])
-    .fileContents(owner, repo, "meta/PKGBUILD", HEAD, META_PKGBUILD);
+    .fileContents(owner, repo, "meta/PKGBUILD", HEAD, metaPkgbuild);
 }
 
 function byName(name: string) {
@@ -333,6 +333,94 @@ describe("the scheduled update check in the app", () => {
       `\`foo-aur\` not started again: build \`${build!.id}\` is building it`,
     );
     expect(await runtime.deps.store.listBuilds()).toHaveLength(1);
+  });
+
+  it("an AUR bump that now needs a package found nowhere is held; the other bump is built (issue 14.2)", async () => {
+    // An AUR of its own: foo-aur 1.1-1 now depends on gone-lib, which exists nowhere; bar-aur 2.0-1 is a plain bump.
+    const sharedAur = aur;
+    aur = await startAurServer(
+      [
+        { ...(aurResults[0] as AurRpcResult), Depends: ["bash", "gone-lib"] },
+        {
+          Name: "bar-aur",
+          PackageBase: "bar-aur",
+          Version: "2.0-1",
+          Depends: ["bash"],
+          LastModified: 1_700_000_000,
+        },
+      ],
+      new Map(),
+      (url, res) => {
+        if (!/^\/(foo|bar)-aur\.git\/info\/refs$/.test(url.pathname)) return false;
+        res.writeHead(200, { "content-type": "application/x-git-upload-pack-advertisement" });
+        res.end(
+          `${pktLine("# service=git-upload-pack\n")}0000${pktLine(`${AUR_SHA} HEAD\0side-band-64k\n`)}0000`,
+        );
+        return true;
+      },
+    );
+    try {
+      const meta = META_PKGBUILD.replace(
+        "depends=(bash foo-aur usbguard gone-pkg)",
+        "depends=(bash foo-aur bar-aur)",
+      );
+      await setUp([
+        entry("meta", "1.0-1", { depends: ["bash", "foo-aur", "bar-aur"] }),
+        entry("foo-aur", "1.0-1", { depends: ["bash"] }),
+        entry("bar-aur", "1.0-1", { depends: ["bash"] }),
+      ]);
+      expectCheckStart(config(""), meta);
+      mock
+        .createCheckRun(owner, repo, 100, byName("arch-repo-bot"))
+        .createCheckRun(owner, repo, 101, byName("arch-repo-bot: foo-aur"))
+        .createCheckRun(owner, repo, 102, byName("arch-repo-bot: bar-aur"))
+        .createCheckRun(owner, repo, 200, byName(UPDATE_CHECK_NAME))
+        .createStatus(owner, repo, HEAD)
+        .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 555)
+        .updateCheckRun(owner, repo, 100, { times: 5, optional: true })
+        .updateCheckRun(owner, repo, 101, { times: 5, optional: true })
+        .updateCheckRun(owner, repo, 102, { times: 5, optional: true });
+
+      await scheduledChecks().tick();
+      await runtime.tasks.idle();
+      mock.assertDone();
+
+      const dispatches = mock.requestsTo(
+        "POST",
+        `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`,
+      );
+      expect(
+        dispatches.map((d) =>
+          JSON.parse((d.body as { inputs: { matrix: string } }).inputs.matrix).include.map(
+            (e: { pkgbase: string }) => e.pkgbase,
+          ),
+        ),
+      ).toEqual([["bar-aur"]]);
+      const [build] = await runtime.deps.store.listBuilds({ owner, name: repo });
+      expect(build?.unresolvable?.map((u) => [u.name, u.chain])).toEqual([
+        ["gone-lib", ["foo-aur", "gone-lib"]],
+      ]);
+      const jobs = await runtime.deps.store.listJobs(build!.id);
+      expect(jobs.map((j) => [j.pkgbase, j.state])).toEqual([
+        ["bar-aur", "dispatched"],
+        ["foo-aur", "skipped"],
+      ]);
+      expect(jobs.find((j) => j.pkgbase === "foo-aur")?.stateReason).toMatch(
+        /^not built: foo-aur → gone-lib: /,
+      );
+      const summary = mock
+        .requestsTo("POST", `/repos/${owner}/${repo}/check-runs`)
+        .find((r) => (r.body as { name: string }).name === "arch-repo-bot")?.body as {
+        output: { summary: string };
+      };
+      expect(summary.output.summary).toContain("| `gone-lib` | foo-aur → gone-lib |");
+      const run = updateCheckRun();
+      expect(run.output.summary).toContain(`Build \`${build!.id}\` started: \`bar-aur\`.`);
+      expect(run.output.summary).toMatch(/`foo-aur` not built: foo-aur → gone-lib: /);
+    } finally {
+      await aur.close();
+      aur = sharedAur;
+    }
   });
 
   it("with the AUR down: a failing check run, a Pushover message, and nothing removed or built", async () => {

@@ -13,6 +13,7 @@ import {
   expectMetaPush,
   META_CONFIG,
   META_PKGBUILD,
+  metaPkgbuild,
   plannerOver,
   TEST_APP_SETTINGS,
 } from "../helpers/app-fixtures.js";
@@ -324,6 +325,33 @@ describe("/rebuild", () => {
     );
   });
 
+  it("of a known and an unknown name builds the known one and says which one exists nowhere (issue 14.2)", async () => {
+    mock
+      .reaction(owner, repo, 77)
+      .permission(owner, repo, "carol", "write", "maintain")
+      .repoConfig(owner, repo, META_CONFIG)
+      .branchHead(owner, repo, "main", AFTER)
+      .treeWith(owner, repo, AFTER, ["meta/PKGBUILD"])
+      .fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD)
+      .createCheckRun(owner, repo, 200)
+      .createCheckRun(owner, repo, 201)
+      .createStatus(owner, repo, AFTER)
+      .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 600)
+      .updateCheckRun(owner, repo, 200, { times: 5, optional: true })
+      .updateCheckRun(owner, repo, 201, { times: 5, optional: true })
+      .createComment(owner, repo, 5);
+    await receive("issue_comment", commentPayload("/rebuild foo-aur gone-pkg", "carol"));
+    mock.assertDone();
+    const [build] = await runtime.deps.store.listBuilds({ owner, name: repo });
+    expect(build?.unresolvable?.map((u) => [u.name, u.chain])).toEqual([["gone-pkg", ["gone-pkg"]]]);
+    const jobs = await runtime.deps.store.listJobs(build!.id);
+    expect(jobs.map((j) => [j.pkgbase, j.state])).toEqual([["foo-aur", "dispatched"]]);
+    const [reply] = mock.requestsTo("POST", `/repos/${owner}/${repo}/issues/5/comments`);
+    expect((reply?.body as { body: string } | undefined)?.body).toMatch(
+      /^Rebuilding 1 package:\n\n- `foo-aur` 2\.0-1 .*\n\nFound nowhere \(official repositories, ours, the AUR\), so left out:\n\n- `gone-pkg`: `gone-pkg`$/,
+    );
+  });
+
   it("comments without a command are ignored", async () => {
     await receive("issue_comment", commentPayload("nice work"));
     mock.assertDone();
@@ -506,5 +534,93 @@ describe("workflow_job", () => {
     expect(
       mock.requestsTo("POST", `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`),
     ).toHaveLength(2);
+  });
+
+  // Issue 14.2: one dependency that exists nowhere must not stop the rest of the push.
+  describe("a metapackage with one dependency that exists nowhere", () => {
+    const withGone = metaPkgbuild(["bash", "foo-aur", "gone-pkg"]);
+
+    async function startPartialBuild(statuses: number) {
+      expectMetaPush(mock, 3, withGone)
+        .createStatus(owner, repo, AFTER, { times: statuses })
+        .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 555)
+        .updateCheckRun(owner, repo, 100, { times: 10, optional: true })
+        .updateCheckRun(owner, repo, 101, { times: 10, optional: true })
+        .updateCheckRun(owner, repo, 102, { times: 10, optional: true });
+      await receive("push", pushPayload({ modified: ["meta/PKGBUILD"] }));
+      const [build] = await runtime.deps.store.listBuilds({ owner, name: repo });
+      return build!;
+    }
+
+    it("builds the rest, holds the metapackage with the reason, and ends failure naming the missing one", async () => {
+      const build = await startPartialBuild(2);
+      expect(build.unresolvable).toEqual([
+        { name: "gone-pkg", chain: ["meta", "gone-pkg"], message: expect.stringContaining("gone-pkg") },
+      ]);
+      let jobs = await runtime.deps.store.listJobs(build.id);
+      expect(jobs.map((j) => [j.pkgbase, j.state])).toEqual([
+        ["foo-aur", "dispatched"],
+        ["meta", "skipped"],
+      ]);
+      expect(jobs[1]?.stateReason).toMatch(/^not built: meta → gone-pkg: /);
+
+      await receive("workflow_job", jobPayload("completed", "success"));
+      mock.assertDone();
+      expect(published).toEqual(["foo-aur"]);
+      jobs = await runtime.deps.store.listJobs(build.id);
+      expect(jobs.map((j) => [j.pkgbase, j.state])).toEqual([
+        ["foo-aur", "published"],
+        ["meta", "skipped"],
+      ]);
+      // Only foo-aur was ever dispatched: the metapackage is not built while gone-pkg exists nowhere.
+      expect(
+        mock.requestsTo("POST", `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`),
+      ).toHaveLength(1);
+      expect(await runtime.deps.store.getBuild(build.id)).toMatchObject({
+        state: "closed",
+        conclusion: "failure",
+      });
+
+      const statuses = mock
+        .requestsTo("POST", `/repos/${owner}/${repo}/statuses/${AFTER}`)
+        .map((r) => r.body as { state: string; description: string });
+      expect(statuses.map((s) => s.state)).toEqual(["pending", "failure"]);
+      expect(statuses[1]?.description).toBe("1 published, 0 failed, 1 not built; unresolvable: gone-pkg");
+
+      const summary = mock.requestsTo("PATCH", `/repos/${owner}/${repo}/check-runs/100`).at(-1)?.body as {
+        conclusion: string;
+        output: { title: string; summary: string };
+      };
+      expect(summary.conclusion).toBe("failure");
+      expect(summary.output.title).toMatch(/, 1 unresolvable$/);
+      expect(summary.output.summary).toContain("### 1 unresolvable");
+      expect(summary.output.summary).toContain("| `gone-pkg` | meta → gone-pkg |");
+      expect(notifications).toEqual(["finished failure"]);
+    });
+
+    it("the Retry failed button does not dispatch the held metapackage", async () => {
+      const build = await startPartialBuild(2);
+      await receive("workflow_job", jobPayload("completed", "failure"));
+      // The failed foo-aur is dispatched again; the held meta stays skipped, its reason unchanged.
+      mock.dispatchWorkflow(owner, repo, "arch-repo-build.yml", 557).createStatus(owner, repo, AFTER);
+      const payload = webhookPayload<Record<string, unknown>>("check_run", "requested_action");
+      await receive("check_run", {
+        ...payload,
+        action: "requested_action",
+        check_run: { ...(payload.check_run as object), id: 100, external_id: build.id },
+        requested_action: { identifier: "retry-failed" },
+      });
+      const jobs = await runtime.deps.store.listJobs(build.id);
+      expect(jobs.map((j) => [j.pkgbase, j.state, j.attempt])).toEqual([
+        ["foo-aur", "dispatched", 2],
+        ["meta", "skipped", 1],
+      ]);
+      expect(jobs[1]?.stateReason).toMatch(/^not built: meta → gone-pkg: /);
+      const dispatched = mock
+        .requestsTo("POST", `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`)
+        .map((d) => JSON.parse((d.body as { inputs: { matrix: string } }).inputs.matrix).include[0].pkgbase);
+      expect(dispatched).toEqual(["foo-aur", "foo-aur"]);
+      mock.assertDone();
+    });
   });
 });
