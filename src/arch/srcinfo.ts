@@ -25,6 +25,13 @@ export function printSrcinfo(s: Srcinfo): string {
   return [section(s.pkgbase), ...s.packages.map(section)].join("\n");
 }
 
+/** `[epoch:]pkgver-pkgrel` of the pkgbase section (an epoch of 0 is left out, as pacman prints it). */
+export function srcinfoVersion(s: Srcinfo): string {
+  const first = (key: string) => s.pkgbase.fields.find(([k]) => k === key)?.[1];
+  const epoch = first("epoch");
+  return `${epoch && epoch !== "0" ? `${epoch}:` : ""}${first("pkgver") ?? ""}-${first("pkgrel") ?? ""}`;
+}
+
 export function parseSrcinfo(text: string, filename = ".SRCINFO"): Srcinfo {
   if (text.length > MAX_SRCINFO_BYTES)
     throw new SrcinfoError(`larger than ${MAX_SRCINFO_BYTES} bytes`, 1, filename);

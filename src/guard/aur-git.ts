@@ -38,6 +38,43 @@ export interface AurGitOptions {
   readonly maxFileBytes?: number;
   /** Most files read per tree (default 64). */
   readonly maxFiles?: number;
+  /** Files already read at a commit (see `CommitFileCache`); without it every call asks cgit. */
+  readonly cache?: CommitFileCache;
+}
+
+/**
+ * Files read at a full commit id, by AUR, pkgbase, commit and name. What a commit holds never changes, so an answer
+ * is good for the life of the process: the planner's version check (the `.SRCINFO` at the commit it plans, issue
+ * 14.1) and the supply-chain guard's review of the same commit then cost one cgit request, not two. Bounded by
+ * entries and bytes, oldest first out. Only found files are kept (a 404 might be a mirror not caught up yet).
+ */
+export class CommitFileCache {
+  readonly #files = new Map<string, SourceFile>();
+  #bytes = 0;
+  constructor(
+    private readonly maxEntries = 4_096,
+    private readonly maxBytes = 32 * 1024 * 1024,
+  ) {}
+
+  static key(aurUrl: string, pkgbase: string, commit: string, file: string): string {
+    return [base(aurUrl), pkgbase, commit, file].join("\0");
+  }
+
+  get(key: string): SourceFile | undefined {
+    return this.#files.get(key);
+  }
+
+  set(key: string, file: SourceFile): void {
+    const size = typeof file === "string" ? Buffer.byteLength(file) : file.byteLength;
+    if (size > this.maxBytes || this.#files.has(key)) return;
+    this.#files.set(key, file);
+    this.#bytes += size;
+    while (this.#files.size > this.maxEntries || this.#bytes > this.maxBytes) {
+      const [oldest, value] = this.#files.entries().next().value as [string, SourceFile];
+      this.#files.delete(oldest);
+      this.#bytes -= typeof value === "string" ? Buffer.byteLength(value) : value.byteLength;
+    }
+  }
 }
 
 const COMMIT = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
@@ -111,6 +148,9 @@ export async function fetchAurFile(
   assertCommit(commit);
   if (!isTreeFileName(file))
     throw new AurGitError("invalid", `${pkgbase}: not a file name of an AUR tree: ${JSON.stringify(file)}`);
+  const cacheKey = CommitFileCache.key(options.aurUrl, pkgbase, commit, file);
+  const cached = options.cache?.get(cacheKey);
+  if (cached !== undefined) return cached;
   const url = cgitPlainUrl(options.aurUrl, pkgbase, file, commit);
   const fetchFn = options.fetch ?? globalThis.fetch;
   const timeoutMs = options.timeoutMs ?? 15_000;
@@ -133,7 +173,9 @@ export async function fetchAurFile(
     throw new AurGitError("http", `${url}: HTTP ${response.status}`, url);
   }
   try {
-    return decode(await readCapped(response, options.maxFileBytes ?? 4 * 1024 * 1024, url));
+    const content = decode(await readCapped(response, options.maxFileBytes ?? 4 * 1024 * 1024, url));
+    options.cache?.set(cacheKey, content);
+    return content;
   } catch (error) {
     if (error instanceof AurGitError) throw error;
     throw new AurGitError("network", `${url}: ${(error as Error).message}`, url);
@@ -214,3 +256,6 @@ export async function aurHeadCommit(options: AurGitOptions, pkgbase: string): Pr
     throw error;
   }
 }
+
+/** The process's one cache of files at AUR commits, shared by the planner and the guard over the real AUR. */
+export const processCommitFiles = new CommitFileCache();

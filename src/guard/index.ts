@@ -12,7 +12,15 @@
  * await rejectHeldJob(buildService, store, { buildId, pkgbase }, sender.login);
  * ```
  */
-export { AurGitError, aurHeadCommit, cgitDiffUrl, fetchAurFile, fetchAurTree } from "./aur-git.js";
+export {
+  AurGitError,
+  aurHeadCommit,
+  CommitFileCache,
+  cgitDiffUrl,
+  fetchAurFile,
+  fetchAurTree,
+  processCommitFiles,
+} from "./aur-git.js";
 export { compareSnapshots, diffTrees, type GuardFlag, type GuardFlagKind, unifiedDiff } from "./diff.js";
 export {
   approveHeldJob,

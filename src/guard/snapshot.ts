@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { evaluatePkgbuild } from "../arch/pkgbuild/index.js";
-import { parseSrcinfo } from "../arch/srcinfo.js";
+import { parseSrcinfo, srcinfoVersion } from "../arch/srcinfo.js";
 import type { Srcinfo, SrcinfoField } from "../arch/types.js";
 
 /** File content as fetched: text, or bytes for binary files (icons, tarballs committed to the AUR repo). */
@@ -123,9 +123,7 @@ export function snapshotFromSources(files: ReadonlyMap<string, SourceFile>, rpc:
       `the ${parsedFrom} names pkgbase ${JSON.stringify(srcinfo.pkgbase.name)}`,
     );
   const base = srcinfo.pkgbase.fields;
-  const first = (key: string) => base.find(([k]) => k === key)?.[1];
-  const epoch = first("epoch");
-  const version = `${epoch && epoch !== "0" ? `${epoch}:` : ""}${first("pkgver") ?? ""}-${first("pkgrel") ?? ""}`;
+  const version = srcinfoVersion(srcinfo);
 
   const installNames = new Set<string>();
   for (const fields of [base, ...srcinfo.packages.map((p) => p.fields)])

@@ -5,10 +5,12 @@
  */
 import { readFile } from "node:fs/promises";
 import { parseDepSpec } from "../arch/depspec.js";
+import { parseSrcinfo, srcinfoVersion } from "../arch/srcinfo.js";
 import type { BuildNotification } from "../build/build-service.js";
 import type { Build, Job } from "../build/model.js";
 import { type StateStore, stateStoreFromEnv } from "../build/state-store.js";
 import type { Octokit } from "../github/octokit.js";
+import { fetchAurFile, processCommitFiles } from "../guard/aur-git.js";
 import type { Logger } from "../logger.js";
 import { locateDependency } from "../maintain/add-dependency.js";
 import type { MaintenanceSources } from "../maintain/scheduled-run.js";
@@ -29,14 +31,28 @@ export interface PlanTarget {
   readonly arch: string;
 }
 
+export interface PlanOptions {
+  /**
+   * Plan from what the AUR says now, not from its answer cache (issue 14.1): the scheduled check, a requested
+   * check and `/rebuild` decide "bump or pkgrel" from the version, so a ten-minute-old answer plans the wrong one.
+   */
+  readonly freshAur?: boolean;
+}
+
 export interface PlannerPort {
-  plan(input: PlanInput, target: PlanTarget): Promise<Plan>;
+  plan(input: PlanInput, target: PlanTarget, options?: PlanOptions): Promise<Plan>;
   /** What our repository holds now (for forced-rebuild pkgrels). */
   ours(target: PlanTarget): Promise<PackageIndex>;
   /** Of these dependency specs, the ones the official repositories or ours satisfy (metapackage fan-in). */
   availableDeps(target: PlanTarget, deps: readonly string[]): Promise<readonly string[]>;
   /** The AUR git commit to build for this pkgbase. */
   aurRef(pkgbase: string): Promise<string>;
+  /**
+   * The version of the pkgbase at that commit, from its `.SRCINFO` (issue 14.1: the version a job plans is the
+   * version of the commit it builds, one snapshot, whatever the RPC answered a moment earlier). Undefined when the
+   * `.SRCINFO` cannot be read; the runner's own comparison still stops a mismatch then.
+   */
+  aurVersionAt?(pkgbase: string, commit: string): Promise<string | undefined>;
   /**
    * `/add NAME` (issue 7): where NAME comes from, undefined when from nowhere. Optional so test planners need
    * not implement it; without it `/add` refuses (it never adds a name it could not check).
@@ -145,7 +161,11 @@ export function plannerFromEnv(
   };
   const aurUrl = plannerSettings(env).aurUrl;
   return {
-    plan: (input, target) => makePlan(input, servicesFor(target)),
+    plan: (input, target, options) => {
+      const services = servicesFor(target);
+      const fresh = options?.freshAur ? services.aur.fresh?.() : undefined;
+      return makePlan(input, fresh ? { ...services, aur: fresh } : services);
+    },
     ours: async (target) => (await servicesFor(target).ours?.load()) ?? new PackageIndex([]),
     availableDeps: async (target, deps) => {
       const s = servicesFor(target);
@@ -156,6 +176,20 @@ export function plannerFromEnv(
       });
     },
     aurRef: (pkgbase) => resolveAurRef(aurUrl, pkgbase, aurFetch),
+    aurVersionAt: async (pkgbase, commit) => {
+      try {
+        const text = await fetchAurFile(
+          { aurUrl, fetch: aurFetch, cache: processCommitFiles },
+          pkgbase,
+          ".SRCINFO",
+          commit,
+        );
+        return typeof text === "string" ? srcinfoVersion(parseSrcinfo(text)) : undefined;
+      } catch {
+        // Unreadable or unparsable: the planned version stands, and the runner compares it with the real one.
+        return undefined;
+      }
+    },
     lookup: async (target, name) => {
       const s = servicesFor(target);
       const found = await locateDependency(name, { official: await s.official.load(), aur: s.aur });

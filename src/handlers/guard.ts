@@ -10,6 +10,7 @@ import {
   approveHeldJob,
   type GuardReport,
   maintainerFromAur,
+  processCommitFiles,
   rejectHeldJob,
   SupplyChainGuard,
 } from "../guard/index.js";
@@ -39,7 +40,8 @@ export function guardFromEnv(
   return new SupplyChainGuard({
     store,
     aurUrl,
-    git: { fetch: aurFetch },
+    // The planner read the .SRCINFO at the same commits a moment ago (its version check): one request, not two.
+    git: { fetch: aurFetch, cache: processCommitFiles },
     // The maintainer must be current: an orphaned package taken over minutes ago is what the guard is for.
     maintainerOf: maintainerFromAur(new HttpAurClient({ baseUrl: aurUrl, cacheTtlMs: 0, fetch: aurFetch })),
   });

@@ -9,6 +9,7 @@ import type { PackageIndex } from "../resolve/package-index.js";
 import { nextForcedPkgrel } from "../resolve/pkgrel.js";
 import { heldRoots, type Plan } from "../resolve/plan.js";
 import type { LocalPkgbase } from "../resolve/planner.js";
+import type { PlannerPort } from "./deps.js";
 
 export interface FetchedPkgbuild {
   /** Path of the PKGBUILD in the packages repository, e.g. `meta/PKGBUILD`. */
@@ -64,6 +65,8 @@ export function forcedPkgrel(
 export interface PlannedJobsOptions {
   readonly headSha: string;
   readonly aurRef: (pkgbase: string) => Promise<string>;
+  /** The version at that AUR commit (its `.SRCINFO`), which the job then plans (see `PlannerPort.aurVersionAt`). */
+  readonly aurVersionAt?: (pkgbase: string, commit: string) => Promise<string | undefined>;
   /** Pkgbases rebuilt on request: an unchanged version gets a pkgrel bump. */
   readonly forced?: ReadonlySet<string>;
   readonly ours?: PackageIndex;
@@ -79,19 +82,32 @@ export async function plannedJobs(
   const jobs: PlannedJob[] = [];
   for (const build of plan.builds) {
     const ref = build.source === "local" ? options.headSha : await options.aurRef(build.pkgbase);
+    // One snapshot (issue 14.1): the commit read now may be newer than the RPC answer the plan used; the job
+    // builds that commit, so it plans that commit's version.
+    const atCommit = build.source === "aur" ? await options.aurVersionAt?.(build.pkgbase, ref) : undefined;
+    const version = atCommit ?? build.version;
+    const moved =
+      atCommit !== undefined && atCommit !== build.version
+        ? `the AUR's .SRCINFO at ${ref.slice(0, 12)} is ${atCommit} (the RPC said ${build.version})`
+        : undefined;
     const pkgrel =
       options.forced?.has(build.pkgbase) && options.ours
-        ? forcedPkgrel(build.version, build.pkgnames, options.ours)
+        ? forcedPkgrel(version, build.pkgnames, options.ours)
         : undefined;
     const localBase = localByBase.get(build.pkgbase);
     const depends = localBase?.packages.flatMap((p) => p.depends);
-    const reason = [build.reason, pkgrel ? `pkgrel bumped to ${pkgrel}` : undefined, localBase?.metadataNote]
+    const reason = [
+      build.reason,
+      moved,
+      pkgrel ? `pkgrel bumped to ${pkgrel}` : undefined,
+      localBase?.metadataNote,
+    ]
       .filter((part) => part !== undefined)
       .join(", ");
     jobs.push({
       pkgbase: build.pkgbase,
       pkgnames: build.pkgnames,
-      version: pkgrel ? withPkgrel(build.version, pkgrel) : build.version,
+      version: pkgrel ? withPkgrel(version, pkgrel) : version,
       source: build.source,
       ref,
       ...(build.source === "local" && build.path !== undefined ? { path: build.path } : {}),
@@ -103,4 +119,10 @@ export async function plannedJobs(
     });
   }
   return jobs;
+}
+
+/** The planner's `.SRCINFO` version lookup as a `plannedJobs` option, when the planner has one. */
+export function aurVersionAtOf(planner: PlannerPort): Pick<PlannedJobsOptions, "aurVersionAt"> {
+  const lookup = planner.aurVersionAt?.bind(planner);
+  return lookup ? { aurVersionAt: lookup } : {};
 }

@@ -13,7 +13,7 @@ import { renderPlanTable } from "../resolve/plan.js";
 import { saveRepoSettings } from "./github-ports.js";
 import { guardPlan } from "./guard.js";
 import type { PendingPush, PushAction } from "./pending-pushes.js";
-import { evaluateLocal, type FetchedPkgbuild, plannedJobs } from "./plan-jobs.js";
+import { aurVersionAtOf, evaluateLocal, type FetchedPkgbuild, plannedJobs } from "./plan-jobs.js";
 import { type AppRuntime, firstDelivery, loadConfig } from "./runtime.js";
 
 export async function handlePush(context: Context<"push">, runtime: AppRuntime): Promise<void> {
@@ -152,7 +152,11 @@ export async function planPush(
   // Supply-chain guard: AUR jobs that must wait for a person start in `awaiting-approval`.
   const jobs = await guardPlan(
     runtime,
-    await plannedJobs(plan, local, { headSha: after, aurRef: (b) => runtime.deps.planner.aurRef(b) }),
+    await plannedJobs(plan, local, {
+      headSha: after,
+      aurRef: (b) => runtime.deps.planner.aurRef(b),
+      ...aurVersionAtOf(runtime.deps.planner),
+    }),
     config,
   );
   const metaPaths = new Set(config.metapackages ?? []);

@@ -9,7 +9,7 @@ import type { Octokit } from "../github/octokit.js";
 import { committedSrcinfoReader, fetchFileText, listPkgbuilds } from "../github/sources.js";
 import { renderPlanTable } from "../resolve/plan.js";
 import { guardPlan } from "./guard.js";
-import { evaluateLocal, type FetchedPkgbuild, plannedJobs } from "./plan-jobs.js";
+import { aurVersionAtOf, evaluateLocal, type FetchedPkgbuild, plannedJobs } from "./plan-jobs.js";
 import type { AppRuntime } from "./runtime.js";
 
 export interface RebuildRequest {
@@ -119,7 +119,10 @@ export async function planRebuild(
   }
 
   // 2. Plan with the names forced.
-  const plan = await runtime.deps.planner.plan({ local, explicit, rebuild: names }, target);
+  // Fresh AUR answers (issue 14.1): whether a name gets a version bump or a pkgrel bump depends on them.
+  const plan = await runtime.deps.planner.plan({ local, explicit, rebuild: names }, target, {
+    freshAur: true,
+  });
   // Unresolvable names do not stop the rest (issue 14.2, as for a push): the build carries them and fails naming them.
   if (plan.builds.length === 0) {
     return {
@@ -137,6 +140,7 @@ export async function planRebuild(
   const planned = await plannedJobs(plan, local, {
     headSha: sha,
     aurRef: (b) => runtime.deps.planner.aurRef(b),
+    ...aurVersionAtOf(runtime.deps.planner),
     forced,
     ours: await runtime.deps.planner.ours(target),
   });

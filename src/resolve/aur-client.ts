@@ -36,6 +36,12 @@ export interface AurClient {
   searchProvides(name: string): Promise<readonly AurPackage[]>;
   /** HTTP requests sent so far (retries included). */
   readonly requestsMade: number;
+  /**
+   * The same client answering only from answers fetched from now on (issue 14.1): a scheduled check or a
+   * `/rebuild` must plan what the AUR says now, not what it said ten minutes ago, while one plan still asks for
+   * each name once. Clients without a cache need not implement it.
+   */
+  fresh?(): AurClient;
 }
 
 export type AurErrorKind = "network" | "http" | "rpc" | "format" | "budget";
@@ -166,7 +172,21 @@ export class HttpAurClient implements AurClient {
     return this.#requests;
   }
 
-  async info(names: readonly string[]): Promise<ReadonlyMap<string, AurPackage>> {
+  fresh(): AurClient {
+    const notBefore = this.#o.now();
+    const requests = () => this.#requests;
+    return {
+      info: (names) => this.info(names, notBefore),
+      searchProvides: (name) => this.searchProvides(name, notBefore),
+      get requestsMade() {
+        return requests();
+      },
+      fresh: () => this.fresh(),
+    };
+  }
+
+  /** `notBefore`: cached answers fetched earlier than this do not count (see `fresh`). */
+  async info(names: readonly string[], notBefore = 0): Promise<ReadonlyMap<string, AurPackage>> {
     await this.#loadPersisted();
     const now = this.#o.now();
     const found = new Map<string, AurPackage>();
@@ -175,7 +195,7 @@ export class HttpAurClient implements AurClient {
     for (const name of new Set(names)) {
       const hit = this.#cache.get(name);
       const inflight = this.#inflight.get(name);
-      if (hit && now - hit.at < this.#o.cacheTtlMs) {
+      if (hit && now - hit.at < this.#o.cacheTtlMs && hit.at >= notBefore) {
         if (hit.pkg) found.set(name, hit.pkg);
       } else if (inflight) {
         // Another plan is asking for it right now: wait for that answer instead of asking twice.
@@ -217,11 +237,11 @@ export class HttpAurClient implements AurClient {
     await this.#persist();
   }
 
-  async searchProvides(name: string): Promise<readonly AurPackage[]> {
+  async searchProvides(name: string, notBefore = 0): Promise<readonly AurPackage[]> {
     await this.#loadPersisted();
     const now = this.#o.now();
     let names = this.#searchCache.get(name);
-    if (!names || now - names.at >= this.#o.cacheTtlMs) {
+    if (!names || now - names.at >= this.#o.cacheTtlMs || names.at < notBefore) {
       const hits = await this.#call(`/rpc/v5/search/${encodeURIComponent(name)}?by=provides`, {
         method: "GET",
       });
@@ -229,7 +249,7 @@ export class HttpAurClient implements AurClient {
       this.#searchCache.set(name, names);
       await this.#persist();
     }
-    const info = await this.info(names.names);
+    const info = await this.info(names.names, notBefore);
     return names.names.flatMap((n) => info.get(n) ?? []);
   }
 
