@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
+import { defaultBuilderAction, readPackageManifest } from "../../src/config/builder-action.js";
 import { freePort } from "../helpers/free-port.js";
 
 const execFileAsync = promisify(execFile);
@@ -36,6 +37,7 @@ const CLEARED = [
   "PUSHOVER_USER",
   "PORT",
   "HOST",
+  "BUILDER_ACTION",
 ];
 
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -148,6 +150,7 @@ describe("npm start", () => {
         APP_ID: "1",
         PRIVATE_KEY: privateKey,
         WEBHOOK_SECRET: "a webhook secret",
+        BUILDER_ACTION: "octo-org/arch-repo-bot/action@v1",
       }),
       port,
     );
@@ -168,6 +171,41 @@ describe("npm start", () => {
       .filter((l) => l.startsWith("{"))
       .map((l) => JSON.parse(l) as { msg?: string });
     expect(lines.map((l) => l.msg)).toContain("arch-repo-bot loaded");
+  });
+
+  it("with credentials but no builder action (none set, none in package.json), refuses to start and says why", async () => {
+    // package.json names no GitHub repository, so no default builder action can be derived.
+    expect(defaultBuilderAction(readPackageManifest())).toBeUndefined();
+    const port = await freePort();
+    const child = spawn("node", ["dist/src/main.js"], {
+      cwd: repoRoot,
+      env: childEnv({
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        DATA_DIR: dataDir,
+        APP_ID: "1",
+        PRIVATE_KEY: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({
+          type: "pkcs1",
+          format: "pem",
+        }) as string,
+        WEBHOOK_SECRET: "a webhook secret",
+      }),
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    started.push(child);
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    expect(code).toBe(1);
+    expect(stderr).toContain(
+      "arch-repo-bot cannot start: BUILDER_ACTION is not set, and no default can be derived (package.json names no GitHub repository): set BUILDER_ACTION",
+    );
+    expect(stderr).not.toMatch(/\n\s+at /);
+    // It never listened.
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
   });
 
   it("npx arch-repo-bot runs the built CLI", async () => {
