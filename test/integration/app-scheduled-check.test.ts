@@ -634,6 +634,7 @@ describe("the Lambda schedule", () => {
       PRIVATE_KEY: appPrivateKey,
       WEBHOOK_SECRET: "webhook-secret",
       LOG_LEVEL: "fatal",
+      BUILDER_ACTION: "octo-org/arch-repo-bot/action@v1",
     });
     expectCheckStart(yaml);
     mock.createCheckRun(owner, repo, 200, byName(UPDATE_CHECK_NAME));
