@@ -1,0 +1,219 @@
+/**
+ * The local AUR double (test/helpers/aur-server.ts) answers and refuses as aurweb does. Each case names the
+ * aurweb test (test/test_rpc.py at archlinux/aurweb e2236826) or the code path in aurweb/routers/rpc.py and
+ * aurweb/rpc.py it follows.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { type AurRpcResult, type FakeAur, startAurServer } from "../helpers/aur-server.js";
+
+function result(name: string, fields: Partial<AurRpcResult> = {}): AurRpcResult {
+  return {
+    ID: 1,
+    Name: name,
+    PackageBase: name,
+    Version: "1.0-1",
+    Description: `${name} package`,
+    ...fields,
+  };
+}
+
+let aur: FakeAur;
+let tight: FakeAur;
+
+beforeAll(async () => {
+  const results = [
+    result("pkg-001"),
+    result("pkg-002"),
+    result("jre-a", { Provides: ["java-runtime=17"] }),
+    result("jre-b", { Provides: ["java-runtime"] }),
+  ];
+  aur = await startAurServer(results, new Map([["foo", "pkgbase = foo\n\tpkgver = 1\n"]]));
+  // aurweb's test_rpc_too_many_*_results patch max_rpc_results to 1.
+  tight = await startAurServer(results, new Map(), undefined, { maxRpcResults: 1 });
+});
+
+afterAll(() => Promise.all([aur.close(), tight.close()]));
+
+function postJson(base: string, path: string, body: unknown): Promise<Response> {
+  return fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+async function answer(response: Response): Promise<[number, string, unknown]> {
+  const text = await response.text();
+  const type = response.headers.get("content-type") ?? "";
+  return [response.status, type, type === "application/json" ? JSON.parse(text) : text];
+}
+
+const error = (message: string) => ({
+  error: message,
+  resultcount: 0,
+  results: [],
+  type: "error",
+  version: 5,
+});
+
+describe("POST /rpc/v5/info (rpc_openapi_multiinfo_post)", () => {
+  it("answers a JSON {arg: [...]} body; names it does not know are left out (test_rpc_openapi_multiinfo_post)", async () => {
+    const response = await postJson(aur.url, "/rpc/v5/info", { arg: ["pkg-001", "nope", "pkg-001"] });
+    const [status, type, body] = await answer(response);
+    expect([status, type]).toEqual([200, "application/json"]);
+    expect(body).toMatchObject({ type: "multiinfo", version: 5, resultcount: 1 });
+    expect((body as { results: { Name: string }[] }).results.map((r) => r.Name)).toEqual(["pkg-001"]);
+  });
+
+  it("refuses a form body: request.json() raises on it, and aurweb answers its 500 page", async () => {
+    const response = await fetch(`${aur.url}/rpc/v5/info`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "arg%5B%5D=pkg-001&arg%5B%5D=pkg-002",
+    });
+    const [status, type, body] = await answer(response);
+    expect([status, type]).toEqual([500, "text/html; charset=utf-8"]);
+    expect(body).toContain("500 - Internal Server Error");
+    expect(aur.log.at(-1)?.names).toEqual([]);
+  });
+
+  it("refuses a JSON body that is not an object (data.get raises): 500", async () => {
+    const response = await postJson(aur.url, "/rpc/v5/info", ["pkg-001"]);
+    expect((await answer(response)).slice(0, 2)).toEqual([500, "text/html; charset=utf-8"]);
+  });
+
+  it("refuses an arg that is not a list with 400 and aurweb's error (test_rpc_openapi_multiinfo_post_bad_request)", async () => {
+    for (const arg of ["pkg-001", null, { a: 1 }]) {
+      const [status, type, body] = await answer(await postJson(aur.url, "/rpc/v5/info", { arg }));
+      expect([status, type, body]).toEqual([
+        400,
+        "application/json",
+        error("the 'arg' parameter must be of array type"),
+      ]);
+    }
+  });
+
+  it("answers no names (an empty list or no arg) with aurweb's error, status 200 (_enforce_args)", async () => {
+    for (const body of [{ arg: [] }, {}]) {
+      const response = await postJson(aur.url, "/rpc/v5/info", body);
+      // rpc_request serializes with sorted keys.
+      expect([response.status, await response.text()]).toEqual([
+        200,
+        '{"error":"No request type/data specified.","resultcount":0,"results":[],"type":"error","version":5}',
+      ]);
+    }
+  });
+
+  it("answers more packages than max_rpc_results with 'Too many package results.' (test_rpc_too_many_info_results)", async () => {
+    const [status, , body] = await answer(
+      await postJson(tight.url, "/rpc/v5/info", { arg: ["pkg-001", "pkg-002"] }),
+    );
+    expect([status, body]).toEqual([200, error("Too many package results.")]);
+    // Unknown names do not count: one package found is within the limit.
+    const [, , one] = await answer(await postJson(tight.url, "/rpc/v5/info", { arg: ["pkg-001", "nope"] }));
+    expect(one).toMatchObject({ type: "multiinfo", resultcount: 1 });
+  });
+
+  it("takes the arguments from a query string when there is one (rpc_request → parse_args)", async () => {
+    const [, , body] = await answer(
+      await postJson(aur.url, "/rpc/v5/info?arg[]=pkg-002", { arg: ["pkg-001"] }),
+    );
+    expect((body as { results: { Name: string }[] }).results.map((r) => r.Name)).toEqual(["pkg-002"]);
+  });
+
+  it("answers another version with 'Invalid version specified.' (RPC._verify_inputs)", async () => {
+    const [status, , body] = await answer(await postJson(aur.url, "/rpc/v6/info", { arg: ["pkg-001"] }));
+    expect([status, body]).toEqual([200, { ...error("Invalid version specified."), version: 6 }]);
+  });
+
+  it("sends an ETag and answers 304 to a matching If-None-Match (test_rpc_etag)", async () => {
+    const first = await postJson(aur.url, "/rpc/v5/info", { arg: ["pkg-001"] });
+    await first.text();
+    const etag = first.headers.get("etag") ?? "";
+    expect(etag).toMatch(/^"[0-9a-f]{32}"$/);
+    const again = await fetch(`${aur.url}/rpc/v5/info`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "if-none-match": etag },
+      body: JSON.stringify({ arg: ["pkg-001"] }),
+    });
+    expect([again.status, await again.text()]).toEqual([304, ""]);
+  });
+});
+
+describe("GET /rpc/v5/info (rpc_openapi_multiinfo, rpc_openapi_info)", () => {
+  it("answers arg[] in the query (test_rpc_openapi_multiinfo) and a name in the path (test_rpc_openapi_info)", async () => {
+    const [, , many] = await answer(await fetch(`${aur.url}/rpc/v5/info?arg[]=pkg-001&arg[]=pkg-002`));
+    expect(many).toMatchObject({ type: "multiinfo", resultcount: 2 });
+    const [, , one] = await answer(await fetch(`${aur.url}/rpc/v5/info/pkg-002`));
+    expect(one).toMatchObject({ type: "multiinfo", resultcount: 1 });
+  });
+
+  it("reads the query as parse_args does: a last `arg` is the sole argument", async () => {
+    const [, , body] = await answer(await fetch(`${aur.url}/rpc/v5/info?arg[]=pkg-001&arg=pkg-002`));
+    expect((body as { results: { Name: string }[] }).results.map((r) => r.Name)).toEqual(["pkg-002"]);
+  });
+});
+
+describe("search (rpc_openapi_search_post, rpc_openapi_search_arg, rpc_openapi_search)", () => {
+  it("answers POST {arg, by: provides} with the providers and the exact name (test_rpc_openapi_search_post)", async () => {
+    const [status, , body] = await answer(
+      await postJson(aur.url, "/rpc/v5/search", { arg: "java-runtime", by: "provides" }),
+    );
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ type: "search", resultcount: 2 });
+    // _handle_search_type removes Submitter; search results carry get_json_data's fields only.
+    expect((body as { results: object[] }).results[0]).not.toHaveProperty("Provides");
+  });
+
+  it("refuses a by or arg of the wrong type with 400 (test_rpc_openapi_search_post_bad_request)", async () => {
+    expect(await answer(await postJson(aur.url, "/rpc/v5/search", { by: 1 }))).toEqual([
+      400,
+      "application/json",
+      error("the 'by' parameter must be of string type"),
+    ]);
+    expect(await answer(await postJson(aur.url, "/rpc/v5/search", { arg: ["a", "list"] }))).toEqual([
+      400,
+      "application/json",
+      error("the 'arg' parameter must be of string type"),
+    ]);
+  });
+
+  it("answers GET /search/NAME?by=… with no arguments: the query string replaces the path's (parse_args)", async () => {
+    const [status, , body] = await answer(await fetch(`${aur.url}/rpc/v5/search/java-runtime?by=provides`));
+    expect([status, body]).toEqual([200, error("No request type/data specified.")]);
+    // Without a query string the path's arg is used (test_rpc_openapi_search_arg), and ?arg= works too.
+    expect((await answer(await fetch(`${aur.url}/rpc/v5/search/jre-a`)))[2]).toMatchObject({
+      resultcount: 1,
+    });
+    const [, , byQuery] = await answer(await fetch(`${aur.url}/rpc/v5/search?arg=java-runtime&by=provides`));
+    expect(byQuery).toMatchObject({ type: "search", resultcount: 2 });
+  });
+
+  it("answers an unknown by and a one-letter arg with aurweb's errors", async () => {
+    const [, , by] = await answer(await postJson(aur.url, "/rpc/v5/search", { arg: "jre", by: "color" }));
+    expect(by).toEqual(error("Incorrect by field specified."));
+    const [, , small] = await answer(await postJson(aur.url, "/rpc/v5/search", { arg: "j" }));
+    expect(small).toEqual(error("Query arg too small."));
+  });
+});
+
+describe("what aurweb has no route for", () => {
+  it("answers an unknown path with a 404 page and a route's wrong method with a 405 page", async () => {
+    expect((await answer(await fetch(`${aur.url}/rpc/v5/nope`))).slice(0, 2)).toEqual([
+      404,
+      "text/html; charset=utf-8",
+    ]);
+    const wrongMethod = await fetch(`${aur.url}/rpc/v5/info/pkg-001`, { method: "POST", body: "{}" });
+    expect((await answer(wrongMethod)).slice(0, 2)).toEqual([405, "text/html; charset=utf-8"]);
+  });
+});
+
+describe("cgit plain (/cgit/aur.git/plain/.SRCINFO)", () => {
+  it("serves .SRCINFO per pkgbase as text/plain, and an unknown branch as cgit's 404 page", async () => {
+    const ok = await fetch(`${aur.url}/cgit/aur.git/plain/.SRCINFO?h=foo`);
+    expect(await answer(ok)).toEqual([200, "text/plain; charset=UTF-8", "pkgbase = foo\n\tpkgver = 1\n"]);
+    const [status, type, body] = await answer(await fetch(`${aur.url}/cgit/aur.git/plain/.SRCINFO?h=bar`));
+    expect([status, type]).toEqual([404, "text/html; charset=UTF-8"]);
+    expect(body).toContain("<div class='error'>Invalid branch: bar</div>");
+  });
+});
