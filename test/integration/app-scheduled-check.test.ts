@@ -41,6 +41,7 @@ import {
 } from "../helpers/aur-server.js";
 import { descEntry } from "../helpers/desc-entry.js";
 import { GitHubMock, PACKAGES_REPO } from "../helpers/github-mock.js";
+import { fakeCgit } from "../helpers/guard-fixtures.js";
 
 const { owner, repo, installationId } = PACKAGES_REPO;
 const FULL_NAME = `${owner}/${repo}`;
@@ -96,10 +97,6 @@ const aurResults: AurRpcResult[] = [
   },
 ];
 
-function pktLine(payload: string): string {
-  return (payload.length + 4).toString(16).padStart(4, "0") + payload;
-}
-
 let aur: FakeAur;
 let mirror: FileServer & { template: string };
 let dataDir: string;
@@ -111,14 +108,9 @@ let metrics: AppMetrics;
 let now: number;
 
 beforeAll(async () => {
-  aur = await startAurServer(aurResults, new Map(), (url, res) => {
-    if (url.pathname !== "/foo-aur.git/info/refs") return false;
-    res.writeHead(200, { "content-type": "application/x-git-upload-pack-advertisement" });
-    res.end(
-      `${pktLine("# service=git-upload-pack\n")}0000${pktLine(`${AUR_SHA} HEAD\0side-band-64k\n`)}0000`,
-    );
-    return true;
-  });
+  const cgit = fakeCgit();
+  cgit.repos.set("foo-aur", { head: AUR_SHA, commits: new Map() });
+  aur = await startAurServer(aurResults, new Map(), cgit.routes);
   mirror = await startMirrorServer();
 });
 

@@ -1,10 +1,13 @@
 /**
- * The local AUR double (test/helpers/aur-server.ts) answers and refuses as aurweb does. Each case names the
+ * The local AUR doubles (test/helpers/aur-server.ts, fakeCgit in test/helpers/guard-fixtures.ts) answer and
+ * refuse as aurweb, cgit and git-http-backend do. Each case names the
  * aurweb test (test/test_rpc.py at archlinux/aurweb e2236826) or the code path in aurweb/routers/rpc.py and
  * aurweb/rpc.py it follows.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { parseRefAdvertisement } from "../../src/resolve/aur-git-ref.js";
 import { type AurRpcResult, type FakeAur, startAurServer } from "../helpers/aur-server.js";
+import { fakeCgit } from "../helpers/guard-fixtures.js";
 
 function result(name: string, fields: Partial<AurRpcResult> = {}): AurRpcResult {
   return {
@@ -215,5 +218,67 @@ describe("cgit plain (/cgit/aur.git/plain/.SRCINFO)", () => {
     const [status, type, body] = await answer(await fetch(`${aur.url}/cgit/aur.git/plain/.SRCINFO?h=bar`));
     expect([status, type]).toEqual([404, "text/html; charset=UTF-8"]);
     expect(body).toContain("<div class='error'>Invalid branch: bar</div>");
+  });
+});
+
+describe("the AUR's git routes (fakeCgit: cgit plain and git-http-backend info/refs)", () => {
+  const head = "c".repeat(40);
+  let git: FakeAur;
+
+  beforeAll(async () => {
+    const cgit = fakeCgit();
+    cgit.repos.set("foo", { head, commits: new Map([[head, new Map([["PKGBUILD", "pkgname=foo\n"]])]]) });
+    git = await startAurServer([], new Map(), cgit.routes);
+  });
+
+  afterAll(() => git.close());
+
+  it("serves a file as print_object does: text/plain, the blob id as ETag, inline disposition", async () => {
+    const response = await fetch(`${git.url}/cgit/aur.git/plain/PKGBUILD?h=foo&id=${head}`);
+    expect(await answer(response)).toEqual([200, "text/plain; charset=UTF-8", "pkgname=foo\n"]);
+    // `printf 'pkgname=foo\n' | git hash-object --stdin`
+    expect(response.headers.get("etag")).toBe('"43dec46006e335d2807deff891cd560afb868f68"');
+    expect(response.headers.get("content-disposition")).toBe('inline; filename="PKGBUILD"');
+  });
+
+  it("answers an unknown branch, an unknown commit and a missing file with cgit's 404 pages", async () => {
+    const cases = [
+      [`h=bar&id=${head}`, "PKGBUILD", "Invalid branch: bar"],
+      [`h=foo&id=${"d".repeat(40)}`, "PKGBUILD", "Not found"],
+      [`h=foo&id=${head}`, ".SRCINFO", "Not found"],
+    ] as const;
+    for (const [query, file, message] of cases) {
+      const [status, type, body] = await answer(
+        await fetch(`${git.url}/cgit/aur.git/plain/${file}?${query}`),
+      );
+      expect([status, type]).toEqual([404, "text/html; charset=UTF-8"]);
+      expect(body).toContain(`<div class='error'>${message}</div>`);
+    }
+  });
+
+  it("advertises HEAD and master for a package, and no refs (200) for an unknown pkgbase", async () => {
+    const known = await fetch(`${git.url}/foo.git/info/refs?service=git-upload-pack`);
+    const [status, type, body] = await answer(known);
+    expect([status, type]).toEqual([200, "application/x-git-upload-pack-advertisement"]);
+    expect(parseRefAdvertisement(body as string)).toEqual(
+      new Map([
+        ["HEAD", head],
+        ["refs/heads/master", head],
+      ]),
+    );
+    const unknown = await fetch(`${git.url}/nope.git/info/refs?service=git-upload-pack`);
+    // git 2.39's git-http-backend with GIT_NAMESPACE=nope: the service line, then two flush packets.
+    expect(await answer(unknown)).toEqual([
+      200,
+      "application/x-git-upload-pack-advertisement",
+      "001e# service=git-upload-pack\n00000000",
+    ]);
+  });
+
+  it("refuses receive-pack and unknown services with 403, as git-http-backend does", async () => {
+    const push = await fetch(`${git.url}/foo.git/info/refs?service=git-receive-pack`);
+    expect([push.status, await push.text()]).toEqual([403, "Service not enabled: 'receive-pack'"]);
+    const other = await fetch(`${git.url}/foo.git/info/refs?service=foo`);
+    expect([other.status, await other.text()]).toEqual([403, "Unsupported service: 'foo'"]);
   });
 });
