@@ -441,7 +441,21 @@ export interface FileServer {
   close(): Promise<void>;
 }
 
-/** Serves files by URL path with strong ETags and Last-Modified; answers 304 to a matching conditional GET. */
+/** An entity tag's opaque part, for RFC 9110 §8.8.3.2's weak comparison (`W/` ignored). */
+function opaqueTag(tag: string): string {
+  return tag.trim().replace(/^W\//, "");
+}
+
+/**
+ * Serves files by URL path the way a static web server does (nginx's static module, which Arch mirrors and
+ * object-storage websites behave like), under HTTP semantics, RFC 9110:
+ * - GET and HEAD only (HEAD: the headers of the GET, no body); other methods 405 with `Allow: GET, HEAD`;
+ * - a strong ETag and Last-Modified on every file;
+ * - `If-None-Match` (§13.1.2): a list of tags or `*`, weak comparison; a match is 304 (§15.4.5) with the ETag
+ *   and Last-Modified; when it is present `If-Modified-Since` is ignored (§13.2.2);
+ * - else `If-Modified-Since` (§13.1.3): a valid HTTP-date no earlier than Last-Modified is 304;
+ * - an unknown path is 404.
+ */
 export async function startFileServer(files: Record<string, Uint8Array> = {}): Promise<FileServer> {
   const content = new Map<string, { bytes: Uint8Array; etag: string; modified: string }>();
   const log: FileServer["log"] = [];
@@ -454,19 +468,35 @@ export async function startFileServer(files: Record<string, Uint8Array> = {}): P
   };
   for (const [path, bytes] of Object.entries(files)) set(path, bytes);
 
+  const notModified = (req: IncomingMessage, file: { etag: string; modified: string }): boolean => {
+    const ifNoneMatch = req.headers["if-none-match"];
+    if (ifNoneMatch !== undefined)
+      return (
+        ifNoneMatch.trim() === "*" ||
+        ifNoneMatch.split(",").some((tag) => opaqueTag(tag) === opaqueTag(file.etag))
+      );
+    const since = Date.parse(req.headers["if-modified-since"] ?? "");
+    return !Number.isNaN(since) && Date.parse(file.modified) <= since;
+  };
+
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
     if (state.down) {
       log.push({ path, status: 0 });
       return void req.socket.destroy();
     }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      log.push({ path, status: 405 });
+      res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/html" });
+      return void res.end("<html><head><title>405 Not Allowed</title></head></html>");
+    }
     const file = content.get(path);
     if (!file) {
       log.push({ path, status: 404 });
-      res.writeHead(404);
-      return void res.end("not found");
+      res.writeHead(404, { "content-type": "text/html" });
+      return void res.end("<html><head><title>404 Not Found</title></head></html>");
     }
-    if (req.headers["if-none-match"] === file.etag) {
+    if (notModified(req, file)) {
       log.push({ path, status: 304 });
       res.writeHead(304, { etag: file.etag, "last-modified": file.modified });
       return void res.end();
@@ -478,7 +508,7 @@ export async function startFileServer(files: Record<string, Uint8Array> = {}): P
       etag: file.etag,
       "last-modified": file.modified,
     });
-    res.end(file.bytes);
+    res.end(req.method === "HEAD" ? undefined : file.bytes);
   });
   const url = await listen(server);
   return {
@@ -505,7 +535,11 @@ export function corpusSyncDbs(): { core: Uint8Array; extra: Uint8Array } {
   };
 }
 
-/** A mirror laid out like Arch's (`/$repo/os/$arch/$repo.db`) serving the corpus DBs; returns its `Server` template. */
+/**
+ * A mirror laid out like Arch's, `/$repo/os/$arch/$repo.db` (pacman.conf(5): a `Server` URL in which pacman
+ * replaces `$repo` and `$arch`; Arch's mirrorlist entries end in `/$repo/os/$arch`), serving the corpus DBs;
+ * returns its `Server` template.
+ */
 export async function startMirrorServer(arch = "x86_64"): Promise<FileServer & { template: string }> {
   const dbs = corpusSyncDbs();
   const server = await startFileServer({

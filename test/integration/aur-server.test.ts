@@ -6,7 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { parseRefAdvertisement } from "../../src/resolve/aur-git-ref.js";
-import { type AurRpcResult, type FakeAur, startAurServer } from "../helpers/aur-server.js";
+import {
+  type AurRpcResult,
+  type FakeAur,
+  type FileServer,
+  startAurServer,
+  startFileServer,
+} from "../helpers/aur-server.js";
 import { fakeCgit } from "../helpers/guard-fixtures.js";
 
 function result(name: string, fields: Partial<AurRpcResult> = {}): AurRpcResult {
@@ -280,5 +286,50 @@ describe("the AUR's git routes (fakeCgit: cgit plain and git-http-backend info/r
     expect([push.status, await push.text()]).toEqual([403, "Service not enabled: 'receive-pack'"]);
     const other = await fetch(`${git.url}/foo.git/info/refs?service=foo`);
     expect([other.status, await other.text()]).toEqual([403, "Unsupported service: 'foo'"]);
+  });
+});
+
+describe("the static file server (mirrors, our repository's web server)", () => {
+  let files: FileServer;
+  const path = "/core/os/x86_64/core.db";
+
+  beforeAll(async () => {
+    files = await startFileServer({ [path]: new Uint8Array([1, 2, 3]) });
+  });
+
+  afterAll(() => files.close());
+
+  it("answers conditional GETs as RFC 9110 says: If-None-Match first (a list, weak comparison, *), then If-Modified-Since", async () => {
+    const first = await fetch(`${files.url}${path}`);
+    expect([first.status, [...new Uint8Array(await first.arrayBuffer())]]).toEqual([200, [1, 2, 3]]);
+    const etag = first.headers.get("etag") ?? "";
+    const modified = first.headers.get("last-modified") ?? "";
+    const status = async (headers: Record<string, string>) => {
+      const response = await fetch(`${files.url}${path}`, { headers });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    expect(await status({ "if-none-match": `"other", W/${etag}` })).toBe(304);
+    expect(await status({ "if-none-match": "*" })).toBe(304);
+    expect(await status({ "if-none-match": '"other"' })).toBe(200);
+    expect(await status({ "if-modified-since": modified })).toBe(304);
+    expect(await status({ "if-modified-since": "Mon, 01 Jan 2024 00:00:00 GMT" })).toBe(200);
+    // If-None-Match present and not matching: If-Modified-Since is not looked at.
+    expect(await status({ "if-none-match": '"other"', "if-modified-since": modified })).toBe(200);
+  });
+
+  it("answers HEAD without a body, refuses other methods with 405 and unknown paths with 404", async () => {
+    const head = await fetch(`${files.url}${path}`, { method: "HEAD" });
+    expect([head.status, head.headers.get("content-length"), (await head.arrayBuffer()).byteLength]).toEqual([
+      200,
+      "3",
+      0,
+    ]);
+    const post = await fetch(`${files.url}${path}`, { method: "POST", body: "x" });
+    expect([post.status, post.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
+    await post.arrayBuffer();
+    const missing = await fetch(`${files.url}/extra/os/x86_64/extra.db`);
+    expect(missing.status).toBe(404);
+    await missing.arrayBuffer();
   });
 });
