@@ -1,11 +1,14 @@
 /**
- * The local AUR doubles (test/helpers/aur-server.ts, fakeCgit in test/helpers/guard-fixtures.ts) answer and
- * refuse as aurweb, cgit and git-http-backend do. Each case names the
+ * The doubles of internet services answer and refuse as the real ones do: the AUR (test/helpers/aur-server.ts:
+ * aurweb's RPC; fakeCgit in test/helpers/guard-fixtures.ts: cgit and git-http-backend), the static file server
+ * (mirrors, our repository's web server) and the artifact blob storage (test/helpers/app-fixtures.ts). The
+ * Pushover double's own tests are in test/unit/pushover.test.ts. Each case names the
  * aurweb test (test/test_rpc.py at archlinux/aurweb e2236826) or the code path in aurweb/routers/rpc.py and
  * aurweb/rpc.py it follows.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { parseRefAdvertisement } from "../../src/resolve/aur-git-ref.js";
+import { type ArtifactBlobServer, startArtifactBlobServer } from "../helpers/app-fixtures.js";
 import {
   type AurRpcResult,
   type FakeAur,
@@ -331,5 +334,47 @@ describe("the static file server (mirrors, our repository's web server)", () => 
     const missing = await fetch(`${files.url}/extra/os/x86_64/extra.db`);
     expect(missing.status).toBe(404);
     await missing.arrayBuffer();
+  });
+});
+
+describe("the artifact blob storage GitHub redirects to (startArtifactBlobServer)", () => {
+  let blob: ArtifactBlobServer;
+
+  beforeAll(async () => {
+    blob = await startArtifactBlobServer();
+    blob.blobs.set("/blob/7.zip", new Uint8Array([80, 75, 5, 6]));
+    blob.signatures.set("/blob/7.zip", "good");
+  });
+
+  afterAll(() => blob.close());
+
+  it("serves the blob to its signed URL only", async () => {
+    const ok = await fetch(`${blob.url}/blob/7.zip?sig=good`);
+    expect([ok.status, ok.headers.get("content-type"), (await ok.arrayBuffer()).byteLength]).toEqual([
+      200,
+      "application/zip",
+      4,
+    ]);
+  });
+
+  it("refuses a token in Authorization, a missing or wrong signature and other methods with 403, an unknown blob with 404", async () => {
+    const cases: [string, RequestInit, number, string][] = [
+      [
+        "/blob/7.zip?sig=good",
+        { headers: { authorization: "token ghs_secret" } },
+        403,
+        "AuthenticationFailed",
+      ],
+      ["/blob/7.zip", {}, 403, "AuthenticationFailed"],
+      ["/blob/7.zip?sig=forged", {}, 403, "AuthenticationFailed"],
+      ["/blob/7.zip?sig=good", { method: "PUT", body: "x" }, 403, "AuthorizationPermissionMismatch"],
+      ["/blob/8.zip?sig=signed", {}, 404, "BlobNotFound"],
+    ];
+    for (const [path, init, status, code] of cases) {
+      const response = await fetch(`${blob.url}${path}`, init);
+      const body = await response.text();
+      expect([response.status, response.headers.get("x-ms-error-code")]).toEqual([status, code]);
+      expect(body).toContain(`<Code>${code}</Code>`);
+    }
   });
 });
