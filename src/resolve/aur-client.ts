@@ -1,14 +1,15 @@
 /**
  * The AUR port and its RPC v5 implementation.
  *
- * aurweb's v5 `info` endpoint takes many names per request: `POST /rpc/v5/info` with the JSON body
- * `{"arg": ["a", "b"]}` (aurweb/routers/rpc.py, `rpc_openapi_multiinfo_post`, reads the body with
- * `request.json()` and answers 400 "the 'arg' parameter must be of array type" when `arg` is not a
- * list; a form body is not JSON and fails there). Providers are searched with
- * `POST /rpc/v5/search` and `{"arg": NAME, "by": "provides"}` (`rpc_openapi_search_post`): on the
- * GET routes any query string replaces the arguments (`rpc_request` takes them from `parse_args`,
- * which reads only `arg`/`arg[]` keys), so `GET /rpc/v5/search/NAME?by=provides` is answered
- * "No request type/data specified.". Form fields are read only by the legacy `/rpc` endpoint.
+ * aurweb's v5 `info` endpoint takes many names per request: `POST /rpc/v5/info` with the JSON
+ * body `{"arg": ["a", "b"]}` (aurweb/routers/rpc.py, `rpc_openapi_multiinfo_post`, reads the body
+ * with `request.json()` and answers 400 "the 'arg' parameter must be of array type" when `arg` is
+ * not a list; a form body is not JSON, so `request.json()` raises and aurweb answers its 500 page).
+ * Providers are searched with `POST /rpc/v5/search` and `{"arg": NAME, "by": "provides"}`
+ * (`rpc_openapi_search_post`): on the GET routes any query string replaces the arguments
+ * (`rpc_request` takes them from `parse_args`, which reads only `arg`/`arg[]` keys), so
+ * `GET /rpc/v5/search/NAME?by=provides` is answered "No request type/data specified.". Form
+ * fields are read only by the legacy `/rpc` endpoint.
  * The AUR asks clients to stay under about 4,000 requests a day per IP, so every request is
  * counted (`requestsMade`), a per-process budget stops runaway loops, and answers are cached.
  */
