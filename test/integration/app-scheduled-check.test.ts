@@ -331,6 +331,8 @@ describe("the scheduled update check in the app", () => {
   it("an AUR bump that now needs a package found nowhere is held; the other bump is built (issue 14.2)", async () => {
     // An AUR of its own: foo-aur 1.1-1 now depends on gone-lib, which exists nowhere; bar-aur 2.0-1 is a plain bump.
     const sharedAur = aur;
+    const ownCgit = fakeCgit();
+    for (const name of ["foo-aur", "bar-aur"]) ownCgit.repos.set(name, { head: AUR_SHA, commits: new Map() });
     aur = await startAurServer(
       [
         { ...(aurResults[0] as AurRpcResult), Depends: ["bash", "gone-lib"] },
@@ -343,14 +345,7 @@ describe("the scheduled update check in the app", () => {
         },
       ],
       new Map(),
-      (url, res) => {
-        if (!/^\/(foo|bar)-aur\.git\/info\/refs$/.test(url.pathname)) return false;
-        res.writeHead(200, { "content-type": "application/x-git-upload-pack-advertisement" });
-        res.end(
-          `${pktLine("# service=git-upload-pack\n")}0000${pktLine(`${AUR_SHA} HEAD\0side-band-64k\n`)}0000`,
-        );
-        return true;
-      },
+      ownCgit.routes,
     );
     try {
       const meta = META_PKGBUILD.replace(
