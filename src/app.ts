@@ -5,6 +5,7 @@
  */
 import type { ApplicationFunction, ApplicationFunctionOptions, Probot } from "probot";
 import { BuildService } from "./build/build-service.js";
+import { builderActionFromEnv } from "./config/builder-action.js";
 import type { Octokit } from "./github/octokit.js";
 import type { SupplyChainGuard } from "./guard/index.js";
 import { handleCheckRun, handleCheckSuite } from "./handlers/check-run.js";
@@ -54,6 +55,10 @@ export interface CreateAppOptions {
 
 export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
   return (robot: Probot, appOptions?: ApplicationFunctionOptions) => {
+    // The ports from the environment need a builder action for the workflow the app proposes: without one the
+    // app refuses to load (Probot's `run` then rejects and `npm start` exits), rather than proposing a
+    // workflow that fails at "Set up job".
+    if (options.deps === undefined) builderActionFromEnv(process.env);
     const log = (message: string, error?: unknown) =>
       error === undefined ? robot.log.info(message) : robot.log.error({ err: error }, message);
     const tasks = new BackgroundTasks(log);

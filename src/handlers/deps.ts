@@ -3,12 +3,14 @@
  * and the notifier. `depsFromEnv` builds the real ones; tests pass their own (a file store in a temp dir, the
  * planner core over in-memory indexes).
  */
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseDepSpec } from "../arch/depspec.js";
 import { parseSrcinfo, srcinfoVersion } from "../arch/srcinfo.js";
 import type { BuildNotification } from "../build/build-service.js";
 import type { Build, Job } from "../build/model.js";
 import { type StateStore, stateStoreFromEnv } from "../build/state-store.js";
+import { builderActionFromEnv, projectRoot, renderWorkflowTemplate } from "../config/builder-action.js";
 import type { Octokit } from "../github/octokit.js";
 import { fetchAurFile, processCommitFiles } from "../guard/aur-git.js";
 import type { Logger } from "../logger.js";
@@ -110,7 +112,10 @@ export interface AppDeps {
     log?: Logger,
   ) => Promise<"published" | "pending">;
   readonly notify?: (notification: BuildNotification) => Promise<void>;
-  /** Text of workflows-templates/arch-repo-build.yml, proposed to repositories that lack the workflow. */
+  /**
+   * The build workflow proposed to repositories that lack it: workflows-templates/arch-repo-build.yml with the
+   * builder action written in (`proposedWorkflowFromEnv`).
+   */
   readonly workflowTemplate: () => Promise<string>;
   readonly clock: () => number;
   /** How long a webhook delivery id is remembered (redelivery → no-op). */
@@ -123,10 +128,21 @@ export interface AppDeps {
   readonly notifyMessage?: (message: NotifyMessage) => Promise<void>;
 }
 
-export const WORKFLOW_TEMPLATE_URL = new URL(
-  "../../workflows-templates/arch-repo-build.yml",
-  import.meta.url,
-);
+/**
+ * workflows-templates/arch-repo-build.yml, found from the project root (this module runs from src/handlers under
+ * tsx/jest and from dist/src/handlers when built, so a path relative to it would differ between the two).
+ */
+export function workflowTemplatePath(root: string = projectRoot()): string {
+  return join(root, "workflows-templates", "arch-repo-build.yml");
+}
+
+/**
+ * The build workflow the app proposes: the template with the builder action of `BUILDER_ACTION` (or the default
+ * derived from package.json) written in. Throws InvalidBuilderActionError when there is none to write.
+ */
+export function proposedWorkflowFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  return renderWorkflowTemplate(readFileSync(workflowTemplatePath(), "utf8"), builderActionFromEnv(env));
+}
 
 /**
  * A planner over real sources: mirrors, the AUR, and our repository read straight from the app's own storage
@@ -204,6 +220,8 @@ export async function depsFromEnv(
   env: NodeJS.ProcessEnv = process.env,
   metrics: AppMetrics = appMetrics,
 ): Promise<AppDeps> {
+  // First, so that a missing or invalid BUILDER_ACTION stops the start before anything else is set up.
+  const workflow = proposedWorkflowFromEnv(env);
   // Runners install earlier builds from here, so it must be reachable from GitHub's runners. Without
   // REPO_BASE_URL the embedded repository this app serves at /repo/REPO/ARCH/ is assumed (local use only).
   const base = env.REPO_BASE_URL?.replace(/\/+$/, "");
@@ -249,7 +267,7 @@ export async function depsFromEnv(
         return (await signerFromEnv(env))?.publicKeyArmored() ?? "";
       },
     },
-    workflowTemplate: () => readFile(WORKFLOW_TEMPLATE_URL, "utf8"),
+    workflowTemplate: async () => workflow,
     clock: Date.now,
     deliveryTtlMs: 7 * 24 * 3_600_000,
     maintenance: (await import("../maintain/maintenance-sources.js")).maintenanceSourcesFromEnv(

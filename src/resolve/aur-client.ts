@@ -1,10 +1,17 @@
 /**
  * The AUR port and its RPC v5 implementation.
  *
- * aurweb's v5 `info` endpoint takes many names per request: `POST /rpc/v5/info` with a form body
- * `arg[]=a&arg[]=b` (aurweb/routers/rpc.py reads `arg[]` from the form). The AUR asks clients to
- * stay under about 4,000 requests a day per IP, so every request is counted (`requestsMade`),
- * a per-process budget stops runaway loops, and answers are cached in memory.
+ * aurweb's v5 `info` endpoint takes many names per request: `POST /rpc/v5/info` with the JSON
+ * body `{"arg": ["a", "b"]}` (aurweb/routers/rpc.py, `rpc_openapi_multiinfo_post`, reads the body
+ * with `request.json()` and answers 400 "the 'arg' parameter must be of array type" when `arg` is
+ * not a list; a form body is not JSON, so `request.json()` raises and aurweb answers its 500 page).
+ * Providers are searched with `POST /rpc/v5/search` and `{"arg": NAME, "by": "provides"}`
+ * (`rpc_openapi_search_post`): on the GET routes any query string replaces the arguments
+ * (`rpc_request` takes them from `parse_args`, which reads only `arg`/`arg[]` keys), so
+ * `GET /rpc/v5/search/NAME?by=provides` is answered "No request type/data specified.". Form
+ * fields are read only by the legacy `/rpc` endpoint.
+ * The AUR asks clients to stay under about 4,000 requests a day per IP, so every request is
+ * counted (`requestsMade`), a per-process budget stops runaway loops, and answers are cached.
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -117,7 +124,7 @@ export interface HttpAurClientOptions {
   readonly budget?: number;
   /** Names per `info` request. */
   readonly batchSize?: number;
-  /** Longest form body per `info` request, in bytes. */
+  /** Longest JSON body per `info` request, in bytes. */
   readonly maxBodyBytes?: number;
   /** How long a cached answer (found or not found) is used without asking again. */
   readonly cacheTtlMs?: number;
@@ -224,12 +231,7 @@ export class HttpAurClient implements AurClient {
 
   async #fetchInfo(names: readonly string[]): Promise<void> {
     for (const batch of this.#batches(names)) {
-      const body = new URLSearchParams(batch.map((n): [string, string] => ["arg[]", n])).toString();
-      const results = await this.#call("/rpc/v5/info", {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body,
-      });
+      const results = await this.#call("/rpc/v5/info", jsonPost({ arg: batch }));
       const at = this.#o.now();
       for (const name of batch) this.#cache.set(name, { pkg: null, at });
       for (const pkg of results) this.#cache.set(pkg.name, { pkg, at });
@@ -242,9 +244,7 @@ export class HttpAurClient implements AurClient {
     const now = this.#o.now();
     let names = this.#searchCache.get(name);
     if (!names || now - names.at >= this.#o.cacheTtlMs || names.at < notBefore) {
-      const hits = await this.#call(`/rpc/v5/search/${encodeURIComponent(name)}?by=provides`, {
-        method: "GET",
-      });
+      const hits = await this.#call("/rpc/v5/search", jsonPost({ arg: name, by: "provides" }));
       names = { names: hits.map((h) => h.name).sort(), at: this.#o.now() };
       this.#searchCache.set(name, names);
       await this.#persist();
@@ -295,13 +295,15 @@ export class HttpAurClient implements AurClient {
 
   *#batches(names: readonly string[]): Generator<string[]> {
     let batch: string[] = [];
-    let bytes = 0;
+    // `{"arg":[` and `]}`, then `"NAME",` per name (the last comma stands in for nothing: an upper bound).
+    const frame = JSON.stringify({ arg: [] }).length;
+    let bytes = frame;
     for (const name of names) {
-      const size = `arg%5B%5D=${encodeURIComponent(name)}&`.length;
+      const size = Buffer.byteLength(JSON.stringify(name)) + 1;
       if (batch.length > 0 && (batch.length >= this.#o.batchSize || bytes + size > this.#o.maxBodyBytes)) {
         yield batch;
         batch = [];
-        bytes = 0;
+        bytes = frame;
       }
       batch.push(name);
       bytes += size;
@@ -338,6 +340,11 @@ export class HttpAurClient implements AurClient {
       lastError?.status,
     );
   }
+}
+
+/** A POST of `body` as JSON, the only body aurweb's `/rpc/v5/*` POST routes read (`request.json()`). */
+function jsonPost(body: unknown): RequestInit {
+  return { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
 }
 
 function parseRpcAnswer(url: string, status: number, text: string): AurPackage[] {

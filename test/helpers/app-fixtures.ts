@@ -3,7 +3,7 @@
  * and `foo-aur` (AUR), a planner over in-memory indexes, and the storage GitHub redirects artifact downloads to.
  */
 import { createHash } from "node:crypto";
-import { createServer, type IncomingHttpHeaders } from "node:http";
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { zipSync } from "fflate";
 import { parseDepSpec } from "../../src/arch/depspec.js";
@@ -124,8 +124,10 @@ export function availableIn(
 export interface ArtifactBlobServer {
   /** `http://127.0.0.1:PORT`, to put in the `location` of GitHub's artifact download redirect. */
   readonly url: string;
-  /** Zips by path (`/blob/ID.zip`); the query string (the signature) is ignored. */
+  /** Zips by path (`/blob/ID.zip`). */
   readonly blobs: Map<string, Uint8Array>;
+  /** The `sig` a path's URL is signed with (default "signed"): the only credential the storage takes. */
+  readonly signatures: Map<string, string>;
   /** Every request received, in order. */
   readonly requests: { url: string; headers: IncomingHttpHeaders }[];
   /** Forgets the blobs and the requests (between tests). */
@@ -133,30 +135,59 @@ export interface ArtifactBlobServer {
   close(): Promise<void>;
 }
 
+/** Azure Storage's error body (Storage services REST API, "Status and error codes"). */
+function storageError(res: ServerResponse, status: number, code: string, message: string): void {
+  res.writeHead(status, { "content-type": "application/xml", "x-ms-error-code": code });
+  res.end(
+    `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`,
+  );
+}
+
 /**
- * The storage GitHub redirects artifact downloads to. Like it, it answers only the signed URL: a request that
- * carries an Authorization header (the app's GitHub token leaking to a third party) gets a 404.
+ * The storage GitHub redirects artifact downloads to: Azure Blob Storage (`*.blob.core.windows.net`) with a
+ * shared access signature in the query string. Like it, it answers only the signed URL:
+ * - GET and HEAD only (Get Blob / Get Blob Properties); anything else 403, as a read-only SAS allows no other;
+ * - an `Authorization` header (the app's GitHub token leaking to a third party) is not a Shared Key or
+ *   Entra ID credential: 403 `AuthenticationFailed` ("Server failed to authenticate the request. Make sure
+ *   the value of Authorization header is formed correctly including the signature.");
+ * - a missing or wrong `sig` is 403 `AuthenticationFailed` too; an unknown blob is 404 `BlobNotFound` ("The
+ *   specified blob does not exist.");
+ * - a blob is 200 with `Content-Type: application/zip` and its length.
  */
 export async function startArtifactBlobServer(): Promise<ArtifactBlobServer> {
   const blobs = new Map<string, Uint8Array>();
+  const signatures = new Map<string, string>();
   const requests: { url: string; headers: IncomingHttpHeaders }[] = [];
   const server = createServer((req, res) => {
     requests.push({ url: req.url ?? "", headers: req.headers });
-    const bytes = blobs.get(new URL(req.url ?? "/", "http://x").pathname);
-    if (!bytes || req.headers.authorization !== undefined) {
-      res.writeHead(404).end();
-      return;
-    }
+    const url = new URL(req.url ?? "/", "http://x");
+    const authFailed =
+      "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.";
+    if (req.method !== "GET" && req.method !== "HEAD")
+      return void storageError(
+        res,
+        403,
+        "AuthorizationPermissionMismatch",
+        "This request is not authorized to perform this operation using this permission.",
+      );
+    if (req.headers.authorization !== undefined)
+      return void storageError(res, 403, "AuthenticationFailed", authFailed);
+    if (url.searchParams.get("sig") !== (signatures.get(url.pathname) ?? "signed"))
+      return void storageError(res, 403, "AuthenticationFailed", authFailed);
+    const bytes = blobs.get(url.pathname);
+    if (!bytes) return void storageError(res, 404, "BlobNotFound", "The specified blob does not exist.");
     res.writeHead(200, { "content-type": "application/zip", "content-length": bytes.byteLength });
-    res.end(bytes);
+    res.end(req.method === "HEAD" ? undefined : bytes);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     blobs,
+    signatures,
     requests,
     reset: () => {
       blobs.clear();
+      signatures.clear();
       requests.length = 0;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
@@ -181,7 +212,12 @@ export interface ServedArtifact {
   readonly signature?: string;
 }
 
-/** GitHub lists the run's artifact and redirects its download to `blob` with a signed URL, as it does. */
+/**
+ * GitHub lists the run's artifact ("List workflow run artifacts", filtered by `name`) and redirects its
+ * download to `blob` with a signed URL, as it does: "Download an artifact" (GitHub REST docs, Actions
+ * artifacts) "gets a redirect URL to download an archive ... Look for Location: in the response header",
+ * answered 302 Found; the `archive_format` must be `zip`.
+ */
 export function serveArtifact(mock: GitHubMock, blob: ArtifactBlobServer, artifact: ServedArtifact): void {
   const { owner, repo } = PACKAGES_REPO;
   const { runId, artifactId, pkgbase, zip } = artifact;
@@ -211,6 +247,7 @@ export function serveArtifact(mock: GitHubMock, blob: ArtifactBlobServer, artifa
   if (artifact.downloadable === false) return;
   const path = `/blob/${artifactId}.zip`;
   blob.blobs.set(path, zip);
+  blob.signatures.set(path, artifact.signature ?? "signed");
   mock.on("GET", download, {
     status: 302,
     headers: { location: `${blob.url}${path}?sig=${artifact.signature ?? "signed"}` },

@@ -6,6 +6,7 @@
  * 500 and recorded as a problem; `assertDone()` throws on any problem and on every expectation not used.
  */
 import "./promise-with-resolvers.js";
+import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { afterAll } from "@jest/globals";
 import { Ajv, type ValidateFunction } from "ajv";
@@ -331,6 +332,36 @@ export class GitHubMock {
       .map((e) => `unused mock: ${e.description} (${e.used}/${e.times})`);
     const all = [...this.problems, ...unused];
     if (all.length > 0) throw new Error(`GitHub mock:\n${all.join("\n")}`);
+  }
+
+  /**
+   * Serves this double over HTTP on 127.0.0.1:`port`, for an app in another process (`npm start` with
+   * `GHE_HOST=127.0.0.1:PORT GHE_PROTOCOL=http`: Probot's REST root is then `http://HOST/api/v3`, as on GitHub
+   * Enterprise Server). `baseUrl` must be that root. Requests are validated and answered exactly like the
+   * in-process ones.
+   */
+  async serve(port: number): Promise<{ close(): Promise<void> }> {
+    const base = new URL(this.baseUrl);
+    if (base.protocol !== "http:" || base.hostname !== "127.0.0.1" || base.port !== String(port))
+      throw new Error(`serve(${port}) needs baseUrl http://127.0.0.1:${port}/…, not ${this.baseUrl}`);
+    const server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const [status, body, headers] = this.answer(
+        req.method ?? "GET",
+        `${base.origin}${req.url ?? "/"}`,
+        Buffer.concat(chunks).toString("utf8"),
+      );
+      res.writeHead(status, headers);
+      res.end(typeof body === "string" ? body : JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    return {
+      close: () => {
+        server.closeAllConnections();
+        return new Promise((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
+      },
+    };
   }
 
   close(): void {

@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import type { ServerResponse } from "node:http";
 import { join } from "node:path";
 import type { SourceFile } from "../../src/guard/snapshot.js";
+import { cgitErrorPage } from "./aur-server.js";
 
 export const guardFixturesDir = new URL("../fixtures/guard/", import.meta.url).pathname;
 
@@ -72,10 +73,35 @@ function pktLine(payload: string): string {
   return (payload.length + 4).toString(16).padStart(4, "0") + payload;
 }
 
+/** The object id git gives a blob (`git hash-object`): SHA-1 of `blob LENGTH\0CONTENT`. */
+function blobId(content: SourceFile): string {
+  const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : Buffer.from(content);
+  return createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
+}
+
+/** The headers git-http-backend (http-backend.c, `hdr_nocache`) puts on every answer. */
+const NO_CACHE = {
+  expires: "Fri, 01 Jan 1980 00:00:00 GMT",
+  pragma: "no-cache",
+  "cache-control": "no-cache, max-age=0, must-revalidate",
+};
+
 /**
- * The two AUR routes the guard reads, like aurweb serves them: cgit's `plain` view
- * (`/cgit/aur.git/plain/FILE?h=PKGBASE&id=COMMIT`, 404 "Not found" for a missing file or commit) and git's
- * smart-HTTP ref advertisement (`/PKGBASE.git/info/refs?service=git-upload-pack`).
+ * The two AUR routes the guard reads, as the AUR serves them:
+ * - cgit's `plain` view, `/cgit/aur.git/plain/FILE?h=PKGBASE&id=COMMIT` (zx2c4/cgit 0d8e5fbc). aurweb's git
+ *   update hook (aurweb/git/update.py) keeps a `refs/heads/PKGBASE` branch in aur.git for cgit's `h`. An
+ *   unknown `h` is cgit.c's `prepare_repo_cmd` 404 page "Invalid branch: NAME"; an unknown commit or a file
+ *   not in its tree is ui-plain.c's `cgit_print_plain` 404 page "Not found" (`cgit_print_error_page`: text/html).
+ *   A file is ui-plain.c's `print_object`: text/plain; charset=UTF-8 (application/octet-stream when git's
+ *   `buffer_is_binary` finds a NUL in the first 8000 bytes), ETag the blob id, `Content-Disposition: inline`,
+ *   and `X-Content-Type-Options: nosniff` with `Content-Security-Policy: default-src 'none'` (no html serving).
+ * - git's smart-HTTP ref advertisement, `/PKGBASE.git/info/refs?service=git-upload-pack`. aurweb's INSTALL
+ *   has nginx hand it to git-http-backend on the one aur.git with `GIT_NAMESPACE=PKGBASE`, so an unknown
+ *   pkgbase is an empty namespace: 200 with no refs at all (what `git clone` reports as an empty repository),
+ *   not a 404. The bodies are git-http-backend's (git 2.39 run with that environment, pkt-lines as in git's
+ *   Documentation/gitprotocol-http.txt); `service=git-receive-pack` without a user is 403 "Service not
+ *   enabled: 'receive-pack'", another service 403 "Unsupported service: 'NAME'", and no service the dumb
+ *   protocol's text/plain `SHA\tREF` list.
  */
 export function fakeCgit(): FakeCgit {
   const repos = new Map<string, FakeAurRepo>();
@@ -87,34 +113,61 @@ export function fakeCgit(): FakeCgit {
       const file = decodeURIComponent(plain[1]);
       if (hang.has(file)) return true;
       if (broken.has(file)) {
+        // Not cgit: the web server in front of it when cgit's backend is unavailable.
         res.writeHead(503, { "content-type": "text/plain" });
         res.end("Service Unavailable");
         return true;
       }
-      const repo = repos.get(url.searchParams.get("h") ?? "");
-      const commit = url.searchParams.get("id") ?? repo?.head ?? "";
-      const content = repo?.commits.get(commit)?.get(file);
-      if (content === undefined) {
-        res.writeHead(404, { "content-type": "text/plain; charset=UTF-8" });
-        res.end("Not found");
-      } else {
-        res.writeHead(200, { "content-type": "text/plain; charset=UTF-8" });
-        res.end(content);
-      }
-      return true;
-    }
-    const refs = /^\/([^/]+)\.git\/info\/refs$/.exec(url.pathname);
-    if (refs?.[1] && url.searchParams.get("service") === "git-upload-pack") {
-      const repo = repos.get(decodeURIComponent(refs[1]));
+      const branch = url.searchParams.get("h") ?? "";
+      const repo = repos.get(branch);
       if (!repo) {
-        res.writeHead(404);
-        res.end();
+        cgitErrorPage(res, 404, "Not found", `Invalid branch: ${branch}`);
         return true;
       }
-      res.writeHead(200, { "content-type": "application/x-git-upload-pack-advertisement" });
-      res.end(
-        `${pktLine("# service=git-upload-pack\n")}0000${pktLine(`${repo.head} HEAD\0multi_ack side-band-64k\n`)}${pktLine(`${repo.head} refs/heads/master\n`)}0000`,
-      );
+      const content = repo.commits.get(url.searchParams.get("id") ?? repo.head)?.get(file);
+      if (content === undefined) {
+        cgitErrorPage(res, 404, "Not found", "Not found");
+        return true;
+      }
+      const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : Buffer.from(content);
+      res.writeHead(200, {
+        "x-content-type-options": "nosniff",
+        "content-security-policy": "default-src 'none'",
+        "content-type": bytes.subarray(0, 8000).includes(0)
+          ? "application/octet-stream"
+          : "text/plain; charset=UTF-8",
+        "content-length": bytes.length,
+        "content-disposition": `inline; filename="${file}"`,
+        "cache-control": "no-cache, no-store",
+        etag: `"${blobId(content)}"`,
+      });
+      res.end(bytes);
+      return true;
+    }
+    // aurweb's INSTALL: location ~ "^/([a-z0-9][a-z0-9.+_-]*?)(\.git)?/(…|info/refs|…)$"
+    const refs = /^\/([a-z0-9][a-z0-9.+_-]*?)(?:\.git)?\/info\/refs$/.exec(url.pathname);
+    if (refs?.[1]) {
+      const repo = repos.get(refs[1]);
+      const service = url.searchParams.get("service");
+      if (service === null) {
+        res.writeHead(200, { ...NO_CACHE, "content-type": "text/plain" });
+        res.end(repo ? `${repo.head}\trefs/heads/master\n` : "");
+      } else if (service === "git-upload-pack") {
+        res.writeHead(200, { ...NO_CACHE, "content-type": "application/x-git-upload-pack-advertisement" });
+        const advertised = repo
+          ? pktLine(
+              `${repo.head} HEAD\0multi_ack thin-pack side-band side-band-64k ofs-delta shallow no-progress include-tag multi_ack_detailed no-done symref=HEAD:refs/heads/master object-format=sha1 agent=git/2.39.5\n`,
+            ) + pktLine(`${repo.head} refs/heads/master\n`)
+          : "";
+        res.end(`${pktLine("# service=git-upload-pack\n")}0000${advertised}0000`);
+      } else {
+        res.writeHead(403, NO_CACHE);
+        res.end(
+          service === "git-receive-pack"
+            ? "Service not enabled: 'receive-pack'"
+            : `Unsupported service: '${service}'`,
+        );
+      }
       return true;
     }
     return false;

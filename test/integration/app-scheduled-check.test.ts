@@ -41,6 +41,8 @@ import {
 } from "../helpers/aur-server.js";
 import { descEntry } from "../helpers/desc-entry.js";
 import { GitHubMock, PACKAGES_REPO } from "../helpers/github-mock.js";
+import { fakeCgit } from "../helpers/guard-fixtures.js";
+import { nockPushover } from "../helpers/pushover-double.js";
 
 const { owner, repo, installationId } = PACKAGES_REPO;
 const FULL_NAME = `${owner}/${repo}`;
@@ -96,10 +98,6 @@ const aurResults: AurRpcResult[] = [
   },
 ];
 
-function pktLine(payload: string): string {
-  return (payload.length + 4).toString(16).padStart(4, "0") + payload;
-}
-
 let aur: FakeAur;
 let mirror: FileServer & { template: string };
 let dataDir: string;
@@ -111,14 +109,9 @@ let metrics: AppMetrics;
 let now: number;
 
 beforeAll(async () => {
-  aur = await startAurServer(aurResults, new Map(), (url, res) => {
-    if (url.pathname !== "/foo-aur.git/info/refs") return false;
-    res.writeHead(200, { "content-type": "application/x-git-upload-pack-advertisement" });
-    res.end(
-      `${pktLine("# service=git-upload-pack\n")}0000${pktLine(`${AUR_SHA} HEAD\0side-band-64k\n`)}0000`,
-    );
-    return true;
-  });
+  const cgit = fakeCgit();
+  cgit.repos.set("foo-aur", { head: AUR_SHA, commits: new Map() });
+  aur = await startAurServer(aurResults, new Map(), cgit.routes);
   mirror = await startMirrorServer();
 });
 
@@ -338,6 +331,8 @@ describe("the scheduled update check in the app", () => {
   it("an AUR bump that now needs a package found nowhere is held; the other bump is built (issue 14.2)", async () => {
     // An AUR of its own: foo-aur 1.1-1 now depends on gone-lib, which exists nowhere; bar-aur 2.0-1 is a plain bump.
     const sharedAur = aur;
+    const ownCgit = fakeCgit();
+    for (const name of ["foo-aur", "bar-aur"]) ownCgit.repos.set(name, { head: AUR_SHA, commits: new Map() });
     aur = await startAurServer(
       [
         { ...(aurResults[0] as AurRpcResult), Depends: ["bash", "gone-lib"] },
@@ -350,14 +345,7 @@ describe("the scheduled update check in the app", () => {
         },
       ],
       new Map(),
-      (url, res) => {
-        if (!/^\/(foo|bar)-aur\.git\/info\/refs$/.test(url.pathname)) return false;
-        res.writeHead(200, { "content-type": "application/x-git-upload-pack-advertisement" });
-        res.end(
-          `${pktLine("# service=git-upload-pack\n")}0000${pktLine(`${AUR_SHA} HEAD\0side-band-64k\n`)}0000`,
-        );
-        return true;
-      },
+      ownCgit.routes,
     );
     try {
       const meta = META_PKGBUILD.replace(
@@ -428,13 +416,7 @@ describe("the scheduled update check in the app", () => {
     await setUp(ourEntries());
     expectCheckStart(yaml);
     mock.createCheckRun(owner, repo, 200, byName(UPDATE_CHECK_NAME));
-    let pushover: URLSearchParams | undefined;
-    nock("https://api.pushover.net")
-      .post("/1/messages.json", (body: string) => {
-        pushover = new URLSearchParams(body);
-        return true;
-      })
-      .reply(200, { status: 1, request: "r1" });
+    const pushoverApi = nockPushover("https://api.pushover.net", { token: "app-token", user: "user-key" });
     aur.failure = "down";
     try {
       await scheduledChecks().tick();
@@ -448,8 +430,8 @@ describe("the scheduled update check in the app", () => {
     expect(run.conclusion).toBe("failure");
     expect(run.output.title).toBe("1 failure");
     expect(run.output.summary).toMatch(/AUR.*nothing was rebuilt or removed/);
-    expect(pushover?.get("title")).toBe(`${FULL_NAME}: scheduled update check failed`);
-    expect(pushover?.get("message")).toMatch(/^main: .*AUR/);
+    expect(pushoverApi.messages[0]?.get("title")).toBe(`${FULL_NAME}: scheduled update check failed`);
+    expect(pushoverApi.messages[0]?.get("message")).toMatch(/^main: .*AUR/);
     expect(await ourNames()).toEqual(["foo-aur", "gone-pkg", "meta", "usbguard"]);
     expect(await runtime.deps.store.listBuilds()).toHaveLength(0);
   });
@@ -466,19 +448,13 @@ describe("the scheduled update check in the app", () => {
       .repoConfig(owner, repo, "branches:\n  main: myrepo\nupdates: {everyHours: -1}\n")
       .branchHead(owner, repo, "main", HEAD)
       .createCheckRun(owner, repo, 200, byName(UPDATE_CHECK_NAME));
-    let pushover: URLSearchParams | undefined;
-    nock("https://api.pushover.net")
-      .post("/1/messages.json", (body: string) => {
-        pushover = new URLSearchParams(body);
-        return true;
-      })
-      .reply(200, { status: 1, request: "r2" });
+    const pushoverApi = nockPushover("https://api.pushover.net", { token: "app-token", user: "user-key" });
     expect(await scheduledChecks().tick()).toEqual([{ repository: FULL_NAME, outcome: "invalid-config" }]);
     mock.assertDone();
     const run = updateCheckRun();
     expect(run.conclusion).toBe("failure");
     expect(run.output.summary).toContain("updates.everyHours");
-    expect(pushover?.get("message")).toContain("updates.everyHours");
+    expect(pushoverApi.messages[0]?.get("message")).toContain("updates.everyHours");
     expect(await ourNames()).toEqual(["foo-aur", "gone-pkg", "meta", "usbguard"]);
     const record = await runtime.deps.store.getRecord<ScheduledCheckRecord>(SCHEDULED_CHECK_KIND, FULL_NAME);
     expect(record?.value).toMatchObject({
@@ -634,6 +610,7 @@ describe("the Lambda schedule", () => {
       PRIVATE_KEY: appPrivateKey,
       WEBHOOK_SECRET: "webhook-secret",
       LOG_LEVEL: "fatal",
+      BUILDER_ACTION: "octo-org/arch-repo-bot/action@v1",
     });
     expectCheckStart(yaml);
     mock.createCheckRun(owner, repo, 200, byName(UPDATE_CHECK_NAME));

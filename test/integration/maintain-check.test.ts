@@ -248,7 +248,10 @@ describe("the CLI's AUR commit check", () => {
       );
       expect(report.notify).toContainEqual({
         name: "libfoo",
-        message: expect.stringMatching(/^AUR commit check failed: .*libfoo\.git\/info\/refs.*HTTP 404/),
+        // The AUR's git-http-backend answers an unknown pkgbase (an empty GIT_NAMESPACE) 200 with no refs.
+        message: expect.stringMatching(
+          /^AUR commit check failed: .*libfoo\.git\/info\/refs.*no HEAD or master branch advertised/,
+        ),
       });
       expect(report.rebuild.map((r) => r.pkgbase)).not.toContain("libfoo");
       expect(

@@ -134,7 +134,10 @@ describe("silent AUR changes by commit", () => {
     expect(report.notify).toEqual([
       {
         name: "arb-unknown",
-        message: expect.stringMatching(/^AUR commit check failed: .*arb-unknown\.git\/info\/refs.*HTTP 404/),
+        // The AUR's git-http-backend answers an unknown pkgbase (an empty GIT_NAMESPACE) 200 with no refs.
+        message: expect.stringMatching(
+          /^AUR commit check failed: .*arb-unknown\.git\/info\/refs.*no HEAD or master branch advertised/,
+        ),
       },
     ]);
   });

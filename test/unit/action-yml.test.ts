@@ -10,6 +10,7 @@ import { describe, expect, it } from "@jest/globals";
 import { Ajv } from "ajv";
 import { parse as parseYaml } from "yaml";
 import { readInputs } from "../../action/src/inputs.js";
+import { proposedWorkflowFromEnv } from "../../src/handlers/deps.js";
 
 const actionDir = new URL("../../action/", import.meta.url).pathname;
 const text = readFileSync(`${actionDir}action.yml`, "utf8");
@@ -98,10 +99,13 @@ describe("action/action.yml", () => {
       repoKey: "v-repo-key",
       outDir: "v-out-dir",
     });
-    const workflow = parseYaml(
-      readFileSync(new URL("../../workflows-templates/arch-repo-build.yml", import.meta.url), "utf8"),
-    ) as { jobs: { build: { steps: { uses?: string; with?: Record<string, unknown> }[] } } };
-    const step = workflow.jobs.build.steps.find((s) => s.uses?.includes("arch-repo-bot/action"));
+    // The workflow the app proposes, whose build step runs this action (BUILDER_ACTION).
+    const builder = "octo-org/arch-repo-bot/action@v1";
+    const workflow = parseYaml(proposedWorkflowFromEnv({ BUILDER_ACTION: builder })) as {
+      jobs: { build: { steps: { uses?: string; with?: Record<string, unknown> }[] } };
+    };
+    const step = workflow.jobs.build.steps.find((s) => s.uses === builder);
+    expect(step).toBeDefined();
     expect(Object.keys(step?.with ?? {}).sort()).toEqual(Object.keys(metadata.inputs).sort());
   });
 });

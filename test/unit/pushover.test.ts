@@ -13,6 +13,7 @@ import {
   PushoverNotifier,
   truncate,
 } from "../../src/notify/pushover.js";
+import { nockPushover, pushoverAnswer } from "../helpers/pushover-double.js";
 
 const API = "http://pushover.test";
 
@@ -66,14 +67,8 @@ describe("truncate", () => {
 describe("PushoverNotifier", () => {
   it("posts the form Pushover expects", async () => {
     const { log, entries } = recordingLogger();
-    let body: Record<string, string> = {};
-    const scope = nock(API)
-      .post("/1/messages.json", (b: Record<string, string>) => {
-        body = b;
-        return true;
-      })
-      .matchHeader("content-type", "application/x-www-form-urlencoded")
-      .reply(200, { status: 1, request: "r1" });
+    const pushover = nockPushover(API, { token: "tok", user: "usr" });
+    pushover.scope.matchHeader("content-type", "application/x-www-form-urlencoded");
     const notifier = new PushoverNotifier({ token: "tok", user: "usr", apiUrl: `${API}/`, log });
     await notifier.notify({
       title: "myrepo: 2 builds failed",
@@ -82,8 +77,8 @@ describe("PushoverNotifier", () => {
       urlTitle: "workflow run",
       priority: 1,
     });
-    expect(scope.isDone()).toBe(true);
-    expect(body).toEqual({
+    expect(pushover.scope.isDone()).toBe(true);
+    expect(Object.fromEntries(pushover.messages[0] ?? [])).toEqual({
       token: "tok",
       user: "usr",
       title: "myrepo: 2 builds failed",
@@ -96,21 +91,18 @@ describe("PushoverNotifier", () => {
   });
 
   it("truncates to Pushover's limits and leaves out absent fields (HTML stays off)", async () => {
-    const { log } = recordingLogger();
-    let body: Record<string, string> = {};
-    nock(API)
-      .post("/1/messages.json", (b: Record<string, string>) => {
-        body = b;
-        return true;
-      })
-      .reply(200, { status: 1 });
+    const { log, entries } = recordingLogger();
+    const pushover = nockPushover(API, { token: "t", user: "u" });
     await new PushoverNotifier({ token: "t", user: "u", apiUrl: API, log }).notify({
       title: "T".repeat(300),
       message: "m".repeat(5000),
     });
+    const body = Object.fromEntries(pushover.messages[0] ?? []);
     expect(body.title).toBe(`${"T".repeat(PUSHOVER_LIMITS.title - 1)}…`);
     expect(body.message).toBe(`${"m".repeat(PUSHOVER_LIMITS.message - 1)}…`);
     expect(Object.keys(body).sort()).toEqual(["message", "title", "token", "user"]);
+    // Accepted: the double refuses anything over the limits, as Pushover does.
+    expect(entries).toEqual([]);
   });
 
   it("retries a 500 with exponential backoff and succeeds", async () => {
@@ -155,18 +147,18 @@ describe("PushoverNotifier", () => {
   it("does not retry a 4xx and logs Pushover's error text", async () => {
     const { log, entries } = recordingLogger();
     const { sleep, delays } = recordingSleep();
-    const scope = nock(API)
-      .post("/1/messages.json")
-      .reply(400, { status: 0, errors: ["user identifier is invalid"], request: "r" });
+    const pushover = nockPushover(API, { token: "t", user: "good" });
     await new PushoverNotifier({ token: "t", user: "bad", apiUrl: API, log, sleep }).notify({
       title: "x",
       message: "y",
     });
-    expect(scope.isDone()).toBe(true);
+    expect(pushover.scope.isDone()).toBe(true);
     expect(delays).toEqual([]);
     expect(entries).toHaveLength(1);
     expect(entries[0]?.level).toBe("error");
-    expect(entries[0]?.obj.reason).toBe("HTTP 400: user identifier is invalid");
+    expect(entries[0]?.obj.reason).toBe(
+      "HTTP 400: user identifier is not a valid user, group, or subscribed user key",
+    );
   });
 
   it("never throws, even when the logger and sleep throw", async () => {
@@ -188,10 +180,57 @@ describe("PushoverNotifier", () => {
   });
 });
 
+describe("the Pushover double (test/helpers/pushover-double.ts)", () => {
+  const account = { token: "tok", user: "usr" };
+  const form = (fields: Record<string, string>) => new URLSearchParams(fields);
+
+  it("accepts a valid message with status 1 and a request id", () => {
+    const answer = pushoverAnswer(form({ token: "tok", user: "usr", message: "hi" }), account);
+    expect(answer).toEqual({ status: 200, body: { status: 1, request: expect.any(String) } });
+  });
+
+  it("refuses a missing or wrong token, user or message with 400, status 0 and Pushover's errors", () => {
+    const cases: [Record<string, string>, string, string][] = [
+      [{ user: "usr", message: "hi" }, "token", "application token is invalid"],
+      [{ token: "nope", user: "usr", message: "hi" }, "token", "application token is invalid"],
+      [
+        { token: "tok", message: "hi" },
+        "user",
+        "user identifier is not a valid user, group, or subscribed user key",
+      ],
+      [{ token: "tok", user: "usr" }, "message", "message cannot be blank"],
+      [{ token: "tok", user: "usr", message: " " }, "message", "message cannot be blank"],
+    ];
+    for (const [fields, field, error] of cases) {
+      const answer = pushoverAnswer(form(fields), account);
+      expect(answer.status).toBe(400);
+      expect(answer.body).toMatchObject({ status: 0, errors: [error] });
+      expect(answer.body).toHaveProperty(field);
+    }
+  });
+
+  it("refuses what is over Pushover's limits and an invalid or incomplete priority", () => {
+    const base = { token: "tok", user: "usr", message: "hi" };
+    const extras: Record<string, string>[] = [
+      { message: "m".repeat(PUSHOVER_LIMITS.message + 1) },
+      { title: "t".repeat(PUSHOVER_LIMITS.title + 1) },
+      { url: "u".repeat(PUSHOVER_LIMITS.url + 1) },
+      { url_title: "u".repeat(PUSHOVER_LIMITS.urlTitle + 1) },
+      { priority: "3" },
+      { priority: "2" },
+    ];
+    for (const extra of extras)
+      expect(pushoverAnswer(form({ ...base, ...extra }), account)).toMatchObject({
+        status: 400,
+        body: { status: 0 },
+      });
+  });
+});
+
 describe("notifierFromEnv", () => {
   it("uses Pushover at PUSHOVER_API_URL when token and user are set", async () => {
     const { log } = recordingLogger();
-    const scope = nock(API).post("/1/messages.json").reply(200, { status: 1 });
+    const { scope } = nockPushover(API, { token: "t", user: "u" });
     const n = notifierFromEnv({ PUSHOVER_TOKEN: "t", PUSHOVER_USER: "u", PUSHOVER_API_URL: API }, log);
     expect(n).toBeInstanceOf(PushoverNotifier);
     await n.notify({ title: "x", message: "y" });
@@ -200,7 +239,7 @@ describe("notifierFromEnv", () => {
 
   it("defaults to api.pushover.net", async () => {
     const { log } = recordingLogger();
-    const scope = nock("https://api.pushover.net").post("/1/messages.json").reply(200, { status: 1 });
+    const { scope } = nockPushover("https://api.pushover.net", { token: "t", user: "u" });
     await notifierFromEnv({ PUSHOVER_TOKEN: "t", PUSHOVER_USER: "u" }, log).notify({
       title: "x",
       message: "y",

@@ -3,6 +3,7 @@ import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { parse, type Tags } from "yaml";
 import { DynamoDbStateStore } from "../../src/build/dynamodb-state-store.js";
+import { parseBuilderAction } from "../../src/config/builder-action.js";
 import { type LocalDynamo, startDynalite } from "../helpers/dynalite.js";
 
 // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub placeholders, not JS templates
@@ -52,7 +53,7 @@ const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
 describe("deploy/template.yaml", () => {
   let template: {
-    Parameters: Record<string, { Type: string; Default?: string }>;
+    Parameters: Record<string, { Type: string; Default?: string; AllowedPattern?: string }>;
     Resources: Record<string, { Type: string; Properties: Record<string, Json> }>;
     Globals: { Function: { Environment: { Variables: Record<string, Json> } } };
   };
@@ -174,6 +175,25 @@ describe("deploy/template.yaml", () => {
     }
     expect(vars.DYNAMODB_TABLE).toEqual({ Ref: "StateTable" });
     expect(vars.DYNAMODB_CREATE_TABLE).toBe("false");
+  });
+
+  it("asks for the builder action the proposed workflow runs (BUILDER_ACTION), without a default", () => {
+    const parameter = template.Parameters.BuilderAction;
+    expect(parameter?.Type).toBe("String");
+    expect(parameter?.Default).toBeUndefined();
+    expect(template.Globals.Function.Environment.Variables.BUILDER_ACTION).toEqual({ Ref: "BuilderAction" });
+    // CloudFormation refuses what does not match; the app validates the rest at cold start.
+    const pattern = new RegExp(parameter?.AllowedPattern ?? "");
+    for (const ok of [
+      "octo-org/arch-repo-bot/action@v1",
+      "me/arb@0123456789abcdef0123456789abcdef01234567",
+    ]) {
+      expect(parseBuilderAction(ok).uses).toBe(ok);
+      expect(pattern.test(ok)).toBe(true);
+    }
+    for (const bad of ["", "octo/arch-repo-bot/action", "octo/a b@v1", `octo/x@\${{ inputs.ref }}`]) {
+      expect(pattern.test(bad)).toBe(false);
+    }
   });
 
   it("wires handlers that exist, a Function URL and a daily schedule", async () => {

