@@ -44,6 +44,8 @@ export interface FakeAur {
   failure: AurFailure;
   /** How many requests fail with `failure` before the server answers normally again (Infinity: all). */
   failTimes: number;
+  /** The AUR changed (a maintainer pushed, a package was deleted): later requests answer from these. */
+  setResults(results: readonly AurRpcResult[]): void;
   close(): Promise<void>;
 }
 
@@ -187,13 +189,14 @@ class RpcRefusal {
 }
 
 export async function startAurServer(
-  results: readonly AurRpcResult[],
+  initialResults: readonly AurRpcResult[],
   srcinfo: ReadonlyMap<string, string> = new Map(),
   /** More routes, tried first (e.g. cgit, see test/helpers/guard-fixtures.ts): true when the request was answered. */
   extraRoutes?: (url: URL, res: ServerResponse) => boolean,
   options: AurServerOptions = {},
 ): Promise<FakeAur> {
-  const byName = new Map(results.map((r) => [r.Name, r]));
+  let results = initialResults;
+  let byName = new Map(results.map((r) => [r.Name, r]));
   const maxResults = options.maxRpcResults ?? 5000;
   const log: FakeAur["log"] = [];
   const state = { failure: "none" as AurFailure, failTimes: Number.POSITIVE_INFINITY };
@@ -407,6 +410,10 @@ export async function startAurServer(
     },
     set failTimes(n: number) {
       state.failTimes = n;
+    },
+    setResults(next) {
+      results = next;
+      byName = new Map(next.map((r) => [r.Name, r]));
     },
     close: () => close(server),
   };

@@ -41,7 +41,7 @@ import {
 } from "../helpers/aur-server.js";
 import { descEntry } from "../helpers/desc-entry.js";
 import { GitHubMock, PACKAGES_REPO } from "../helpers/github-mock.js";
-import { fakeCgit } from "../helpers/guard-fixtures.js";
+import { fakeCgit, fakeCommit } from "../helpers/guard-fixtures.js";
 import { nockPushover } from "../helpers/pushover-double.js";
 
 const { owner, repo, installationId } = PACKAGES_REPO;
@@ -405,6 +405,159 @@ describe("the scheduled update check in the app", () => {
       const run = updateCheckRun();
       expect(run.output.summary).toContain(`Build \`${build!.id}\` started: \`bar-aur\`.`);
       expect(run.output.summary).toMatch(/`foo-aur` not built: foo-aur → gone-lib: /);
+    } finally {
+      await aur.close();
+      aur = sharedAur;
+    }
+  });
+
+  it("plans what the AUR says now, at the commit it builds, when the AUR changes between two checks inside the cache window (issue 14.1)", async () => {
+    // Check 1: cc-tool changed silently (another commit, same version). Planning its rebuild makes the app's AUR
+    // client cache aa-lib 1.0-1 (cc-tool's dependency). Then the AUR moves: aa-lib 1.1-1 at a new commit (a version
+    // bump), bb-app (which needs aa-lib) silently at a new commit. Check 2 runs seconds later, inside that cache's
+    // ten minutes: aa-lib must be built at 1.1-1 from its new commit (not 1.0-1.1, the pkgrel bump of a silent
+    // change on the cached version), bb-app at 1.0-1.1 after it.
+    const [A1, A2, B1, B2, C0, C1] = ["aa 1", "aa 2", "bb 1", "bb 2", "cc 0", "cc 1"].map(fakeCommit) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    const srcinfo = (name: string, version: string, depends: string[] = []) =>
+      new Map([
+        [
+          ".SRCINFO",
+          `pkgbase = ${name}\n\tpkgver = ${version.split("-")[0]}\n\tpkgrel = ${version.split("-")[1]}\n\tarch = x86_64\n${depends.map((d) => `\tdepends = ${d}\n`).join("")}\npkgname = ${name}\n`,
+        ],
+      ]);
+    const rpc = (name: string, version: string, depends: string[] = []): AurRpcResult => ({
+      Name: name,
+      PackageBase: name,
+      Version: version,
+      Depends: depends,
+      LastModified: 1_700_000_000,
+      NumVotes: 1,
+      Popularity: 0,
+    });
+    const ownCgit = fakeCgit();
+    ownCgit.repos.set("aa-lib", { head: A1, commits: new Map([[A1, srcinfo("aa-lib", "1.0-1")]]) });
+    ownCgit.repos.set("bb-app", {
+      head: B1,
+      commits: new Map([[B1, srcinfo("bb-app", "1.0-1", ["aa-lib"])]]),
+    });
+    ownCgit.repos.set("cc-tool", {
+      head: C1,
+      commits: new Map([[C1, srcinfo("cc-tool", "1.0-1", ["aa-lib"])]]),
+    });
+    const sharedAur = aur;
+    aur = await startAurServer(
+      [rpc("aa-lib", "1.0-1"), rpc("bb-app", "1.0-1", ["aa-lib"]), rpc("cc-tool", "1.0-1", ["aa-lib"])],
+      new Map(),
+      ownCgit.routes,
+    );
+    try {
+      const meta = META_PKGBUILD.replace(
+        "depends=(bash foo-aur usbguard gone-pkg)",
+        "depends=(aa-lib bb-app cc-tool)",
+      );
+      await setUp([
+        entry("meta", "1.0-1", { depends: ["aa-lib", "bb-app", "cc-tool"] }),
+        entry("aa-lib", "1.0-1"),
+        entry("bb-app", "1.0-1", { depends: ["aa-lib"] }),
+        entry("cc-tool", "1.0-1", { depends: ["aa-lib"] }),
+      ]);
+      const plannedAt = Date.UTC(2023, 0, 1);
+      for (const [pkgbase, commit] of [
+        ["aa-lib", A1],
+        ["bb-app", B1],
+        ["cc-tool", C0],
+      ] as const) {
+        await runtime.deps.store.putRecord<AurBuiltRecord>(AUR_BUILT_RECORD, pkgbase, { commit, plannedAt });
+      }
+      const matrices = () =>
+        mock
+          .requestsTo("POST", `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`)
+          .map(
+            (d) =>
+              JSON.parse((d.body as { inputs: { matrix: string } }).inputs.matrix).include as {
+                pkgbase: string;
+                ref: string;
+                version: string;
+                pkgrel?: string;
+              }[],
+          );
+
+      // Check 1.
+      expectCheckStart(config(""), meta);
+      mock
+        .createCheckRun(owner, repo, 100, byName("arch-repo-bot"))
+        .createCheckRun(owner, repo, 101, byName("arch-repo-bot: cc-tool"))
+        .createCheckRun(owner, repo, 200, byName(UPDATE_CHECK_NAME))
+        .createStatus(owner, repo, HEAD)
+        .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 555)
+        .updateCheckRun(owner, repo, 100, { times: 5, optional: true })
+        .updateCheckRun(owner, repo, 101, { times: 5, optional: true });
+      await scheduledChecks().tick();
+      await runtime.tasks.idle();
+      mock.assertDone();
+      expect(matrices()).toEqual([
+        [
+          {
+            pkgbase: "cc-tool",
+            source: "aur",
+            ref: C1,
+            pkgnames: ["cc-tool"],
+            version: "1.0-1.1",
+            pkgrel: "1.1",
+          },
+        ],
+      ]);
+
+      // The AUR moves on.
+      ownCgit.repos.get("aa-lib")!.commits.set(A2, srcinfo("aa-lib", "1.1-1"));
+      ownCgit.repos.get("aa-lib")!.head = A2;
+      ownCgit.repos.get("bb-app")!.commits.set(B2, srcinfo("bb-app", "1.0-1", ["aa-lib"]));
+      ownCgit.repos.get("bb-app")!.head = B2;
+      aur.setResults([
+        rpc("aa-lib", "1.1-1"),
+        rpc("bb-app", "1.0-1", ["aa-lib"]),
+        rpc("cc-tool", "1.0-1", ["aa-lib"]),
+      ]);
+
+      // Check 2, a day later by the app's clock (its claim allows one per day) but seconds later for the AUR cache.
+      mock.close();
+      mock = new GitHubMock();
+      now += 24 * HOUR;
+      expectCheckStart(config(""), meta);
+      mock
+        .createCheckRun(owner, repo, 300, byName("arch-repo-bot"))
+        .createCheckRun(owner, repo, 301, byName("arch-repo-bot: aa-lib"))
+        .createCheckRun(owner, repo, 302, byName("arch-repo-bot: bb-app"))
+        .createCheckRun(owner, repo, 400, byName(UPDATE_CHECK_NAME))
+        .createStatus(owner, repo, HEAD)
+        .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 556)
+        .updateCheckRun(owner, repo, 300, { times: 5, optional: true })
+        .updateCheckRun(owner, repo, 301, { times: 5, optional: true })
+        .updateCheckRun(owner, repo, 302, { times: 5, optional: true });
+      await scheduledChecks().tick();
+      await runtime.tasks.idle();
+      mock.assertDone();
+
+      // The bump at its version and commit; the dependant waits for it (needs), with its silent-change pkgrel.
+      expect(matrices()).toEqual([
+        [{ pkgbase: "aa-lib", source: "aur", ref: A2, pkgnames: ["aa-lib"], version: "1.1-1" }],
+      ]);
+      const [build2] = await runtime.deps.store.listBuilds({ owner, name: repo });
+      const jobs = await runtime.deps.store.listJobs(build2!.id);
+      expect(jobs.map((j) => [j.pkgbase, j.version, j.ref, j.pkgrel, j.needs, j.state])).toEqual([
+        ["aa-lib", "1.1-1", A2, undefined, [], "dispatched"],
+        ["bb-app", "1.0-1.1", B2, "1.1", ["aa-lib"], "planned"],
+      ]);
+      expect(updateCheckRun().output.summary).toContain(
+        `\`cc-tool\` not started again: build \`${(await runtime.deps.store.listBuilds()).at(-1)!.id}\` is building it`,
+      );
     } finally {
       await aur.close();
       aur = sharedAur;
