@@ -92,6 +92,8 @@ export interface AppDeps {
     github: () => Promise<Octokit>,
     /** Bound to the job's fields (buildId, pkgbase, repo). */
     log?: Logger,
+    /** True while this publisher still holds the job's publish claim; nothing is written once it is false. */
+    claimed?: () => Promise<boolean>,
   ) => Promise<"published" | "pending">;
   readonly notify?: (notification: BuildNotification) => Promise<void>;
   /** Text of workflows-templates/arch-repo-build.yml, proposed to repositories that lack the workflow. */
