@@ -514,26 +514,36 @@ export class BuildService {
     return {
       held: async () => !lost && (await this.store.holdsLease(key, owner, token, this.clock())),
       keepAlive: () => {
-        const timer = setInterval(
-          () => {
-            this.store.renewLease(key, owner, token, ttl, this.clock()).then(
-              (renewed) => {
-                if (renewed) return;
-                lost = true;
-                clearInterval(timer);
-              },
-              (error: unknown) =>
-                // A store hiccup: the next renewal may still come in time; `held()` asks the store anyway.
-                this.logger.warn(
-                  { buildId: job.buildId, pkgbase: job.pkgbase, err: error },
-                  "renewing the publish claim failed",
-                ),
-            );
-          },
-          Math.max(1, Math.floor(ttl / 3)),
-        );
-        timer.unref();
-        return () => clearInterval(timer);
+        // One renewal at a time (the next is scheduled when the last one answered): two renewals in flight
+        // would conflict with each other and read as a lost claim.
+        let timer: NodeJS.Timeout | undefined;
+        let stopped = false;
+        const schedule = () => {
+          if (stopped || lost) return;
+          timer = setTimeout(renew, Math.max(1, Math.floor(ttl / 3)));
+          timer.unref();
+        };
+        const renew = () => {
+          this.store.renewLease(key, owner, token, ttl, this.clock()).then(
+            (renewed) => {
+              if (!renewed) lost = true;
+              schedule();
+            },
+            (error: unknown) => {
+              // A store hiccup: the next renewal may still come in time; `held()` asks the store anyway.
+              this.logger.warn(
+                { buildId: job.buildId, pkgbase: job.pkgbase, err: error },
+                "renewing the publish claim failed",
+              );
+              schedule();
+            },
+          );
+        };
+        schedule();
+        return () => {
+          stopped = true;
+          clearTimeout(timer);
+        };
       },
     };
   }
