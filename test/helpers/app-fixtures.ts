@@ -128,6 +128,11 @@ export interface ArtifactBlobServer {
   readonly blobs: Map<string, Uint8Array>;
   /** Every request received, in order. */
   readonly requests: { url: string; headers: IncomingHttpHeaders }[];
+  /**
+   * The next download is held: its request is taken (`reached` resolves) but answered only on `release()`, like
+   * a transfer that outlives the invocation that started it. Later downloads are answered at once.
+   */
+  holdNext(): { readonly reached: Promise<void>; release(): void };
   /** Forgets the blobs and the requests (between tests). */
   reset(): void;
   close(): Promise<void>;
@@ -140,6 +145,7 @@ export interface ArtifactBlobServer {
 export async function startArtifactBlobServer(): Promise<ArtifactBlobServer> {
   const blobs = new Map<string, Uint8Array>();
   const requests: { url: string; headers: IncomingHttpHeaders }[] = [];
+  let hold: { reached: () => void; released: Promise<void> } | undefined;
   const server = createServer((req, res) => {
     requests.push({ url: req.url ?? "", headers: req.headers });
     const bytes = blobs.get(new URL(req.url ?? "/", "http://x").pathname);
@@ -147,17 +153,37 @@ export async function startArtifactBlobServer(): Promise<ArtifactBlobServer> {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { "content-type": "application/zip", "content-length": bytes.byteLength });
-    res.end(bytes);
+    const held = hold;
+    hold = undefined;
+    const answer = () => {
+      res.writeHead(200, { "content-type": "application/zip", "content-length": bytes.byteLength });
+      res.end(bytes);
+    };
+    if (!held) return answer();
+    held.reached();
+    void held.released.then(answer);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     blobs,
     requests,
+    holdNext: () => {
+      let reached!: () => void;
+      let release!: () => void;
+      const reachedPromise = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      hold = { reached, released };
+      return { reached: reachedPromise, release };
+    },
     reset: () => {
       blobs.clear();
       requests.length = 0;
+      hold = undefined;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
