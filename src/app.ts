@@ -1,7 +1,8 @@
 /**
  * The Probot app: wiring only. Each webhook entrance reads its event and calls src/handlers/; the build
  * service (src/build/) drives builds from stored state through GitHub ports (src/handlers/github-ports.ts).
- * On start, unfinished builds are resumed (the reconciler), and a periodic tick handles timeouts.
+ * On start, unfinished builds are resumed (the reconciler), and a periodic tick (src/handlers/tick.ts) handles
+ * timeouts, lost webhooks, abandoned publishes and pending pushes and `/rebuild`s.
  */
 import type { ApplicationFunction, ApplicationFunctionOptions, Probot } from "probot";
 import { BuildService } from "./build/build-service.js";
@@ -20,6 +21,7 @@ import type { PendingState, PendingWorkOptions, PendingWorkPorts } from "./handl
 import { handlePush, planPush, reportPlanningFailure } from "./handlers/push.js";
 import { planRebuildComment, reportRebuildFailure } from "./handlers/rebuild-comment.js";
 import type { AppRuntime } from "./handlers/runtime.js";
+import { recoveryPass } from "./handlers/tick.js";
 import { handleWorkflowJob, handleWorkflowRun } from "./handlers/workflow-job.js";
 import { probotInstallations, ScheduledChecks } from "./maintain/scheduled-checks.js";
 import { storageFromEnv } from "./publish/s3-storage.js";
@@ -32,8 +34,13 @@ export interface CreateAppOptions {
   readonly deps?: AppDeps | (() => Promise<AppDeps>);
   /** Resume unfinished builds on start (default true). */
   readonly resume?: boolean;
-  /** Period of the timeout/scheduling tick in ms; 0 turns it off (default 60 s). */
+  /** Period of the reconciler's pass (src/handlers/tick.ts) in ms; 0 turns it off (default 60 s). */
   readonly tickMs?: number;
+  /**
+   * How long a publish claim lives unrenewed, i.e. how soon the tick takes over a publish whose publisher died or
+   * froze (default 2 minutes, `DEFAULT_PUBLISH_CLAIM_MS`).
+   */
+  readonly publishClaimMs?: number;
   /**
    * Period in ms at which the app looks for packages repositories whose scheduled update check is due (issue 7,
    * `updates.everyHours`); 0 turns the app's own schedule off (default 10 min).
@@ -51,6 +58,8 @@ export interface CreateAppOptions {
   readonly metrics?: AppMetrics;
   /** Receives the runtime once it exists (tests wait on `runtime.tasks.idle()`). */
   readonly onReady?: (runtime: AppRuntime) => void;
+  /** Receives the error when the runtime could not be built (ports from the environment failing). */
+  readonly onStartFailed?: (error: unknown) => void;
 }
 
 export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
@@ -79,6 +88,7 @@ export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
         ports: githubPorts(robot, deps, guard, { tasks, builds: () => builds }),
         clock: deps.clock,
         logger: robot.log,
+        ...(options.publishClaimMs !== undefined ? { publishClaimMs: options.publishClaimMs } : {}),
       });
       const pendingOptions = <T extends PendingState>(
         plan: PendingWorkPorts<T>["plan"],
@@ -125,15 +135,18 @@ export function createApp(options: CreateAppOptions = {}): ApplicationFunction {
       const tickMs = options.tickMs ?? 60_000;
       if (tickMs > 0)
         setInterval(() => {
-          tasks.run("build tick", () => builds.tick());
-          tasks.run("pending pushes tick", () => pendingPushes.replay());
-          tasks.run("pending rebuilds tick", () => pendingRebuilds.replay());
+          tasks.run("recovery tick", async () => {
+            await recoveryPass(runtime, log);
+          });
         }, tickMs).unref();
       options.onReady?.(runtime);
       return runtime;
     })();
     // Without this a failing start would only surface on the first webhook.
-    runtimeReady.catch((error: unknown) => log("arch-repo-bot failed to start", error));
+    runtimeReady.catch((error: unknown) => {
+      log("arch-repo-bot failed to start", error);
+      options.onStartFailed?.(error);
+    });
     const scheduledChecks = runtimeReady.then(
       (runtime) => new ScheduledChecks({ runtime, github: probotInstallations(robot), log }),
     );

@@ -10,7 +10,11 @@
  *   `open → closed` write won;
  * - scheduling passes of one build are serialized by a lease (`tick/<buildId>`), so `maxParallel` holds even
  *   when many events arrive at once. A caller that finds the lease taken leaves a "pending" mark; the holder
- *   looks for it after releasing and runs another pass, so no trigger is lost.
+ *   looks for it after releasing and runs another pass, so no trigger is lost;
+ * - a built job is handed to the publisher only by the caller that took its publish claim (a lease
+ *   `publish/<buildId>/<pkgbase>/<attempt>`, kept alive by the publisher while it works). A publisher that dies
+ *   or is frozen (a Lambda invocation that answered) stops renewing it; once it expired the next `tick` or
+ *   `resume` takes it over, and the old publisher, should it wake up, finds its claim lost and writes nothing.
  */
 import { assertPkgname } from "../arch/names.js";
 import { buildLogFields, jobLogFields, type LogFields, type Logger, stderrLogger } from "../logger.js";
@@ -68,17 +72,33 @@ export interface JobStatus {
   readonly htmlUrl?: string;
 }
 
+/**
+ * A publisher's hold on one attempt of a job's publish. Whoever holds it is the only one publishing that job; it
+ * expires unless kept alive, so a publisher that died (or a frozen Lambda invocation) is taken over.
+ */
+export interface PublishClaim {
+  /** True while the claim is still this publisher's (checked right before the repository is written). */
+  held(): Promise<boolean>;
+  /**
+   * Renews the claim every third of its lifetime until the returned function is called. A renewal that finds the
+   * claim gone (it expired and was taken over) stops the renewals; `held()` is false from then on.
+   */
+  keepAlive(): () => void;
+}
+
 export interface BuildPorts {
   /** Starts one workflow run whose matrix holds these jobs. Retries of GitHub errors are the port's business. */
   dispatch(build: Build, jobs: readonly Job[]): Promise<DispatchResult>;
   /** Check runs / commit status. Errors are logged, never block the build. */
   reportProgress(build: Build, jobs: readonly Job[]): Promise<void>;
   /**
-   * Hands a built job to the publisher (must be idempotent: `resume` hands `built` jobs over again).
+   * Hands a built job to the publisher, who holds `claim` for it (`tick` and `resume` hand `built` jobs over
+   * again, but only once the previous publisher's claim expired). The publisher keeps the claim alive while it
+   * works (`claim.keepAlive()`) and writes nothing once `claim.held()` is false.
    * `"published"`: done now; `"pending"`: the publisher will call `onPublished` / `onPublishFailed`.
-   * A throw marks the job failed.
+   * A throw marks the job failed, unless the claim was lost meanwhile (the new holder decides).
    */
-  publish(build: Build, job: Job): Promise<"published" | "pending">;
+  publish(build: Build, job: Job, claim: PublishClaim): Promise<"published" | "pending">;
   /** Pushover and the like. Errors are logged, never block the build. */
   notify(notification: BuildNotification): Promise<void>;
   /**
@@ -109,6 +129,11 @@ export interface BuildServiceOptions {
    * Default 10 minutes; 0 turns polling off.
    */
   readonly pollQuietJobsAfterMs?: number;
+  /**
+   * How long a publish claim lives without renewal: how soon a publish whose publisher died or froze is taken
+   * over by the next `tick`/`resume` (default 2 minutes; the publisher renews it every third of that).
+   */
+  readonly publishClaimMs?: number;
 }
 
 export interface StartBuildMeta {
@@ -138,6 +163,12 @@ export class InvalidPlanError extends Error {
 
 const TICK_LEASE_MS = 60_000;
 const PENDING = "build-tick-pending";
+export const DEFAULT_PUBLISH_CLAIM_MS = 120_000;
+
+/** The lease key of a job's publish claim (one per attempt: a retried job is published afresh). */
+export function publishClaimKey(job: Pick<Job, "buildId" | "pkgbase" | "attempt">): string {
+  return `publish/${job.buildId}/${job.pkgbase}/${job.attempt}`;
+}
 
 export class BuildService {
   private readonly store: StateStore;
@@ -148,6 +179,7 @@ export class BuildService {
   private readonly defaultMaxParallel: number;
   private readonly defaultJobTimeoutMs: number;
   private readonly pollAfterMs: number;
+  private readonly publishClaimMs: number;
   /** When each quiet job was last polled (in memory: after a restart `resume` polls everything anyway). */
   private readonly lastPolled = new Map<string, number>();
   private passes = 0;
@@ -161,6 +193,7 @@ export class BuildService {
     this.defaultMaxParallel = options.defaultMaxParallel ?? 4;
     this.defaultJobTimeoutMs = options.defaultJobTimeoutMs ?? 6 * 3_600_000;
     this.pollAfterMs = options.pollQuietJobsAfterMs ?? 10 * 60_000;
+    this.publishClaimMs = Math.max(1, options.publishClaimMs ?? DEFAULT_PUBLISH_CLAIM_MS);
   }
 
   /** Persists a new build for a plan, cancels queued jobs it supersedes, and dispatches what is ready. */
@@ -308,17 +341,23 @@ export class BuildService {
     return retried;
   }
 
-  /** Periodic pass over every open build: quiet jobs polled, timeouts, dispatch, fan-in, close. */
+  /**
+   * Periodic pass over every open build: quiet jobs polled, built jobs whose publisher is gone (its claim expired)
+   * handed to the publisher again, timeouts, dispatch, fan-in, close. Safe to run in several processes at once:
+   * every step is a conditional write or a lease.
+   */
   async tick(): Promise<void> {
     for (const build of await this.store.listUnfinishedBuilds()) {
       await this.pollQuietJobs(build);
+      for (const job of await this.store.listJobs(build.id))
+        if (job.state === "built") await this.handToPublisher(build, job);
       await this.runExclusive(build.id);
     }
   }
 
   /**
    * After a restart: re-read the status of every live job of every open build (GitHub may have moved on while
-   * we were down), hand `built` jobs to the publisher again, then schedule.
+   * we were down), hand `built` jobs to the publisher again (those whose publisher's claim expired), then schedule.
    */
   async resume(): Promise<void> {
     for (const build of await this.store.listUnfinishedBuilds()) {
@@ -439,10 +478,23 @@ export class BuildService {
   }
 
   private async handToPublisher(build: Build, job: Job): Promise<void> {
+    const claim = await this.claimPublish(job);
+    if (!claim) {
+      this.logger.info(jobLogFields(build, job), "job is being published elsewhere: left to that publisher");
+      return;
+    }
     let outcome: "published" | "pending";
     try {
-      outcome = await this.ports.publish(build, job);
+      outcome = await this.ports.publish(build, job, claim);
     } catch (error) {
+      if (!(await claim.held().catch(() => false))) {
+        // Taken over meanwhile: the new publisher reports the outcome, this one's error says nothing about it.
+        this.logger.warn(
+          { ...jobLogFields(build, job), err: error },
+          "publish claim lost before the publish ended: its outcome is left to the new publisher",
+        );
+        return;
+      }
       await this.failJob(build.id, job.pkgbase, `publish failed: ${messageOf(error)}`, (s) => s === "built");
       return;
     }
@@ -453,6 +505,52 @@ export class BuildService {
       );
       if (changed) this.logger.info(jobLogFields(build, job), "job published");
     }
+  }
+
+  /** Takes the publish claim of this attempt of the job, or undefined while another publisher holds it. */
+  private async claimPublish(job: Job): Promise<PublishClaim | undefined> {
+    const key = publishClaimKey(job);
+    const owner = `${this.instanceId}:publish:${++this.passes}`;
+    const ttl = this.publishClaimMs;
+    const lease = await this.store.acquireLease(key, owner, ttl, this.clock());
+    if (!lease) return undefined;
+    const { token } = lease;
+    let lost = false;
+    return {
+      held: async () => !lost && (await this.store.holdsLease(key, owner, token, this.clock())),
+      keepAlive: () => {
+        // One renewal at a time (the next is scheduled when the last one answered): two renewals in flight
+        // would conflict with each other and read as a lost claim.
+        let timer: NodeJS.Timeout | undefined;
+        let stopped = false;
+        const schedule = () => {
+          if (stopped || lost) return;
+          timer = setTimeout(renew, Math.max(1, Math.floor(ttl / 3)));
+          timer.unref();
+        };
+        const renew = () => {
+          this.store.renewLease(key, owner, token, ttl, this.clock()).then(
+            (renewed) => {
+              if (!renewed) lost = true;
+              schedule();
+            },
+            (error: unknown) => {
+              // A store hiccup: the next renewal may still come in time; `held()` asks the store anyway.
+              this.logger.warn(
+                { buildId: job.buildId, pkgbase: job.pkgbase, err: error },
+                "renewing the publish claim failed",
+              );
+              schedule();
+            },
+          );
+        };
+        schedule();
+        return () => {
+          stopped = true;
+          clearTimeout(timer);
+        };
+      },
+    };
   }
 
   /** Fails a job if `when(state)` still holds; notifies. True when this call failed it. */

@@ -110,6 +110,8 @@ export interface AppDeps {
     github: () => Promise<Octokit>,
     /** Bound to the job's fields (buildId, pkgbase, repo). */
     log?: Logger,
+    /** True while this publisher still holds the job's publish claim; nothing is written once it is false. */
+    claimed?: () => Promise<boolean>,
   ) => Promise<"published" | "pending">;
   readonly notify?: (notification: BuildNotification) => Promise<void>;
   /**

@@ -21,6 +21,7 @@ import type { SupplyChainGuard } from "../guard/index.js";
 import { jobLogFields, type Logger } from "../logger.js";
 import type { AppDeps, BackgroundTasks } from "./deps.js";
 import { guardReportOf } from "./guard.js";
+import { pkgbaseFromJobName } from "./workflow-job.js";
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -106,8 +107,9 @@ function statusOf(
 /**
  * Publishing in the background: downloading, verifying, signing and rewriting the DB can take far longer
  * than the 10 s GitHub waits for a webhook answer, so `publish` answers "pending" at once and reports back
- * through `onPublished` / `onPublishFailed`. If the process stops meanwhile, the job stays `built` and the
- * reconciler (`BuildService.resume`) hands it to the publisher again.
+ * through `onPublished` / `onPublishFailed`. The job's publish claim is renewed while it runs; if the process
+ * stops (or a Lambda invocation is frozen after answering) meanwhile, the job stays `built`, the claim expires,
+ * and the next `BuildService.tick`/`resume` hands it to the publisher again.
  */
 export interface BackgroundPublishing {
   readonly tasks: BackgroundTasks;
@@ -192,13 +194,19 @@ export function githubPorts(
       }
     },
 
-    async publish(build, job) {
+    async publish(build, job, claim) {
       const publish = deps.publish;
       if (!publish) return "pending";
       // Every line of this job's publishing carries buildId, pkgbase, repo and repository.
       const log: Logger = robot.log.child(jobLogFields(build, job));
       const publishNow = async (): Promise<"published" | "pending"> => {
-        const outcome = await publish(build, job, () => installationOctokit(robot, build), log);
+        const outcome = await publish(
+          build,
+          job,
+          () => installationOctokit(robot, build),
+          log,
+          () => claim.held(),
+        );
         if (outcome === "published" && guard) {
           try {
             await guard.recordPublishedJob(job);
@@ -209,18 +217,38 @@ export function githubPorts(
         }
         return outcome;
       };
-      if (!background) return publishNow();
-      background.tasks.run(`publishing ${build.id}/${job.pkgbase}`, async () => {
-        let outcome: "published" | "pending";
+      if (!background) {
+        const stop = claim.keepAlive();
         try {
-          outcome = await publishNow();
-        } catch (error) {
-          // The build service logs the job's failure with the message; this line keeps the stack.
-          log.warn({ err: error }, "publishing failed");
-          await background.builds().onPublishFailed(build.id, job.pkgbase, messageOf(error));
-          return;
+          return await publishNow();
+        } finally {
+          stop();
         }
-        if (outcome === "published") await background.builds().onPublished(build.id, job.pkgbase);
+      }
+      background.tasks.run(`publishing ${build.id}/${job.pkgbase}`, async () => {
+        // Renewed while this instance works; a frozen Lambda invocation stops renewing, and a tick takes over.
+        const stop = claim.keepAlive();
+        try {
+          let outcome: "published" | "pending";
+          try {
+            outcome = await publishNow();
+          } catch (error) {
+            if (!(await claim.held().catch(() => false))) {
+              log.warn(
+                { err: error },
+                "publishing stopped: its claim expired and another publisher took the job over",
+              );
+              return;
+            }
+            // The build service logs the job's failure with the message; this line keeps the stack.
+            log.warn({ err: error }, "publishing failed");
+            await background.builds().onPublishFailed(build.id, job.pkgbase, messageOf(error));
+            return;
+          }
+          if (outcome === "published") await background.builds().onPublished(build.id, job.pkgbase);
+        } finally {
+          stop();
+        }
       });
       return "pending";
     },
@@ -236,20 +264,68 @@ export function githubPorts(
     },
 
     async readJobStatus(build, job): Promise<JobStatus | undefined> {
-      if (job.jobId === undefined) return undefined;
+      const { owner, name } = build.repository;
+      if (job.jobId === undefined && job.runId === undefined) return undefined;
       const octokit = await installationOctokit(robot, build);
-      const { data } = await octokit.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", {
-        owner: build.repository.owner,
-        repo: build.repository.name,
-        job_id: job.jobId,
+      if (job.jobId !== undefined) {
+        const { data } = await octokit.request("GET /repos/{owner}/{repo}/actions/jobs/{job_id}", {
+          owner,
+          repo: name,
+          job_id: job.jobId,
+        });
+        return jobStatusOf(data);
+      }
+      const runId = job.runId as number;
+      // Every workflow_job delivery of this job was lost (we never learnt its id): find the matrix job by its
+      // name in the run that was dispatched for it.
+      for (let page = 1; ; page++) {
+        const { data } = await octokit.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs", {
+          owner,
+          repo: name,
+          run_id: runId,
+          filter: "latest",
+          per_page: RUN_JOBS_PAGE,
+          page,
+        });
+        const found = data.jobs.find((j) => pkgbaseFromJobName(j.name) === job.pkgbase);
+        if (found) return jobStatusOf(found);
+        if (data.jobs.length < RUN_JOBS_PAGE || page * RUN_JOBS_PAGE >= data.total_count) break;
+      }
+      // No such job in the run (yet): a run that ended without it (a startup failure, cancelled while queued)
+      // settles it as the workflow_run webhook would. A successful run without this job's success is no build.
+      const { data: run } = await octokit.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}", {
+        owner,
+        repo: name,
+        run_id: runId,
       });
+      if (run.status !== "completed" || run.conclusion === "success") return undefined;
       return {
-        status: data.status,
-        conclusion: data.conclusion,
-        runId: data.run_id,
-        jobId: data.id,
-        htmlUrl: data.html_url ?? undefined,
-      } as JobStatus;
+        status: "completed",
+        conclusion: run.conclusion ?? "failure",
+        runId: Number(run.id),
+        ...(run.html_url ? { htmlUrl: run.html_url } : {}),
+      };
     },
   };
+}
+
+/** GitHub lists at most 100 jobs per page (`per_page` of "List jobs for a workflow run"). */
+const RUN_JOBS_PAGE = 100;
+
+interface GitHubJob {
+  readonly id: number | bigint;
+  readonly run_id: number | bigint;
+  readonly status: string;
+  readonly conclusion: string | null;
+  readonly html_url: string | null;
+}
+
+function jobStatusOf(data: GitHubJob): JobStatus {
+  return {
+    status: data.status,
+    conclusion: data.conclusion,
+    runId: Number(data.run_id),
+    jobId: Number(data.id),
+    htmlUrl: data.html_url ?? undefined,
+  } as JobStatus;
 }

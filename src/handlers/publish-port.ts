@@ -4,8 +4,8 @@
  *  1. the run must be the one dispatched for this build (the job's run id, the build id in the run's name) and
  *     the artifact `arch-repo-PKGBASE` must have been uploaded by that run;
  *  2. download (no token to the blob host, size limits) → `unzipArtifact` → `verifyArtifact` against the plan;
- *  3. `RepositoryWriter.publish` signs, uploads and rewrites the DB (it retries storage and lease trouble and
- *     leaves the old DB in place when it gives up).
+ *  3. unless the job's publish claim was lost meanwhile, `RepositoryWriter.publish` signs, uploads and rewrites
+ *     the DB (it retries storage and lease trouble and leaves the old DB in place when it gives up).
  * Any refusal throws; the build service then fails the job with `publish failed: REASON` (handToPublisher),
  * which the check run and the notification show. Refusals of the runner's output start with `verification:`.
  */
@@ -50,6 +50,14 @@ export interface PublishPortDeps {
   readonly records?: Omit<PublishRecordsDeps, "store">;
 }
 
+/**
+ * The job's publish claim was lost before the repository was written (this publisher was frozen or slow, its claim
+ * expired and another publisher took the job over): nothing was written, and the new holder reports the outcome.
+ */
+export class PublishClaimLostError extends Error {
+  override readonly name = "PublishClaimLostError";
+}
+
 /** An installation Octokit for the build's repository (given by the GitHub ports). */
 export type GitHubAccess = () => Promise<Octokit>;
 
@@ -59,12 +67,14 @@ export type PublishPort = (
   job: Job,
   github?: GitHubAccess,
   log?: Logger,
+  /** Whether the caller still holds the job's publish claim; asked right before the repository is written. */
+  claimed?: () => Promise<boolean>,
 ) => Promise<"published">;
 
 export function createPublishPort(deps: PublishPortDeps): PublishPort {
-  return async (build, job, github, log = silentLogger) => {
+  return async (build, job, github, log = silentLogger, claimed) => {
     if (!github) throw new Error(`no GitHub access to fetch the artifact of ${job.pkgbase}`);
-    const work = () => publishJob(deps, build, job, github, log);
+    const work = () => publishJob(deps, build, job, github, log, claimed);
     if (!deps.publishDuration) return work();
     return deps.publishDuration.time(work);
   };
@@ -76,6 +86,7 @@ async function publishJob(
   job: Job,
   github: GitHubAccess,
   log: Logger,
+  claimed: (() => Promise<boolean>) | undefined,
 ): Promise<"published"> {
   const { owner, name } = build.repository;
   const runId = job.runId;
@@ -134,6 +145,13 @@ async function publishJob(
       throw new PublishRefusedError(detail, { cause: error });
     }
     throw error;
+  }
+  // The download can outlive the claim (a frozen Lambda invocation, a slow link): a publisher that lost it stops
+  // here, before signing and uploading; the repository writer's own lease fences the DB write itself.
+  if (claimed && !(await claimed())) {
+    throw new PublishClaimLostError(
+      `${job.pkgbase}: the publish claim expired before the repository write; another publisher took it over`,
+    );
   }
   await deps.writer.publish(build.repo, settings.architecture, items);
   const siblings = packages.filter((p) => p.sibling).map((p) => p.pkgname);

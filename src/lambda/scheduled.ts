@@ -3,8 +3,8 @@
  * injected: `createScheduledHandler(checkUpdates)`; the exported `handler` runs `checkAllFromEnv`. Without a
  * check the handler says so — it logs and returns `{ checked: false, reason }` — instead of pretending one ran.
  */
-import type { AppRuntime } from "../handlers/runtime.js";
 import { type CheckResult, probotInstallations, ScheduledChecks } from "../maintain/scheduled-checks.js";
+import { type LambdaAppOptions, lambdaAppFromEnv } from "./app-from-env.js";
 
 export type CheckUpdates = () => Promise<unknown>;
 
@@ -62,29 +62,18 @@ export function createScheduledHandler(
  * now unless a check of it is running (an external schedule ignores `everyHours`, like the HTTP endpoint), and the
  * work the checks started (dispatches, check runs) is awaited before the invocation ends.
  */
-export async function checkAllFromEnv(): Promise<readonly CheckResult[]> {
-  const [{ resolveSecretsFromEnv, secretsManagerFetcher }, { probotFromEnv }, { createApp }] =
-    await Promise.all([import("./secrets.js"), import("./webhooks.js"), import("../app.js")]);
-  const env = await resolveSecretsFromEnv(process.env, await secretsManagerFetcher());
-  // The app's own settings readers (signing key, store, storage) read process.env.
-  Object.assign(process.env, env);
-  let ready: (runtime: AppRuntime) => void = () => {};
-  const runtime = new Promise<AppRuntime>((resolve) => {
-    ready = resolve;
-  });
-  const appFn = createApp({ resume: false, tickMs: 0, scheduleTickMs: 0, onReady: ready });
-  const probot = await probotFromEnv(env, appFn);
-  const loaded = await runtime;
+export async function checkAllFromEnv(options: LambdaAppOptions = {}): Promise<readonly CheckResult[]> {
+  const { probot, runtime } = await lambdaAppFromEnv(options);
   const checks = new ScheduledChecks({
-    runtime: loaded,
+    runtime,
     github: probotInstallations(probot),
     log: (message, error) =>
       error === undefined ? probot.log.info(message) : probot.log.error({ err: error }, message),
   });
   const results = await checks.runAll();
-  await loaded.tasks.idle();
+  await runtime.tasks.idle();
   return results;
 }
 
 /** The Lambda handler (`src/lambda/scheduled.handler`). */
-export const handler = createScheduledHandler(checkAllFromEnv);
+export const handler = createScheduledHandler(() => checkAllFromEnv());

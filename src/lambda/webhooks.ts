@@ -9,9 +9,10 @@
  *      work goes on from stored state (the reconciler, the next webhook) even if this instance is frozen.
  *   4. Optionally wait for background work (`settle`), bounded: GitHub gives up on a delivery after 10 s.
  */
-import type { ApplicationFunction, Probot } from "probot";
-import type { AppRuntime } from "../handlers/runtime.js";
-import { type FetchSecret, resolveSecretsFromEnv, secretsManagerFetcher } from "./secrets.js";
+import type { Probot } from "probot";
+import { type LambdaApp, lambdaAppFromEnv } from "./app-from-env.js";
+
+export { MissingSettingError, probotFromEnv } from "./app-from-env.js";
 
 /** The parts of an API Gateway v2 / Function URL event we read. */
 export interface HttpEvent {
@@ -98,55 +99,32 @@ export function createWebhookHandler(
   };
 }
 
-export class MissingSettingError extends Error {
-  override readonly name = "MissingSettingError";
-}
-
 /**
- * A Probot for Lambda from the environment (after secrets are resolved): `APP_ID`, `PRIVATE_KEY`,
- * `WEBHOOK_SECRET` are required; no HTTP server, so `addHandler` is a no-op (the web routes run in the
- * container deployment, not here).
+ * The webhook handler over an app loaded by `lambdaAppFromEnv`: background work the handlers started (planning,
+ * dispatches, check runs, a publish) is awaited within `settleMs`; what is left resumes from stored state (the
+ * recovery tick takes over a publish whose claim this frozen instance stopped renewing).
  */
-export async function probotFromEnv(env: NodeJS.ProcessEnv, appFn: ApplicationFunction): Promise<Probot> {
-  for (const key of ["APP_ID", "PRIVATE_KEY", "WEBHOOK_SECRET"] as const) {
-    if (!env[key]?.trim()) throw new MissingSettingError(`${key} is not set (or ${key}_SECRET_ARN)`);
-  }
-  const { Probot } = await import("probot");
-  const { archRepoOctokit } = await import("../github/octokit-throttle.js");
-  const probot = new Probot({
-    appId: env.APP_ID,
-    // Secrets Manager and env vars often carry the PEM with literal "\n".
-    privateKey: (env.PRIVATE_KEY as string).replace(/\\n/g, "\n"),
-    secret: env.WEBHOOK_SECRET,
-    Octokit: archRepoOctokit(),
-    // GitHub Enterprise Server, read the way Probot's own `run`/`createProbot` read it.
-    ...(env.GHE_HOST?.trim()
-      ? { baseUrl: `${env.GHE_PROTOCOL?.trim() || "https"}://${env.GHE_HOST.trim()}/api/v3` }
-      : {}),
-    ...(env.LOG_LEVEL ? { logLevel: env.LOG_LEVEL as "info" } : {}),
-  });
-  await probot.load(appFn, { cwd: process.cwd(), addHandler: () => {} });
-  return probot;
+export function webhookHandlerFor(
+  app: Promise<LambdaApp>,
+  options: Pick<WebhookHandlerOptions, "settleMs"> = {},
+): (event: HttpEvent) => Promise<HttpResult> {
+  return createWebhookHandler(
+    app.then((loaded) => loaded.probot),
+    {
+      settle: async () => (await app).runtime.tasks.idle(),
+      ...(options.settleMs !== undefined ? { settleMs: options.settleMs } : {}),
+    },
+  );
 }
 
-let cached: Promise<(event: HttpEvent) => Promise<HttpResult>> | undefined;
+let cached: Promise<LambdaApp> | undefined;
 
 /** The Lambda handler (`src/lambda/webhooks.handler`): cold start resolves secrets and loads the app once. */
 export async function handler(event: HttpEvent): Promise<HttpResult> {
-  cached ??= (async () => {
-    const fetchSecret: FetchSecret = await secretsManagerFetcher();
-    const env = await resolveSecretsFromEnv(process.env, fetchSecret);
-    // The app's own settings readers (signing key, store, storage) read process.env.
-    Object.assign(process.env, env);
-    const { createApp } = await import("../app.js");
-    let runtime: AppRuntime | undefined;
-    // No resume or timer here: an instance lives per event. Work the handlers started in the background
-    // (dispatches, check runs) is awaited within the budget; what is left resumes from stored state.
-    const appFn = createApp({ resume: false, tickMs: 0, onReady: (r) => (runtime = r) });
-    return createWebhookHandler(probotFromEnv(env, appFn), { settle: async () => runtime?.tasks.idle() });
-  })();
-  cached.catch(() => {
-    cached = undefined;
+  cached ??= lambdaAppFromEnv();
+  const app = cached;
+  app.catch(() => {
+    if (cached === app) cached = undefined;
   });
-  return (await cached)(event);
+  return webhookHandlerFor(app)(event);
 }

@@ -130,6 +130,11 @@ export interface ArtifactBlobServer {
   readonly signatures: Map<string, string>;
   /** Every request received, in order. */
   readonly requests: { url: string; headers: IncomingHttpHeaders }[];
+  /**
+   * The next download is held: its request is taken (`reached` resolves) but answered only on `release()`, like
+   * a transfer that outlives the invocation that started it. Later downloads are answered at once.
+   */
+  holdNext(): { readonly reached: Promise<void>; release(): void };
   /** Forgets the blobs and the requests (between tests). */
   reset(): void;
   close(): Promise<void>;
@@ -158,6 +163,7 @@ export async function startArtifactBlobServer(): Promise<ArtifactBlobServer> {
   const blobs = new Map<string, Uint8Array>();
   const signatures = new Map<string, string>();
   const requests: { url: string; headers: IncomingHttpHeaders }[] = [];
+  let hold: { reached: () => void; released: Promise<void> } | undefined;
   const server = createServer((req, res) => {
     requests.push({ url: req.url ?? "", headers: req.headers });
     const url = new URL(req.url ?? "/", "http://x");
@@ -176,8 +182,16 @@ export async function startArtifactBlobServer(): Promise<ArtifactBlobServer> {
       return void storageError(res, 403, "AuthenticationFailed", authFailed);
     const bytes = blobs.get(url.pathname);
     if (!bytes) return void storageError(res, 404, "BlobNotFound", "The specified blob does not exist.");
-    res.writeHead(200, { "content-type": "application/zip", "content-length": bytes.byteLength });
-    res.end(req.method === "HEAD" ? undefined : bytes);
+    // A download held by the test (a publish that outlives its Lambda invocation) answers when released.
+    const held = hold;
+    hold = undefined;
+    const answer = () => {
+      res.writeHead(200, { "content-type": "application/zip", "content-length": bytes.byteLength });
+      res.end(req.method === "HEAD" ? undefined : bytes);
+    };
+    if (!held) return answer();
+    held.reached();
+    void held.released.then(answer);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
@@ -185,10 +199,23 @@ export async function startArtifactBlobServer(): Promise<ArtifactBlobServer> {
     blobs,
     signatures,
     requests,
+    holdNext: () => {
+      let reached!: () => void;
+      let release!: () => void;
+      const reachedPromise = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      hold = { reached, released };
+      return { reached: reachedPromise, release };
+    },
     reset: () => {
       blobs.clear();
       signatures.clear();
       requests.length = 0;
+      hold = undefined;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

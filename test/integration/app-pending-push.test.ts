@@ -137,7 +137,24 @@ describe("a push whose planning is interrupted", () => {
     ]);
     expect(await pendingPushes(second.store)).toEqual([]);
 
-    // Yet another restart finds nothing left to replay.
+    // Yet another restart finds nothing left to replay; resuming, it reads the dispatched job from its run (no
+    // workflow_job delivery told us its id): still queued on GitHub, so nothing moves.
+    mock.on("GET", `/repos/${owner}/${repo}/actions/runs/${RUN}/jobs`, {
+      status: 200,
+      body: {
+        total_count: 1,
+        jobs: [
+          {
+            id: 9001,
+            run_id: RUN,
+            name: "build (foo-aur)",
+            status: "queued",
+            conclusion: null,
+            html_url: `https://github.com/${owner}/${repo}/actions/runs/${RUN}/job/9001`,
+          },
+        ],
+      },
+    });
     const fourth = await startInstance({ offsetMs: 2 * later });
     await fourth.runtime.tasks.idle();
     mock.assertDone();

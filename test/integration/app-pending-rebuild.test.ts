@@ -116,7 +116,24 @@ describe("a /rebuild interrupted after the 👀", () => {
     now += CLAIM_TTL_MS + 1_000;
     const second = await startInstance({ clock: () => now });
     await second.runtime.tasks.idle();
-    // A later restart finds nothing left to do.
+    // A later restart finds nothing left to do; resuming, it reads the dispatched job from its run (no
+    // workflow_job delivery told us its id): still queued on GitHub, so nothing moves.
+    mock.on("GET", `/repos/${owner}/${repo}/actions/runs/600/jobs`, {
+      status: 200,
+      body: {
+        total_count: 1,
+        jobs: [
+          {
+            id: 6001,
+            run_id: 600,
+            name: "build (foo-aur)",
+            status: "queued",
+            conclusion: null,
+            html_url: `https://github.com/${owner}/${repo}/actions/runs/600/job/6001`,
+          },
+        ],
+      },
+    });
     now += CLAIM_TTL_MS + 1_000;
     const third = await startInstance({ clock: () => now });
     await third.runtime.tasks.idle();

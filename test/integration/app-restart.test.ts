@@ -77,6 +77,36 @@ class DyingStorage extends FsStorage {
   }
 }
 
+/**
+ * The state store of the process DyingStorage kills: once `killed` resolved, nothing it asks of the store answers
+ * (a dead process renews no claim). Remembers until when its last publish claim was taken or renewed.
+ */
+function dyingStore(store: FileStateStore, killed: Promise<unknown>) {
+  let dead = false;
+  void killed.then(() => {
+    dead = true;
+  });
+  const claims = { expiresAt: 0 };
+  const proxy = new Proxy(store, {
+    get: (target, key) => {
+      const value = Reflect.get(target, key, target);
+      if (typeof value !== "function") return value;
+      return async (...args: unknown[]) => {
+        if (dead) return new Promise(() => {});
+        const result = await value.apply(target, args);
+        const [leaseKey, , ttlMs, now] = args as [string, string, number, number];
+        if (String(leaseKey).startsWith("publish/")) {
+          if (key === "acquireLease" && result)
+            claims.expiresAt = (result as { expiresAt: number }).expiresAt;
+          if (key === "renewLease" && result === true) claims.expiresAt = now + ttlMs;
+        }
+        return result;
+      };
+    },
+  });
+  return { store: proxy, claims };
+}
+
 /** Records every lease a writer takes (who, which fencing token, until when). */
 function recordingLeases(store: LeaseStore, taken: { owner: string; token: number; expiresAt: number }[]) {
   const leases: LeaseStore = {
@@ -117,8 +147,9 @@ async function dbEntries(storage: RepoStorage) {
 async function startInstance(
   storage: RepoStorage,
   writerOptions: Partial<RepositoryWriterOptions> = {},
+  process: { store?: FileStateStore; publishClaimMs?: number } = {},
 ): Promise<Instance> {
-  const store = new FileStateStore(stateDir);
+  const store = process.store ?? new FileStateStore(stateDir);
   const writer = new RepositoryWriter({
     storage,
     leases: store,
@@ -139,7 +170,12 @@ async function startInstance(
     publish: createPublishPort({ store, writer, publishDuration: createAppMetrics().publishDuration }),
   };
   const probot = testProbot();
-  return { probot, runtime: await loadTestApp(probot, { deps, resume: true }), store };
+  const runtime = await loadTestApp(probot, {
+    deps,
+    resume: true,
+    ...(process.publishClaimMs !== undefined ? { publishClaimMs: process.publishClaimMs } : {}),
+  });
+  return { probot, runtime, store };
 }
 
 async function deliver(instance: Instance, name: string, payload: unknown): Promise<void> {
@@ -292,7 +328,7 @@ describe("after a restart", () => {
     await expectValidSignature(storage, entries[0]!.filename, entries[0]!.pgpsig);
   });
 
-  it("killed during a publish: the job stays built, the old DB stays served, and the next instance publishes it once the dead writer's lease expired", async () => {
+  it("killed during a publish: the job stays built, the old DB stays served, and the next instance publishes it once the dead publisher's claim and writer's lease expired", async () => {
     // The repository already serves two packages; they must survive the crash and the retried publish.
     const seedStore = new FileStateStore(stateDir);
     const seed = new RepositoryWriter({ storage: new FsStorage(repoDir), leases: seedStore, signer });
@@ -307,11 +343,12 @@ describe("after a restart", () => {
 
     const leases: { owner: string; token: number; expiresAt: number }[] = [];
     const dying = new DyingStorage(repoDir);
-    const first = await startInstance(dying, {
-      owner: "instance-1",
-      leaseTtlMs: 500,
-      leases: recordingLeases(new FileStateStore(stateDir), leases),
-    });
+    const dyingState = dyingStore(new FileStateStore(stateDir), dying.killed.promise);
+    const first = await startInstance(
+      dying,
+      { owner: "instance-1", leaseTtlMs: 500, leases: recordingLeases(new FileStateStore(stateDir), leases) },
+      { store: dyingState.store, publishClaimMs: 500 },
+    );
     const build = await startBuild(first);
     await expectPublishCalls(build);
     await deliver(first, "workflow_job", jobEvent("foo-lib", "completed"));
@@ -326,7 +363,7 @@ describe("after a restart", () => {
 
     // What the crash left: the job is `built`, the served DB is the old one byte for byte.
     const storage = new FsStorage(repoDir);
-    expect(await jobStates(first.store, build.id)).toEqual([
+    expect(await jobStates(new FileStateStore(stateDir), build.id)).toEqual([
       ["foo-app", "planned", undefined],
       ["foo-lib", "built", RUN],
       ["meta", "planned", undefined],
@@ -335,6 +372,12 @@ describe("after a restart", () => {
     expect(leases).toHaveLength(1);
     const dead = leases[0]!;
     expect(dead.owner).toBe("instance-1");
+
+    // The dead process renews its publish claim no more; until it expired, no one else may publish the job.
+    expect(dyingState.claims.expiresAt).toBeGreaterThan(0);
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, dyingState.claims.expiresAt - Date.now() + 1)),
+    );
 
     // A new process with a healthy repository: resume hands the built job to the publisher again.
     await expectPublishCalls(build);

@@ -11,8 +11,10 @@ import {
   type BuildNotification,
   type BuildPorts,
   BuildService,
+  DEFAULT_PUBLISH_CLAIM_MS,
   InvalidPlanError,
   type JobStatus,
+  type PublishClaim,
 } from "../../src/build/build-service.js";
 import { DynamoDbStateStore } from "../../src/build/dynamodb-state-store.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
@@ -33,6 +35,39 @@ const meta = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** The store, with `next()` resolving at the next successful lease renewal made through it. */
+function countRenewals(store: StateStore): { store: StateStore; next(): Promise<void> } {
+  let waiting: (() => void)[] = [];
+  const renewLease: StateStore["renewLease"] = async (...args) => {
+    const renewed = await store.renewLease(...args);
+    if (renewed) {
+      const resolve = waiting;
+      waiting = [];
+      for (const r of resolve) r();
+    }
+    return renewed;
+  };
+  const wrapped = new Proxy(store, {
+    get: (target, key) => {
+      if (key === "renewLease") return renewLease;
+      const value = Reflect.get(target, key, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return {
+    store: wrapped,
+    next: () => new Promise<void>((resolve) => waiting.push(resolve)),
+  };
+}
+
 /** Recording fakes of the side-effect ports. */
 class FakePorts implements BuildPorts {
   dispatches: { buildId: string; pkgbases: string[]; runId: number }[] = [];
@@ -43,6 +78,11 @@ class FakePorts implements BuildPorts {
   publishOutcome: "published" | "pending" = "pending";
   failDispatch = false;
   statuses = new Map<string, JobStatus>();
+  /** The claim each publish was handed, in order. */
+  claims: PublishClaim[] = [];
+  /** Replaces the outcome (to stall or throw). */
+  publishImpl: (() => Promise<"published" | "pending">) | undefined;
+  readonly publishCalled = deferred<void>();
   private nextRun = 1000;
 
   async dispatch(build: Build, jobs: readonly Job[]) {
@@ -55,9 +95,11 @@ class FakePorts implements BuildPorts {
   async reportProgress() {
     this.reports++;
   }
-  async publish(_build: Build, job: Job) {
+  async publish(_build: Build, job: Job, claim: PublishClaim) {
     this.published.push(job.pkgbase);
-    return this.publishOutcome;
+    this.claims.push(claim);
+    this.publishCalled.resolve();
+    return this.publishImpl ? this.publishImpl() : this.publishOutcome;
   }
   async notify(notification: BuildNotification) {
     this.notifications.push(notification);
@@ -372,23 +414,115 @@ function serviceSuite(name: string, harness: () => Harness) {
       expect((await store.getBuild(build.id))?.state).toBe("closed");
     });
 
-    it("hands built jobs to the publisher again on resume", async () => {
-      const { store, reopen, ports, service, clock } = await setup();
+    it("hands built jobs to the publisher again on resume, once the dead publisher's claim expired", async () => {
+      const { store, reopen, ports, service, clock, advance } = await setup();
       const build = await service.startBuild([plannedJob("one")], meta());
       await service.onJobEvent(
         { runId: ports.runOf("one"), pkgbase: "one" },
         { status: "completed", conclusion: "success" },
       );
+      expect(ports.published).toEqual(["one"]);
       const restartedPorts = new FakePorts();
       restartedPorts.publishOutcome = "published";
-      await new BuildService({
+      const restarted = new BuildService({
         store: reopen(),
         ports: restartedPorts,
         clock,
         logger: silentLogger,
-      }).resume();
+      });
+      // The first process may still be publishing: its claim holds for DEFAULT_PUBLISH_CLAIM_MS unrenewed.
+      await restarted.resume();
+      expect(restartedPorts.published).toEqual([]);
+      expect((await store.getJob(build.id, "one"))?.state).toBe("built");
+      advance(DEFAULT_PUBLISH_CLAIM_MS);
+      await restarted.resume();
       expect(restartedPorts.published).toEqual(["one"]);
       expect((await store.getBuild(build.id))?.conclusion).toBe("success");
+    });
+
+    it("tick takes over a publish whose publisher stopped renewing its claim, in one of two racing instances", async () => {
+      const { store, reopen, ports, clock, advance } = await setup();
+      const ttl = 30;
+      const renewals = countRenewals(store);
+      const first = new BuildService({
+        store: renewals.store,
+        ports,
+        clock,
+        logger: silentLogger,
+        publishClaimMs: ttl,
+      });
+      const build = await first.startBuild([plannedJob("one")], meta());
+      await first.onJobEvent(
+        { runId: ports.runOf("one"), pkgbase: "one" },
+        { status: "completed", conclusion: "success" },
+      );
+      expect(ports.published).toEqual(["one"]);
+      const claim = ports.claims[0]!;
+      expect(await claim.held()).toBe(true);
+
+      // The first publisher is alive and renews its claim: ticks of other instances leave the job to it.
+      const otherPorts = new FakePorts();
+      otherPorts.publishOutcome = "published";
+      const others = [0, 1].map(
+        () =>
+          new BuildService({
+            store: reopen(),
+            ports: otherPorts,
+            clock,
+            logger: silentLogger,
+            publishClaimMs: ttl,
+          }),
+      );
+      const stop = claim.keepAlive();
+      advance(ttl - 1);
+      await renewals.next(); // a renewal after the clock moved: the claim now lasts past the original expiry
+      advance(2);
+      await Promise.all(others.map((o) => o.tick()));
+      expect(otherPorts.published).toEqual([]);
+      expect(await claim.held()).toBe(true);
+
+      // It dies (or its Lambda invocation is frozen): no more renewals. Once the claim expired, of two ticks at
+      // once exactly one takes the job over; the old publisher's claim is lost for good.
+      stop();
+      advance(ttl);
+      await Promise.all(others.map((o) => o.tick()));
+      expect(otherPorts.published).toEqual(["one"]);
+      expect(await claim.held()).toBe(false);
+      expect((await store.getJob(build.id, "one"))?.state).toBe("published");
+      expect((await store.getBuild(build.id))?.conclusion).toBe("success");
+      expect(otherPorts.finished()).toHaveLength(1);
+    });
+
+    it("a publisher that lost its claim does not fail the job when its publish then throws", async () => {
+      const { store, reopen, ports, clock, advance } = await setup();
+      const ttl = 30;
+      const stalled = deferred<void>();
+      ports.publishImpl = async () => {
+        await stalled.promise;
+        throw new Error("the artifact download was cut off");
+      };
+      const first = new BuildService({ store, ports, clock, logger: silentLogger, publishClaimMs: ttl });
+      const build = await first.startBuild([plannedJob("one")], meta());
+      const event = first.onJobEvent(
+        { runId: ports.runOf("one"), pkgbase: "one" },
+        { status: "completed", conclusion: "success" },
+      );
+      await ports.publishCalled.promise;
+      advance(ttl);
+      const takeover = new FakePorts(); // "pending": publishing in the background
+      await new BuildService({
+        store: reopen(),
+        ports: takeover,
+        clock,
+        logger: silentLogger,
+        publishClaimMs: ttl,
+      }).tick();
+      expect(takeover.published).toEqual(["one"]);
+      stalled.resolve();
+      await event;
+      const job = await store.getJob(build.id, "one");
+      expect(job?.state).toBe("built"); // the new holder decides
+      expect(ports.notifications.filter((n) => n.kind === "job-failed")).toEqual([]);
     });
 
     it("fails jobs stuck past the timeout on tick", async () => {

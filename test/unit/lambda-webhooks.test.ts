@@ -3,6 +3,7 @@ import { describe, expect, it } from "@jest/globals";
 import type { ApplicationFunction } from "probot";
 import { createScheduledHandler } from "../../src/lambda/scheduled.js";
 import { resolveSecretsFromEnv, SecretUnavailableError } from "../../src/lambda/secrets.js";
+import { createTickHandler, TickFailedError } from "../../src/lambda/tick.js";
 import {
   createWebhookHandler,
   type HttpEvent,
@@ -236,5 +237,49 @@ describe("scheduled handler", () => {
       }, log)(),
     ).rejects.toThrow("AUR down");
     expect(logs).toContain("update check failed");
+  });
+});
+
+describe("tick handler", () => {
+  /** An app whose reconciler parts record their calls; `failing` names the one that throws. */
+  function fakeApp(failing?: "builds" | "pushes" | "rebuilds") {
+    const calls: string[] = [];
+    const errors: string[] = [];
+    const part = (name: "builds" | "pushes" | "rebuilds") => async () => {
+      calls.push(name);
+      if (failing === name) throw new Error(`${name} store down`);
+    };
+    let published = false;
+    const runtime = {
+      builds: { tick: part("builds") },
+      pendingPushes: { replay: part("pushes") },
+      pendingRebuilds: { replay: part("rebuilds") },
+      // A publish the pass handed over, still running when the pass returned.
+      tasks: {
+        idle: async () => {
+          await new Promise((resolve) => setImmediate(resolve));
+          published = true;
+        },
+      },
+      deps: { store: { listUnfinishedBuilds: async () => (published ? [] : [{ id: "b-1" }]) } },
+    };
+    const probot = { log: { error: (_fields: object, message: string) => void errors.push(message) } };
+    return { app: async () => ({ probot, runtime }) as never, calls, errors };
+  }
+  const quiet = { info: () => undefined, error: () => undefined };
+
+  it("runs every part of the reconciler once and waits for the work it handed over", async () => {
+    const { app, calls } = fakeApp();
+    expect(await createTickHandler(app, quiet)({ id: "e1" })).toEqual({ openBuilds: 0 });
+    expect(calls.sort()).toEqual(["builds", "pushes", "rebuilds"]);
+  });
+
+  it("runs the other parts when one fails, then fails the invocation naming it", async () => {
+    const { app, calls, errors } = fakeApp("pushes");
+    const tick = createTickHandler(app, quiet)();
+    await expect(tick).rejects.toThrow(TickFailedError);
+    await expect(tick).rejects.toThrow("recovery tick: pending pushes tick failed");
+    expect(calls.sort()).toEqual(["builds", "pushes", "rebuilds"]);
+    expect(errors).toEqual(["pending pushes tick failed"]);
   });
 });

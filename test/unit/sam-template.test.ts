@@ -151,7 +151,7 @@ describe("deploy/template.yaml", () => {
     }
     const listing = doc.Statement.find((s) => s.Sid === "RepositoryListing");
     expect(listing?.Condition).toEqual({ StringLike: { "s3:prefix": [{ "Fn::Sub": PREFIX_GLOB }] } });
-    for (const fn of ["WebhookFunction", "ScheduledFunction"]) {
+    for (const fn of ["WebhookFunction", "TickFunction", "ScheduledFunction"]) {
       expect(template.Resources[fn]?.Properties.Policies).toEqual([{ Ref: "AppPolicy" }]);
     }
   });
@@ -198,9 +198,10 @@ describe("deploy/template.yaml", () => {
 
   it("wires handlers that exist, a Function URL and a daily schedule", async () => {
     const webhook = template.Resources.WebhookFunction?.Properties as Record<string, Json>;
+    const tick = template.Resources.TickFunction?.Properties as Record<string, Json>;
     const scheduled = template.Resources.ScheduledFunction?.Properties as Record<string, Json>;
     expect(webhook.FunctionUrlConfig).toEqual({ AuthType: "NONE" });
-    for (const props of [webhook, scheduled]) {
+    for (const props of [webhook, tick, scheduled]) {
       const [file, exported] =
         String(props.Handler)
           .match(/^dist\/(.+)\.(\w+)$/)
@@ -211,5 +212,26 @@ describe("deploy/template.yaml", () => {
     const events = scheduled.Events as Record<string, { Type: string; Properties: { Schedule: string } }>;
     const daily = Object.values(events).find((e) => e.Type === "Schedule");
     expect(daily?.Properties.Schedule).toMatch(/^cron\(\d+ \d+ \* \* \? \*\)$/);
+  });
+
+  it("runs the recovery tick every few minutes, long enough for a publish, without queuing overlapping ticks", () => {
+    const tick = template.Resources.TickFunction?.Properties as Record<string, Json>;
+    expect(tick.Handler).toBe("dist/src/lambda/tick.handler");
+    const events = Object.values(
+      tick.Events as Record<string, { Type: string; Properties: Record<string, Json> }>,
+    );
+    expect(events).toHaveLength(1);
+    expect(events[0]?.Type).toBe("Schedule");
+    expect(events[0]?.Properties.Enabled).toBe(true);
+    const minutes = Number(/^rate\((\d+) minutes?\)$/.exec(String(events[0]?.Properties.Schedule))?.[1]);
+    // Often enough that a job quiet for 10 minutes or a publish whose 2-minute claim expired is taken over soon.
+    expect(minutes).toBeGreaterThanOrEqual(1);
+    expect(minutes).toBeLessThanOrEqual(10);
+    // The publishes it takes over run inside the invocation: the most Lambda allows.
+    expect(tick.Timeout).toBe(900);
+    // Overlapping invocations are made safe by claims; reserved concurrency would throttle and queue them, and a
+    // failed tick is not retried (the next one comes anyway).
+    expect(tick.ReservedConcurrentExecutions).toBeUndefined();
+    expect(tick.EventInvokeConfig).toEqual({ MaximumRetryAttempts: 0 });
   });
 });
