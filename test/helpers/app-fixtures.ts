@@ -69,6 +69,10 @@ export function fooAurRpc(): AurRpcResult {
   };
 }
 
+/** foo-aur's `.SRCINFO` at its AUR commit, as cgit's `plain` view serves it (the planner reads the version there). */
+export const FOO_AUR_SRCINFO =
+  "pkgbase = foo-aur\n\tpkgdesc = an AUR package\n\tpkgver = 2.0\n\tpkgrel = 1\n\tarch = x86_64\n\tdepends = bash\n\npkgname = foo-aur\n";
+
 /**
  * The ports of AppDeps every app test sets alike: the repository URL and key handed to the runner, the workflow
  * template, the real clock, deliveries remembered for an hour.

@@ -12,6 +12,7 @@ import {
   AFTER,
   AUR_SHA,
   BEFORE,
+  FOO_AUR_SRCINFO,
   fooAurRpc,
   META_CONFIG,
   META_PKGBUILD,
@@ -39,7 +40,10 @@ let mirror: FileServer & { template: string };
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "arb-app-metrics-"));
   const cgit = fakeCgit();
-  cgit.repos.set("foo-aur", { head: AUR_SHA, commits: new Map() });
+  cgit.repos.set("foo-aur", {
+    head: AUR_SHA,
+    commits: new Map([[AUR_SHA, new Map([[".SRCINFO", FOO_AUR_SRCINFO]])]]),
+  });
   aur = await startAurServer([fooAurRpc()], new Map(), cgit.routes);
   mirror = await startMirrorServer();
 });
@@ -147,7 +151,8 @@ describe("metrics of a push that starts a build", () => {
       'arb_github_rate_limit_remaining{resource="core"} 4987',
     ]);
 
-    // The planner asked the AUR's RPC for foo-aur and git for its HEAD: each request counted as answered.
+    // The planner asked the AUR's RPC for foo-aur, git for its HEAD and cgit for the .SRCINFO at that commit (the
+    // version it plans, issue 14.1): each request counted as answered.
     expect(aur.log.some((r) => r.path.startsWith("/rpc/v5/info"))).toBe(true);
     expect(aur.log.some((r) => r.path.startsWith("/foo-aur.git/info/refs"))).toBe(true);
     expect(samples(text, "arb_aur_requests_total")).toEqual([

@@ -158,6 +158,7 @@ beforeEach(async () => {
     PRIVATE_KEY: appPrivateKey,
     WEBHOOK_SECRET,
     SIGNING_KEY: signingKey,
+    BUILDER_ACTION: "octo-org/arch-repo-bot/action@v1",
     LOG_LEVEL: process.env.ARB_TEST_LOG ?? "fatal",
   });
   storage = storageFromEnv(s3.env(prefix));
