@@ -297,14 +297,26 @@ export class BuildService {
 
   /** Supply-chain guard (issue 9): a person approved a job held in `awaiting-approval`; it may now be dispatched. */
   async approve(buildId: string, pkgbase: string, by: string): Promise<boolean> {
+    return (await this.approveMany(buildId, [pkgbase], by)).length > 0;
+  }
+
+  /**
+   * Approves several held jobs of one build, then schedules once (issue 14.3: `/approve --all` of 139 first builds
+   * is one dispatch of a matrix, not 139). Returns the jobs it approved (those still waiting).
+   */
+  async approveMany(buildId: string, pkgbases: readonly string[], by: string): Promise<Job[]> {
     const now = this.clock();
-    const { changed } = await updateJobWith(this.store, buildId, pkgbase, (j) =>
-      j.state === "awaiting-approval" && j.approvedBy === undefined
-        ? { approvedBy: by, updatedAt: now }
-        : undefined,
-    );
-    if (changed) await this.runExclusive(buildId);
-    return changed;
+    const approved: Job[] = [];
+    for (const pkgbase of pkgbases) {
+      const { changed, job } = await updateJobWith(this.store, buildId, pkgbase, (j) =>
+        j.state === "awaiting-approval" && j.approvedBy === undefined
+          ? { approvedBy: by, approvedCommit: j.ref, updatedAt: now }
+          : undefined,
+      );
+      if (changed && job) approved.push(job);
+    }
+    if (approved.length > 0) await this.runExclusive(buildId);
+    return approved;
   }
 
   /**

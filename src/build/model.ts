@@ -112,6 +112,13 @@ export interface PlannedJob {
   readonly depends?: readonly string[];
   /** Set by the supply-chain guard (issue 9): why a person must approve before it is built; starts `awaiting-approval`. */
   readonly approvalReason?: string;
+  /** What the guard found, for the summary's review table (issue 14.3); set with `approvalReason`. */
+  readonly review?: {
+    /** The AUR maintainer at the checked commit (null: orphan); absent when the sources could not be read. */
+    readonly maintainer?: string | null;
+    readonly flags: readonly string[];
+    readonly diffUrl: string;
+  };
   /**
    * Why it must not be built in this build at all (issue 14.2: a dependency it names exists nowhere). The job starts
    * `skipped` with this reason and is never dispatched, not even by a retry; the next push or check plans it again.
@@ -175,6 +182,11 @@ export interface Job extends PlannedJob {
   readonly checkRunId?: number;
   /** Who approved a job held in `awaiting-approval` (supply-chain guard, issue 9); it is then dispatchable. */
   readonly approvedBy?: string;
+  /**
+   * The AUR commit that approval was for (issue 14.3): always the job's `ref`, which is what the runner builds. A
+   * newer AUR commit is never covered by it: it is planned in a build of its own, and the guard compares it again.
+   */
+  readonly approvedCommit?: string;
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly dispatchedAt?: number;

@@ -41,6 +41,12 @@ export const REJECT_ACTION = {
   identifier: "reject",
   description: "Do not build this AUR change",
 } as const;
+/** Issue 14.3: on the summary while any package of the build waits for approval (write permission checked). */
+export const APPROVE_ALL_ACTION = {
+  label: "Approve all",
+  identifier: "approve-all",
+  description: "Build every package waiting for review",
+} as const;
 
 export function packageCheckName(pkgbase: string): string {
   return `${SUMMARY_CHECK_NAME}: ${pkgbase}`;
@@ -133,6 +139,7 @@ export function summaryCheckView(build: Build, jobs: readonly Job[]): CheckView 
   const closed = build.state === "closed";
   const anyStarted = jobs.some((j) => j.state !== "planned" && j.state !== "awaiting-approval");
   const anyFailed = jobs.some((j) => j.state === "failed");
+  const anyWaiting = jobs.some(isWaitingForApproval);
   const unresolvable = build.unresolvable ?? [];
   const unresolvableCount = Math.max(build.unresolvableCount ?? 0, unresolvable.length);
   const lines = [
@@ -156,6 +163,7 @@ export function summaryCheckView(build: Build, jobs: readonly Job[]): CheckView 
           "",
         ]
       : []),
+    ...reviewTable(jobs),
     "| package | version | reason | state | log |",
     "|---|---|---|---|---|",
     ...jobs.map(
@@ -174,8 +182,54 @@ export function summaryCheckView(build: Build, jobs: readonly Job[]): CheckView 
     title:
       unresolvableCount > 0 ? `${countStates(jobs)}, ${unresolvableCount} unresolvable` : countStates(jobs),
     summary: fitText(lines.join("\n")),
-    ...(anyFailed ? { actions: [RETRY_FAILED_ACTION] } : {}),
+    ...(anyFailed || anyWaiting
+      ? {
+          actions: [...(anyFailed ? [RETRY_FAILED_ACTION] : []), ...(anyWaiting ? [APPROVE_ALL_ACTION] : [])],
+        }
+      : {}),
   };
+}
+
+/** Waiting for a person: not yet approved (a job approved but not dispatched yet is no longer waiting). */
+export function isWaitingForApproval(job: Pick<Job, "state" | "approvedBy">): boolean {
+  return job.state === "awaiting-approval" && job.approvedBy === undefined;
+}
+
+/**
+ * The supply-chain review of the build as one table (issue 14.3): every AUR package the guard held, with its
+ * maintainer, flags, the diff to review and what was decided, so that 139 first builds are read in one place and
+ * released with one `/approve --all` or the Approve all button. Empty when nothing was held.
+ */
+function reviewTable(jobs: readonly Job[]): string[] {
+  const reviewed = jobs.filter((j) => j.approvalReason !== undefined);
+  if (reviewed.length === 0) return [];
+  const waiting = reviewed.filter(isWaitingForApproval).length;
+  const decision = (j: Job): string => {
+    if (isWaitingForApproval(j)) return "✋ waiting";
+    if (j.approvedBy !== undefined) return `✅ approved by @${cell(j.approvedBy)}`;
+    return `${STATE_ICON[j.state]}${j.stateReason ? ` (${cell(j.stateReason)})` : ""}`;
+  };
+  const maintainer = (j: Job): string =>
+    j.review?.maintainer === undefined
+      ? "?"
+      : j.review.maintainer === null
+        ? "orphan"
+        : `\`${cell(j.review.maintainer)}\``;
+  return [
+    `### Review: ${waiting} of ${reviewed.length} waiting for approval`,
+    "",
+    waiting > 0
+      ? "Approve one with `/approve NAME` or its check run's Approve button; all with `/approve --all` or Approve all above (write permission)."
+      : "Every held package was decided.",
+    "",
+    "| package | version | maintainer | flags | diff | decision |",
+    "|---|---|---|---|---|---|",
+    ...reviewed.map(
+      (j) =>
+        `| \`${cell(j.pkgbase)}\` | ${cell(j.version)} | ${maintainer(j)} | ${cell((j.review?.flags ?? []).join(", "))} | ${j.review ? `[diff](${j.review.diffUrl})` : ""} | ${decision(j)} |`,
+    ),
+    "",
+  ];
 }
 
 /**

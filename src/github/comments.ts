@@ -46,6 +46,8 @@ function checkedNames(args: readonly string[]): readonly string[] | { readonly p
 
 export type ApprovalCommand =
   | { readonly kind: "approve" | "reject"; readonly names: readonly string[] }
+  /** `/approve --all`, `/reject --all` (issue 14.3): every package of the repository waiting for approval. */
+  | { readonly kind: "approve-all" | "reject-all" }
   | { readonly kind: "invalid"; readonly problems: readonly string[] };
 
 /**
@@ -58,6 +60,11 @@ export function parseApprovalCommand(body: string): ApprovalCommand | undefined 
   const [command, ...args] = line.trim().split(/\s+/);
   const kind = command === "/approve" ? "approve" : "reject";
   if (args.length === 0) return { kind: "invalid", problems: [`name the package to ${kind}`] };
+  if (args.includes("--all")) {
+    return args.length === 1
+      ? { kind: kind === "approve" ? "approve-all" : "reject-all" }
+      : { kind: "invalid", problems: [`--all takes no names: /${kind} --all`] };
+  }
   const names = checkedNames(args);
   return "problems" in names ? { kind: "invalid", problems: names.problems } : { kind, names };
 }
@@ -68,7 +75,7 @@ export function invalidApprovalReply(problems: readonly string[]): string {
     "",
     ...problems.map((p) => `- ${code(p)}`),
     "",
-    "Usage: `/approve NAME...` or `/reject NAME...` (packages waiting for approval, as pacman names them).",
+    "Usage: `/approve NAME...` or `/reject NAME...` (packages waiting for approval, as pacman names them), or `/approve --all` / `/reject --all`.",
   ].join("\n");
 }
 
@@ -88,6 +95,29 @@ export function approvalReply(
         : `- ${code(i.name)}: nothing by this name is waiting for approval.`,
     )
     .join("\n");
+}
+
+/**
+ * The answer to `/approve --all` or `/reject --all`: every package it released (or rejected), with its version and
+ * the AUR commit that decision is for, or that nothing was waiting. At most 100 lines (GitHub's comment limit is
+ * 65,536 characters); the summary check run of each build holds the whole table.
+ */
+export function approveAllReply(
+  verdict: "approve" | "reject",
+  decided: readonly { pkgbase: string; version: string; commit: string; link?: string }[],
+): string {
+  if (decided.length === 0) return "Nothing is waiting for approval.";
+  const shown = decided.slice(0, 100);
+  const what = verdict === "approve" ? "Approved, to be built" : "Rejected, marked failed";
+  return [
+    `${what} (${decided.length} package${decided.length === 1 ? "" : "s"}):`,
+    "",
+    ...shown.map(
+      (d) =>
+        `- ${code(d.pkgbase)} ${code(d.version)} at AUR commit ${code(d.commit.slice(0, 12))}${d.link ? ` ([details](${d.link}))` : ""}`,
+    ),
+    ...(decided.length > shown.length ? [`- … and ${decided.length - shown.length} more`] : []),
+  ].join("\n");
 }
 
 /** Inline code that cannot break out of its backticks (names are validated, problems may quote input). */

@@ -9,7 +9,7 @@
  */
 import { assertPkgname } from "../arch/names.js";
 import type { BuildService } from "../build/build-service.js";
-import { type PlannedJob, transition } from "../build/model.js";
+import { type Job, type PlannedJob, transition } from "../build/model.js";
 import { type StateStore, updateJobWith } from "../build/state-store.js";
 import type { AurClient } from "../resolve/aur-client.js";
 import { type AurGitOptions, cgitDiffUrl, fetchAurTree } from "./aur-git.js";
@@ -39,6 +39,8 @@ export interface GuardDecision {
   /** Undefined when the sources could not be read (`error` says why). */
   readonly snapshot?: AurSnapshot;
   readonly error?: string;
+  /** cgit's diff from the last published commit (or the whole tree of a new package), for people. */
+  readonly diffUrl: string;
 }
 
 export interface GuardOptions {
@@ -108,6 +110,11 @@ export class SupplyChainGuard {
               approvalReason: decision.error
                 ? `needs approval: ${decision.error}`
                 : holdReason(config.review, decision.flags),
+              review: {
+                ...(decision.snapshot ? { maintainer: decision.snapshot.maintainer } : {}),
+                flags: decision.error ? ["sources-unreadable"] : decision.flags.map((f) => f.kind),
+                diffUrl: decision.diffUrl,
+              },
             }
           : job,
       );
@@ -143,6 +150,7 @@ export class SupplyChainGuard {
         flags: [],
         hold,
         error: message,
+        diffUrl: fullDiffUrl,
         report: {
           title: `${pkgbase}: ${hold ? "waiting for approval" : "not checked"} (sources unreadable)`,
           summary: `${message}\n\nFull diff: ${fullDiffUrl}`,
@@ -182,7 +190,7 @@ export class SupplyChainGuard {
       ...(diffUnavailable !== undefined ? { diffUnavailable } : {}),
       fullDiffUrl,
     });
-    return { pkgbase, commit, flags, hold, report, snapshot };
+    return { pkgbase, commit, flags, hold, report, snapshot, diffUrl: fullDiffUrl };
   }
 
   /** After a successful publish: this snapshot is what the next build of the pkgbase is compared with. */
@@ -248,15 +256,50 @@ export async function rejectHeldJob(
   rejectedBy: string,
   options: { readonly reason?: string; readonly now?: number } = {},
 ): Promise<boolean> {
-  assertPkgname(target.pkgbase, "pkgbase");
+  const rejected = await rejectHeldJobs(
+    service,
+    store,
+    target.buildId,
+    [target.pkgbase],
+    rejectedBy,
+    options,
+  );
+  return rejected.length > 0;
+}
+
+/** Several held jobs of one build rejected, then one scheduling pass (`/reject --all`, issue 14.3). */
+export async function rejectHeldJobs(
+  service: Pick<BuildService, "tick">,
+  store: StateStore,
+  buildId: string,
+  pkgbases: readonly string[],
+  rejectedBy: string,
+  options: { readonly reason?: string; readonly now?: number } = {},
+): Promise<Job[]> {
+  for (const pkgbase of pkgbases) assertPkgname(pkgbase, "pkgbase");
   assertPerson(rejectedBy, "rejectedBy");
   const now = options.now ?? Date.now();
   const reason = `rejected by ${rejectedBy}${options.reason ? `: ${options.reason}` : ""}`;
-  const { changed } = await updateJobWith(store, target.buildId, target.pkgbase, (job) =>
-    job.state === "awaiting-approval" && job.approvedBy === undefined
-      ? transition(job, "failed", now, { stateReason: reason, error: reason })
-      : undefined,
-  );
-  if (changed) await service.tick();
-  return changed;
+  const rejected: Job[] = [];
+  for (const pkgbase of pkgbases) {
+    const { changed, job } = await updateJobWith(store, buildId, pkgbase, (j) =>
+      j.state === "awaiting-approval" && j.approvedBy === undefined
+        ? transition(j, "failed", now, { stateReason: reason, error: reason })
+        : undefined,
+    );
+    if (changed && job) rejected.push(job);
+  }
+  if (rejected.length > 0) await service.tick();
+  return rejected;
+}
+
+/** Several held jobs of one build approved by a person (the caller checked their write permission). */
+export async function approveHeldJobs(
+  service: Pick<BuildService, "approveMany">,
+  buildId: string,
+  pkgbases: readonly string[],
+  approvedBy: string,
+): Promise<Job[]> {
+  for (const pkgbase of pkgbases) assertPkgname(pkgbase, "pkgbase");
+  return service.approveMany(buildId, pkgbases, assertPerson(approvedBy, "approvedBy"));
 }

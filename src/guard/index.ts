@@ -24,11 +24,13 @@ export {
 export { compareSnapshots, diffTrees, type GuardFlag, type GuardFlagKind, unifiedDiff } from "./diff.js";
 export {
   approveHeldJob,
+  approveHeldJobs,
   type GuardConfig,
   type GuardDecision,
   maintainerFromAur,
   RejectedApprovalError,
   rejectHeldJob,
+  rejectHeldJobs,
   SupplyChainGuard,
 } from "./guard.js";
 export { holdReason, mustHold, type ReviewLevel } from "./policy.js";

@@ -6,11 +6,11 @@
  * sender's permission again anyway, since they let code of strangers be built and signed.
  */
 import type { Context } from "probot";
-import { APPROVE_ACTION, REJECT_ACTION } from "../github/checks.js";
+import { APPROVE_ACTION, APPROVE_ALL_ACTION, REJECT_ACTION } from "../github/checks.js";
 import type { Octokit } from "../github/octokit.js";
 import { hasWriteAccess } from "../github/permissions.js";
 import { buildLogFields } from "../logger.js";
-import { decideHeldJob } from "./guard.js";
+import { decideAllHeldJobs, decideHeldJob } from "./guard.js";
 import { startRebuild } from "./rebuild.js";
 import { type AppRuntime, firstDelivery, loadConfig } from "./runtime.js";
 
@@ -90,6 +90,25 @@ export async function handleCheckRun(
       }
       const verdict = identifier === APPROVE_ACTION.identifier ? "approve" : "reject";
       await decideHeldJob(runtime, { buildId: target.buildId, pkgbase: target.pkgbase }, verdict, login);
+    } else if (target.pkgbase === undefined && identifier === APPROVE_ALL_ACTION.identifier) {
+      // The summary's Approve all (issue 14.3): this build's waiting packages, by a person with write permission.
+      const { owner, repo } = context.repo();
+      const login = context.payload.sender.login;
+      if (!(await hasWriteAccess(context.octokit as Octokit, owner, repo, login))) {
+        context.log.warn(`${login} may not approve all of build ${target.buildId}: no write permission`);
+        return;
+      }
+      const decided = await decideAllHeldJobs(
+        runtime,
+        { owner, name: repo },
+        "approve",
+        login,
+        target.buildId,
+      );
+      context.log.info(
+        { buildId: target.buildId, approved: decided.map((d) => `${d.pkgbase}@${d.commit}`) },
+        `${login} approved ${decided.length} package${decided.length === 1 ? "" : "s"} of build ${target.buildId}`,
+      );
     } else if (target.pkgbase !== undefined && (identifier === undefined || identifier === "rebuild")) {
       await rebuildPackage(context, runtime, target.buildId, target.pkgbase);
     } else if (target.pkgbase === undefined && (identifier === undefined || identifier === "retry-failed")) {

@@ -8,10 +8,12 @@ import type { StateStore } from "../build/state-store.js";
 import type { RepoConfig } from "../config/repo-config.js";
 import {
   approveHeldJob,
+  approveHeldJobs,
   type GuardReport,
   maintainerFromAur,
   processCommitFiles,
   rejectHeldJob,
+  rejectHeldJobs,
   SupplyChainGuard,
 } from "../guard/index.js";
 import { HttpAurClient } from "../resolve/aur-client.js";
@@ -123,4 +125,51 @@ export async function decideHeldJob(
   return changed
     ? { kind: "done", buildId: target.buildId, pkgbase: target.pkgbase }
     : { kind: "not-waiting" };
+}
+
+/** One package `/approve --all` or Approve all decided: for the reply, the AUR commit the decision is for. */
+export interface DecidedJob {
+  readonly buildId: string;
+  readonly headSha: string;
+  readonly pkgbase: string;
+  readonly version: string;
+  readonly commit: string;
+}
+
+/**
+ * `/approve --all`, `/reject --all` and the summary's Approve all (issue 14.3; the caller checked `by`'s write
+ * permission): every job still waiting in the repository's open builds (or in `onlyBuild`), decided build by build
+ * with one scheduling pass each, so the approved ones go out as one matrix. Each approval is for the job's own AUR
+ * commit (`approvedCommit` = `ref`, what the runner builds); a newer commit is planned and compared again.
+ */
+export async function decideAllHeldJobs(
+  runtime: AppRuntime,
+  repository: { readonly owner: string; readonly name: string },
+  verdict: ApprovalVerdict,
+  by: string,
+  onlyBuild?: string,
+): Promise<DecidedJob[]> {
+  const store = runtime.deps.store;
+  const builds = (
+    await store.listBuilds({ state: "open", owner: repository.owner, name: repository.name })
+  ).filter((b) => onlyBuild === undefined || b.id === onlyBuild);
+  const decided: DecidedJob[] = [];
+  for (const build of builds) {
+    const waiting = (await store.listJobs(build.id)).filter(isWaiting).map((j) => j.pkgbase);
+    if (waiting.length === 0) continue;
+    const jobs =
+      verdict === "approve"
+        ? await approveHeldJobs(runtime.builds, build.id, waiting, by)
+        : await rejectHeldJobs(runtime.builds, store, build.id, waiting, by, { now: runtime.deps.clock() });
+    for (const job of jobs) {
+      decided.push({
+        buildId: build.id,
+        headSha: build.headSha,
+        pkgbase: job.pkgbase,
+        version: job.version,
+        commit: job.ref,
+      });
+    }
+  }
+  return decided;
 }

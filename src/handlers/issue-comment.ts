@@ -1,6 +1,6 @@
 /**
  * `issue_comment.created` with `/rebuild NAME...`, `/rebuild --failed`, (supply-chain guard) `/approve NAME...`
- * and `/reject NAME...` for packages waiting in `awaiting-approval`, or `/add`/`/remove` (dependency-edit.ts).
+ * and `/reject NAME...` for packages waiting in `awaiting-approval` (or `--all` of them), or `/add`/`/remove` (dependency-edit.ts).
  * Order matters: names are checked against pacman's rules before anything else (a bad one gets a polite reply,
  * nothing else happens), then 👀, then the commenter's permission (write, maintain or admin), then the work in
  * the background.
@@ -9,6 +9,7 @@ import type { Context } from "probot";
 import {
   type ApprovalCommand,
   approvalReply,
+  approveAllReply,
   invalidApprovalReply,
   invalidCommandReply,
   parseApprovalCommand,
@@ -18,7 +19,7 @@ import {
 import { acceptComment, commandConfig } from "./command-preamble.js";
 import { handleDependencyEdit } from "./dependency-edit.js";
 import { saveRepoSettings } from "./github-ports.js";
-import { decideHeldJob, findHeldJob } from "./guard.js";
+import { decideAllHeldJobs, decideHeldJob, findHeldJob } from "./guard.js";
 import type { AppRuntime } from "./runtime.js";
 
 export async function handleIssueComment(
@@ -89,11 +90,25 @@ async function handleApprovalCommand(
   if (!accepted) return;
   const { payload } = context;
   const { command: decision, owner, repo, issue, login, reply } = accepted;
-  const verdict = decision.kind;
   const checksUrl = (sha: string) => `${payload.repository.html_url}/commit/${sha}/checks`;
+  if (decision.kind === "approve-all" || decision.kind === "reject-all") {
+    const verdict = decision.kind === "approve-all" ? "approve" : "reject";
+    runtime.tasks.run(`/${verdict} --all in ${owner}/${repo}#${issue}`, async () => {
+      const decided = await decideAllHeldJobs(runtime, { owner, name: repo }, verdict, login);
+      await reply(
+        approveAllReply(
+          verdict,
+          decided.map((d) => ({ ...d, link: checksUrl(d.headSha) })),
+        ),
+      );
+    });
+    return;
+  }
+  const verdict = decision.kind;
+  const names = "names" in decision ? decision.names : [];
   runtime.tasks.run(`/${verdict} in ${owner}/${repo}#${issue}`, async () => {
     const items: Parameters<typeof approvalReply>[1][number][] = [];
-    for (const name of decision.names) {
+    for (const name of names) {
       const held = await findHeldJob(runtime.deps.store, { owner, name: repo }, name);
       const outcome = held
         ? await decideHeldJob(runtime, held, verdict, login)
