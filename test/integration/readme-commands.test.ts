@@ -142,7 +142,7 @@ const ACCOUNTS: Readonly<Record<string, Account>> = {
   "npm test": {
     kind: "mapped",
     evidence: [
-      { file: "package.json", contains: '"test:all": "bash scripts/setup-test-env.sh && npm test"' },
+      { file: "package.json", contains: '"test:all": "bash scripts/setup-test-env.sh && npm test' },
     ],
   },
   [BENCH]: { kind: "executed", by: BENCH },
@@ -197,6 +197,10 @@ const ACCOUNTS: Readonly<Record<string, Account>> = {
       { file: "test/helpers/real-tools.ts", contains: 'asTestUser("makepkg", ["--printsrcinfo"])' },
       { file: "test/integration/app-webhooks.test.ts", contains: "makepkg --printsrcinfo > .SRCINFO" },
     ],
+  },
+  "bash scripts/container-check.sh": {
+    kind: "mapped",
+    evidence: [{ file: "package.json", contains: "npm test && bash scripts/container-check.sh" }],
   },
   "sam build": {
     kind: "not run",
