@@ -141,9 +141,7 @@ const ACCOUNTS: Readonly<Record<string, Account>> = {
   },
   "npm test": {
     kind: "mapped",
-    evidence: [
-      { file: "package.json", contains: '"test:all": "bash scripts/setup-test-env.sh && npm test' },
-    ],
+    evidence: [{ file: "package.json", contains: '"test:all": "bash scripts/setup-test-env.sh && npm test' }],
   },
   [BENCH]: { kind: "executed", by: BENCH },
   "export GNUPGHOME=$(mktemp -d)": { kind: "executed", by: SIGNING_KEY_BLOCK },
