@@ -1,0 +1,166 @@
+/**
+ * Issue 15.1 with Debian's pacman and gpg: the `REPO-keyring` package assembled in-process is what a user installs
+ * first (`pacman -U`, no key trusted yet); `pacman-key --populate REPO` (what its scriptlet runs) then trusts the
+ * repository key, and `pacman -S` of a package with `SigLevel = Required` works. Without the keyring it does not.
+ *
+ * pacman-key reads keyrings only from its compiled-in KEYRING_IMPORT_DIR (Arch: /usr/share/pacman/keyrings, where
+ * the package installs them on an Arch client; Debian's pacman-key: /usr/share/keyrings), so the test copies the
+ * files pacman installed into its test root there, under a repository name of its own, and removes them after.
+ */
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { decompress } from "../../src/archive/compression.js";
+import { readRepoDb } from "../../src/archive/repo-db.js";
+import { readTar } from "../../src/archive/tar.js";
+import { FileStateStore } from "../../src/build/file-state-store.js";
+import { FsStorage } from "../../src/publish/fs-storage.js";
+import {
+  keyringIsStale,
+  keyringPackage,
+  keyringPackageName,
+  keyringVersion,
+  keySetId,
+} from "../../src/publish/keyring-package.js";
+import { RepositoryWriter } from "../../src/publish/repo-writer.js";
+import { generateSigningKey, OpenPgpSigner } from "../../src/publish/signer.js";
+import { stopKeyringAgent, writePacmanConf } from "../helpers/pacman-root.js";
+import { run } from "../helpers/real-tools.js";
+import { synthesizePackage } from "../helpers/synthetic-package.js";
+
+const arch = "x86_64";
+const repo = `arbkr${process.pid}`;
+/** The directory this machine's pacman-key populates from (read from the script itself). */
+const KEYRINGS =
+  /KEYRING_IMPORT_DIR='([^']+)'/.exec(
+    readFileSync(execFileSync("sh", ["-c", "command -v pacman-key"], { encoding: "utf8" }).trim(), "utf8"),
+  )?.[1] ?? "/usr/share/pacman/keyrings";
+let work: string;
+let signer: OpenPgpSigner;
+const gpgDirs: string[] = [];
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), "arb-keyring-"));
+  signer = await OpenPgpSigner.fromArmored((await generateSigningKey()).privateKeyArmored);
+}, 60_000);
+
+afterAll(() => {
+  for (const dir of gpgDirs) stopKeyringAgent(dir);
+  for (const suffix of [".gpg", "-trusted", "-revoked"])
+    rmSync(join(KEYRINGS, `${repo}${suffix}`), { force: true });
+  rmSync(work, { recursive: true, force: true });
+});
+
+function pacman(root: string, gpgDir: string) {
+  const conf = writePacmanConf(root, { gpgDir, arch, repo, server: `file://${work}/repo/$arch` });
+  // Arch's own pacman.conf: packages installed from a file with -U need no trusted signature (the user checked
+  // the keyring's fingerprint); the repository itself stays SigLevel = Required.
+  writeFileSync(
+    conf,
+    readFileSync(conf, "utf8").replace(
+      "SigLevel = Required\n",
+      "SigLevel = Required\nLocalFileSigLevel = Optional\n",
+    ),
+  );
+  return (...args: string[]) => run("pacman", ["--config", conf, "--noconfirm", ...args]);
+}
+
+describe("REPO-keyring", () => {
+  it("is the pacman-key --populate layout, with a scriptlet that populates it", async () => {
+    const pkg = await keyringPackage({
+      repoName: repo,
+      trusted: [{ fingerprint: signer.fingerprint, armored: signer.publicKeyArmored() }],
+      revoked: ["0123456789ABCDEF0123456789ABCDEF01234567"],
+      builddate: 1_796_598_000,
+    });
+    expect(pkg.filename).toBe(`${repo}-keyring-${keyringVersion(1_796_598_000)}-any.pkg.tar.zst`);
+    expect(keyringVersion(1_796_598_000)).toBe("20261206.230000-1");
+    const files = new Map(
+      readTar(decompress(pkg.bytes)).map((e) => [e.path, new TextDecoder().decode(e.data)]),
+    );
+    expect(files.get(`usr/share/pacman/keyrings/${repo}-trusted`)).toBe(`${signer.fingerprint}:4:\n`);
+    expect(files.get(`usr/share/pacman/keyrings/${repo}-revoked`)).toBe(
+      "0123456789ABCDEF0123456789ABCDEF01234567\n",
+    );
+    expect(files.get(`usr/share/pacman/keyrings/${repo}.gpg`)).toContain(
+      "-----BEGIN PGP PUBLIC KEY BLOCK-----",
+    );
+    expect(files.get(".INSTALL")).toContain(`usr/bin/pacman-key --populate ${repo}`);
+    expect(files.get(".PKGINFO")).toContain(
+      `pkgdesc = OpenPGP keys of the ${repo} pacman repository (key set `,
+    );
+  });
+
+  it("refuses a bad fingerprint, a key both trusted and revoked, and a hostile repository name", async () => {
+    const key = { fingerprint: signer.fingerprint, armored: signer.publicKeyArmored() };
+    await expect(keyringPackage({ repoName: repo, trusted: [], builddate: 1 })).rejects.toThrow(
+      /no key to trust/,
+    );
+    await expect(
+      keyringPackage({ repoName: repo, trusted: [{ ...key, fingerprint: "abc" }], builddate: 1 }),
+    ).rejects.toThrow(/not an uppercase OpenPGP fingerprint/);
+    await expect(
+      keyringPackage({ repoName: repo, trusted: [key], revoked: [key.fingerprint], builddate: 1 }),
+    ).rejects.toThrow(/both trusted and revoked/);
+    await expect(keyringPackage({ repoName: "../etc", trusted: [key], builddate: 1 })).rejects.toThrow();
+  });
+
+  it("installed with pacman -U and populated, lets pacman -S verify the repository's packages; without it, it refuses", async () => {
+    // The repository: the keyring and an ordinary package, both signed by the repository key, DB signed too.
+    const storage = new FsStorage(join(work, "repo"));
+    const writer = new RepositoryWriter({ storage, leases: new FileStateStore(join(work, "state")), signer });
+    const keyring = await keyringPackage({
+      repoName: repo,
+      trusted: [{ fingerprint: signer.fingerprint, armored: signer.publicKeyArmored() }],
+      builddate: Math.floor(Date.now() / 1000),
+    });
+    const hello = await synthesizePackage({ name: "hello-signed", version: "1.0-1" });
+    await writer.publish(repo, arch, [
+      { packageFile: keyring.bytes, filename: keyring.filename },
+      { packageFile: hello.bytes, filename: hello.filename },
+    ]);
+    const { entries } = await readRepoDb((await storage.get(`${arch}/${repo}.db`)) as Uint8Array);
+    const entry = entries.find((e) => e.name === keyringPackageName(repo));
+    expect(keyringIsStale(entry, repo, [signer.fingerprint])).toBe(false);
+    expect(keyringIsStale(entry, repo, [signer.fingerprint, "F".repeat(40)])).toBe(true);
+    expect(keyringIsStale(undefined, repo, [signer.fingerprint])).toBe(true);
+
+    // A user who trusts nothing yet: pacman -S refuses the repository.
+    const emptyGpg = join(work, "gnupg-empty");
+    gpgDirs.push(emptyGpg);
+    await run("pacman-key", ["--gpgdir", emptyGpg, "--init"]);
+    const refused = pacman(join(work, "root-refused"), emptyGpg);
+    await expect(refused("-Sy")).rejects.toThrow(/signature|unknown trust|invalid or corrupted/i);
+
+    // The first step of the README: pacman -U of the keyring file (LocalFileSigLevel: the user checked its
+    // fingerprint), then what its scriptlet runs: pacman-key --populate REPO.
+    const gpgDir = join(work, "gnupg");
+    gpgDirs.push(gpgDir);
+    await run("pacman-key", ["--gpgdir", gpgDir, "--init"]);
+    const root = join(work, "root");
+    const user = pacman(root, gpgDir);
+    const local = join(work, keyring.filename);
+    copyFileSync(join(work, "repo", arch, keyring.filename), local);
+    await user("-U", "--noscriptlet", local);
+    mkdirSync(KEYRINGS, { recursive: true });
+    for (const suffix of [".gpg", "-trusted", "-revoked"]) {
+      copyFileSync(
+        join(root, "usr/share/pacman/keyrings", `${repo}${suffix}`),
+        join(KEYRINGS, `${repo}${suffix}`),
+      );
+    }
+    await run("pacman-key", ["--gpgdir", gpgDir, "--populate", repo]);
+
+    // From then on: SigLevel = Required verifies the DB and the package with the populated key.
+    await user("-Sy");
+    await user("-S", "hello-signed");
+    expect(readFileSync(join(root, "usr/share/hello-signed/version.txt"), "utf8")).toBe(
+      "hello-signed 1.0-1\n",
+    );
+    const listed = await run("pacman", ["--config", join(root, "pacman.conf"), "-Q"]);
+    expect(listed).toContain(`${repo}-keyring`);
+    expect(keySetId([signer.fingerprint])).toHaveLength(16);
+  }, 120_000);
+});
