@@ -168,6 +168,8 @@ async function serveArtifact(specs: ElfPackageSpec[]): Promise<void> {
     },
   });
   blob.blobs.set(`/blob/${ARTIFACT_ID}.zip`, zip);
+  // The signed URL GitHub redirects to: the blob host answers only its own signature.
+  blob.signatures.set(`/blob/${ARTIFACT_ID}.zip`, "x");
   mock.on("GET", `/repos/${owner}/${repo}/actions/artifacts/${ARTIFACT_ID}/zip`, {
     status: 302,
     headers: { location: `${blob.url}/blob/${ARTIFACT_ID}.zip?sig=x` },
