@@ -256,6 +256,21 @@ export async function depsFromEnv(
       records: publishRecordSources(plannerSettings(env).aurUrl, {
         aur: countingFetch(metrics.aurRequests, (input, init) => fetch(input, init)),
       }),
+      ...(publisher.signer
+        ? {
+            keyringFor: async (repoName: string, arch: string) => {
+              const { keyringItemIfStale } = await import("../publish/keyring-package.js");
+              return keyringItemIfStale(
+                {
+                  storage: publisher.storage,
+                  signer: publisher.signer as NonNullable<typeof publisher.signer>,
+                },
+                repoName,
+                arch,
+              );
+            },
+          }
+        : {}),
     }),
     notify: async (notification) => {
       const message = notificationMessage(notification);

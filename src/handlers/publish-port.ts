@@ -48,6 +48,14 @@ export interface PublishPortDeps {
    * are its optional sources (upstream VCS head, AUR files). A record that fails is logged, the publish stands.
    */
   readonly records?: Omit<PublishRecordsDeps, "store">;
+  /**
+   * The repository's `REPO-keyring` package when it must be (re)published (issue 15.1: none yet, or another key
+   * set); it goes into the same DB write as the job's packages. Absent: no keyring package.
+   */
+  readonly keyringFor?: (
+    repoName: string,
+    arch: string,
+  ) => Promise<{ packageFile: Uint8Array; filename: string } | undefined>;
 }
 
 /**
@@ -153,7 +161,10 @@ async function publishJob(
       `${job.pkgbase}: the publish claim expired before the repository write; another publisher took it over`,
     );
   }
-  await deps.writer.publish(build.repo, settings.architecture, items);
+  const keyring = await deps.keyringFor?.(build.repo, settings.architecture);
+  if (keyring)
+    log.info({ keyring: keyring.filename }, "the repository's keyring package is published with it");
+  await deps.writer.publish(build.repo, settings.architecture, keyring ? [...items, keyring] : items);
   const siblings = packages.filter((p) => p.sibling).map((p) => p.pkgname);
   if (siblings.length > 0) log.info({ siblings }, "published split siblings the plan did not name");
   await recordPublished(

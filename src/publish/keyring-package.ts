@@ -132,3 +132,30 @@ export function keyringIsStale(
 ): boolean {
   return entry?.desc !== keyringDescription(repoName, keySetId(trusted, revoked));
 }
+
+/**
+ * What the publisher adds to a publish when the repository's keyring package is missing or names another key set
+ * (issue 15.1): the package for the signer's key, to go into the same DB write. Undefined when it is current. The
+ * DB is the app's own copy in storage (the app is its only writer).
+ */
+export async function keyringItemIfStale(
+  options: {
+    readonly storage: { get(key: string): Promise<Uint8Array | undefined> };
+    readonly signer: { readonly fingerprint: string; publicKeyArmored(): string };
+    readonly now?: () => number;
+  },
+  repoName: string,
+  arch: string,
+): Promise<{ packageFile: Uint8Array; filename: string } | undefined> {
+  const { readRepoDb } = await import("../archive/repo-db.js");
+  const db = await options.storage.get(`${arch}/${repoName}.db`);
+  const entries = db ? (await readRepoDb(db)).entries : [];
+  const current = entries.find((e) => e.name === keyringPackageName(repoName));
+  if (!keyringIsStale(current, repoName, [options.signer.fingerprint])) return undefined;
+  const pkg = await keyringPackage({
+    repoName,
+    trusted: [{ fingerprint: options.signer.fingerprint, armored: options.signer.publicKeyArmored() }],
+    builddate: Math.floor((options.now ?? Date.now)() / 1000),
+  });
+  return { packageFile: pkg.bytes, filename: pkg.filename };
+}

@@ -19,6 +19,7 @@ import { FileStateStore } from "../../src/build/file-state-store.js";
 import { FsStorage } from "../../src/publish/fs-storage.js";
 import {
   keyringIsStale,
+  keyringItemIfStale,
   keyringPackage,
   keyringPackageName,
   keyringVersion,
@@ -162,5 +163,19 @@ describe("REPO-keyring", () => {
     const listed = await run("pacman", ["--config", join(root, "pacman.conf"), "-Q"]);
     expect(listed).toContain(`${repo}-keyring`);
     expect(keySetId([signer.fingerprint])).toHaveLength(16);
+
+    // The publisher's check: current for this key, stale (a new package with the new key) after a key change.
+    expect(await keyringItemIfStale({ storage, signer }, repo, arch)).toBeUndefined();
+    const next = await OpenPgpSigner.fromArmored((await generateSigningKey()).privateKeyArmored);
+    const item = await keyringItemIfStale(
+      { storage, signer: next, now: () => Date.now() + 5_000 },
+      repo,
+      arch,
+    );
+    expect(item?.filename).toMatch(new RegExp(`^${repo}-keyring-\\d{8}\\.\\d{6}-1-any\\.pkg\\.tar\\.zst$`));
+    const trustedFile = readTar(decompress(item!.packageFile)).find((e) =>
+      e.path.endsWith(`${repo}-trusted`),
+    );
+    expect(new TextDecoder().decode(trustedFile?.data)).toBe(`${next.fingerprint}:4:\n`);
   }, 120_000);
 });

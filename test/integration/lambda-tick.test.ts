@@ -313,7 +313,14 @@ async function dbEntries() {
   if (!bytes) return [];
   const read = await readRepoDb(bytes);
   expect(read.errors).toEqual([]);
-  return read.entries.map((e) => [e.name, e.version]);
+  return read.entries.filter((e) => e.name !== "myrepo-keyring").map((e) => [e.name, e.version]);
+}
+
+/** The repository's keyring package in the DB (issue 15.1: published with the first package, then kept). */
+async function keyringEntries() {
+  const bytes = await storage.get("x86_64/myrepo.db");
+  const read = await readRepoDb(bytes as Uint8Array);
+  return read.entries.filter((e) => e.name === "myrepo-keyring").map((e) => [e.name, e.version, e.desc]);
 }
 
 /** The push, through the webhook function: foo-lib dispatched in run 555, foo-app waiting for it. */
@@ -369,6 +376,10 @@ describe("the Lambda functions alone", () => {
       ["foo-lib", "published", RUNS["foo-lib"]],
     ]);
     expect(await dbEntries()).toEqual([["foo-lib", "1.0-1"]]);
+    const keyring = await keyringEntries();
+    expect(keyring).toEqual([
+      ["myrepo-keyring", expect.stringMatching(/^\d{8}\.\d{6}-1$/), expect.stringContaining("key set")],
+    ]);
 
     // foo-app's completion webhook does arrive: the webhook function publishes it and closes the build.
     await expectPublish(build, "foo-app");
@@ -381,6 +392,8 @@ describe("the Lambda functions alone", () => {
       ["foo-app", "2.0-1"],
       ["foo-lib", "1.0-1"],
     ]);
+    // The key set did not change: the keyring package is not published again.
+    expect(await keyringEntries()).toEqual(keyring);
     const statuses = mock
       .requestsTo("POST", `/repos/${owner}/${repo}/statuses/${AFTER}`)
       .map((r) => (r.body as { state: string }).state);

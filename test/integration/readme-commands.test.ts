@@ -200,6 +200,16 @@ const ACCOUNTS: Readonly<Record<string, Account>> = {
     kind: "mapped",
     evidence: [{ file: "package.json", contains: "npm test && bash scripts/container-check.sh" }],
   },
+  "pacman-key --populate myrepo": {
+    kind: "mapped",
+    evidence: [{ file: "test/integration/keyring-pacman.test.ts", contains: '"--populate", repo]' }],
+  },
+  "pacman -S": {
+    kind: "mapped",
+    evidence: [
+      { file: "test/integration/keyring-pacman.test.ts", contains: 'await user("-S", "hello-signed")' },
+    ],
+  },
   "sam build": {
     kind: "not run",
     reason:
