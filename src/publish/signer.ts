@@ -14,6 +14,11 @@ export interface Signer {
   publicKeyArmored(): string;
   /** Uppercase hex fingerprint of the primary key (`pacman-key --lsign-key FPR`). */
   readonly fingerprint: string;
+  /**
+   * When signatures stop verifying (epoch ms): the earlier expiry of the primary key and of the key that signs (a
+   * subkey, when it has one); null when neither expires. pacman refuses a signature by an expired key (issue 15.1).
+   */
+  readonly expiresAt?: number | null;
 }
 
 export class SigningKeyError extends Error {
@@ -25,13 +30,15 @@ const acceptedAlgorithms = new Set<string>(["rsaEncryptSign", "rsaSign", "eddsaL
 
 export class OpenPgpSigner implements Signer {
   readonly fingerprint: string;
+  readonly expiresAt: number | null;
   readonly #key: openpgp.PrivateKey;
   readonly #publicArmored: string;
 
-  private constructor(key: openpgp.PrivateKey) {
+  private constructor(key: openpgp.PrivateKey, expiresAt: number | null) {
     this.#key = key;
     this.fingerprint = key.getFingerprint().toUpperCase();
     this.#publicArmored = key.toPublic().armor();
+    this.expiresAt = expiresAt;
   }
 
   /** Loads an armored private key, decrypting it with `passphrase` when it is protected. */
@@ -65,7 +72,7 @@ export class OpenPgpSigner implements Signer {
         );
       }
     }
-    return new OpenPgpSigner(key);
+    return new OpenPgpSigner(key, await signingExpiry(key));
   }
 
   async sign(data: Uint8Array): Promise<Uint8Array> {
@@ -84,6 +91,20 @@ export class OpenPgpSigner implements Signer {
   publicKeyArmored(): string {
     return this.#publicArmored;
   }
+}
+
+/** The earlier of the primary key's and the signing (sub)key's expiry, in epoch ms; null when neither expires. */
+async function signingExpiry(key: openpgp.PrivateKey): Promise<number | null> {
+  const times: (Date | number | null)[] = [await key.getExpirationTime()];
+  try {
+    times.push(await (await key.getSigningKey()).getExpirationTime());
+  } catch {
+    // No valid signing key now (expired already): the primary key's time says when.
+  }
+  const finite = times
+    .map((t) => (t instanceof Date ? t.getTime() : null))
+    .filter((t): t is number => t !== null && Number.isFinite(t));
+  return finite.length > 0 ? Math.min(...finite) : null;
 }
 
 /** Settings: `SIGNING_KEY` (armored private key) or `SIGNING_KEY_FILE` (path to it), `SIGNING_KEY_PASSPHRASE` optional. */
@@ -108,6 +129,8 @@ export async function generateSigningKey(
     passphrase?: string;
     type?: "ecc" | "rsa";
     rsaBits?: number;
+    /** The key expires this long after now (tests of the expiry warning). */
+    expiresInSeconds?: number;
   } = {},
 ): Promise<{ privateKeyArmored: string; publicKeyArmored: string }> {
   const { privateKey, publicKey } = await openpgp.generateKey({
@@ -115,6 +138,7 @@ export async function generateSigningKey(
     ...(options.type === "rsa" ? { rsaBits: options.rsaBits ?? 3072 } : { curve: "ed25519Legacy" as const }),
     userIDs: [{ name: options.name ?? "arch-repo-bot", email: options.email ?? "repo@localhost" }],
     ...(options.passphrase ? { passphrase: options.passphrase } : {}),
+    ...(options.expiresInSeconds !== undefined ? { keyExpirationTime: options.expiresInSeconds } : {}),
     format: "armored",
     config: { v6Keys: false },
   });
