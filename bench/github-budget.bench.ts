@@ -161,7 +161,18 @@ function byRoute(stamps: readonly Stamped[]): string[] {
     .map(([route, n]) => `    ${String(n).padStart(5)}  ${route}`);
 }
 
+/** A metapackage of three AUR packages: 4 pkgbases, each with its own check run (≤ checkRunsPerPackageLimit). */
+const SMALL_PKGBUILD =
+  "pkgname=small-meta\npkgver=1\npkgrel=1\narch=(any)\ndepends=(anki arch-audit bandwhich)\npackage() { :; }\n";
+
 export default async function benchGitHubBudget(): Promise<string> {
+  const real = readFileSync(join(corpusDir, "metapackage", "head", "PKGBUILD"), "utf8");
+  const big = process.env.ARB_BENCH_SMALL ? [] : await scenario("first build of the real metapackage", real);
+  const small = await scenario("a 4-package build (one check run per package)", SMALL_PKGBUILD);
+  return [...big, "", ...small].join("\n");
+}
+
+async function scenario(label: string, pkgbuild: string): Promise<string[]> {
   const work = mkdtempSync(join(tmpdir(), "arb-bench-gh-"));
   const aur = await startAurServer(metapackageAurResults());
   const mirror = await startMirrorServer();
@@ -200,7 +211,6 @@ export default async function benchGitHubBudget(): Promise<string> {
     const runtime: AppRuntime = await loadTestApp(probot, { deps });
     const app = probot;
 
-    const pkgbuild = readFileSync(join(corpusDir, "metapackage", "head", "PKGBUILD"), "utf8");
     mock.installationToken(installationId, {}, { times: 1_000_000 });
     mock.on(
       "GET",
@@ -426,6 +436,11 @@ export default async function benchGitHubBudget(): Promise<string> {
     const closed = await store.getBuild(build.id);
     const jobs = await store.listJobs(build.id);
     const firstRun = [...stamps];
+    if (process.env.ARB_BENCH_TRACE)
+      for (const { at, request } of firstRun)
+        process.stderr.write(
+          `${((at - START) / 1000).toFixed(0).padStart(6)} s ${request.method} ${request.path} ${request.method === "GET" ? "" : JSON.stringify(request.body).slice(0, 160)}\n`,
+        );
 
     // Publish → dispatch delay: for each dispatched job, from the last publish among its needs (in this build)
     // to its dispatch.
@@ -443,6 +458,12 @@ export default async function benchGitHubBudget(): Promise<string> {
       delays.push(at - Math.max(...unblockedBy));
     }
     delays.sort((a, b) => a - b);
+    // A publish frees a runner slot: the time to the next dispatch, for every publish some dispatch followed.
+    const dispatchAts = dispatchTimes.map((d) => d.at).sort((a, b) => a - b);
+    const slotDelays = [...publishTimes.values()]
+      .map((p) => dispatchAts.find((d) => d >= p)! - p)
+      .filter((d) => Number.isFinite(d))
+      .sort((a, b) => a - b);
 
     // 3. A second push after nothing changed.
     const before2 = mock.requests.length;
@@ -468,18 +489,19 @@ export default async function benchGitHubBudget(): Promise<string> {
     const states = new Map<string, number>();
     for (const j of jobs) states.set(j.state, (states.get(j.state) ?? 0) + 1);
     return [
-      `first build of the real metapackage through the app: ${packages} pkgbases (${[...states].map(([s, n]) => `${n} ${s}`).join(", ")}), build ${closed?.conclusion ?? closed?.state}`,
+      `${label} through the app: ${packages} pkgbases (${[...states].map(([s, n]) => `${n} ${s}`).join(", ")}), build ${closed?.conclusion ?? closed?.state}`,
       `  emulated runners (2-9 min per package, no makepkg), real publishing; ${durationMin.toFixed(0)} virtual minutes, ${(wallMs / 1000).toFixed(1)} s wall`,
       `  GitHub requests (installation):  ${inst.length} = ${per(inst.length)} per package   (goal ≤ 6)`,
       `    content-creating (POST/PATCH/PUT/DELETE): ${creating.length} = ${per(creating.length)} per package   (goal ≤ 3)`,
       `    dispatches ${dispatchTimes.length} (${dispatchTimes.reduce((n, d) => n + d.pkgbases.length, 0)} jobs), check runs created ${checkCreates}, check-run updates ${checkUpdates}, commit statuses ${statuses}`,
       `    peak content-creating: ${perMinutePeak(inst, contentCreating)} in a minute (limit 80), ${perHourPeak(inst, contentCreating)} in an hour (limit 500); all requests peak ${perMinutePeak(inst, () => true)} a minute`,
       `    installation tokens created (app JWT, not counted above): ${firstRun.length - inst.length}`,
-      `  publish → dispatch it unblocks: median ${fmtMs(pct(0.5))}, p90 ${fmtMs(pct(0.9))}, max ${fmtMs(delays.at(-1))} (${delays.length} dispatches waited on a publish)`,
+      `  publish → the dispatch it unblocks (a dependant, or the metapackage's fan-in): median ${fmtMs(pct(0.5))}, p90 ${fmtMs(pct(0.9))}, max ${fmtMs(delays.at(-1))} (${delays.length} dispatches waited on a publish)`,
+      `  publish → next dispatch (the slot it freed): median ${fmtMs(slotDelays[Math.floor(slotDelays.length / 2)])}, max ${fmtMs(slotDelays.at(-1))} (${slotDelays.length} publishes)`,
       `  by route:`,
       ...byRoute(firstRun),
       `  second push, nothing changed: ${second.length} requests (${second.map((r) => `${r.method} ${r.template ?? r.path}`).join(", ")})   (goal ≤ 5)`,
-    ].join("\n");
+    ];
   } finally {
     mock.close();
     await Promise.all([aur.close(), mirror.close(), blob.close()]);
