@@ -14,7 +14,9 @@
  * GitHub's budget (docs "Rate limits for the REST API", secondary rate limits): an installation may make about
  * 80 content-creating requests (POST, PATCH, PUT, DELETE) a minute and 500 an hour. Goals (issue 14.4): at most
  * 6 requests per package, at most 3 of them content-creating, never above 80 a minute, and a second push after
- * nothing changed at most 5 requests in all.
+ * nothing changed at most 5 requests in all. A second scenario, a metapackage of 3 AUR packages (4 pkgbases, so
+ * each gets its own check run), shows the cost per package of small builds.
+ * `ARB_BENCH_SMALL=1` runs only the small scenario; `ARB_BENCH_TRACE=1` prints every request with its virtual time.
  */
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
