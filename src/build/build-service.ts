@@ -232,8 +232,11 @@ export class BuildService {
       "build started",
     );
     await this.supersedeOlder(build);
-    await this.report(build);
+    // Scheduled first, reported after (issue 14.4): the pass that dispatches reports the jobs it moved, so each
+    // check run is created in the state it has now instead of `queued` and then PATCHed to `in_progress` at once.
+    // The report below then costs nothing (identical bodies are not sent again) unless nothing was dispatched.
     await this.runExclusive(build.id);
+    await this.report((await this.store.getBuild(id)) ?? build);
     const held = (await this.store.listJobs(id)).filter((j) => j.state === "awaiting-approval");
     if (held.length > 0) await this.safeNotify({ kind: "awaiting-approval", build, jobs: held });
     return (await this.store.getBuild(id)) ?? build;

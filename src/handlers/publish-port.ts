@@ -79,10 +79,27 @@ export type PublishPort = (
   claimed?: () => Promise<boolean>,
 ) => Promise<"published">;
 
+/**
+ * Runs already checked to be the one dispatched for a build (`runId` → build id), so the jobs of one matrix ask
+ * GitHub once (issue 14.4: a run's id and run-name never change). In memory and bounded; a miss asks again.
+ */
+class VerifiedRuns {
+  private readonly runs = new Map<number, string>();
+  constructor(private readonly capacity = 1_000) {}
+  has(runId: number, buildId: string): boolean {
+    return this.runs.get(runId) === buildId;
+  }
+  add(runId: number, buildId: string): void {
+    this.runs.set(runId, buildId);
+    if (this.runs.size > this.capacity) this.runs.delete(this.runs.keys().next().value!);
+  }
+}
+
 export function createPublishPort(deps: PublishPortDeps): PublishPort {
+  const verifiedRuns = new VerifiedRuns();
   return async (build, job, github, log = silentLogger, claimed) => {
     if (!github) throw new Error(`no GitHub access to fetch the artifact of ${job.pkgbase}`);
-    const work = () => publishJob(deps, build, job, github, log, claimed);
+    const work = () => publishJob(deps, build, job, github, log, claimed, verifiedRuns);
     if (!deps.publishDuration) return work();
     return deps.publishDuration.time(work);
   };
@@ -95,23 +112,27 @@ async function publishJob(
   github: GitHubAccess,
   log: Logger,
   claimed: (() => Promise<boolean>) | undefined,
+  verifiedRuns: VerifiedRuns,
 ): Promise<"published"> {
   const { owner, name } = build.repository;
   const runId = job.runId;
   if (runId === undefined) throw new PublishRefusedError(`${job.pkgbase} has no workflow run on record`);
   const octokit = await github();
 
-  const { data: run } = await octokit.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}", {
-    owner,
-    repo: name,
-    run_id: runId,
-  });
-  // The workflow template names each run `arch-repo-bot build BUILD_ID` (run-name).
-  const title = run.display_title ?? "";
-  if (run.id !== runId || !title.split(/\s+/).includes(build.id)) {
-    throw new PublishRefusedError(
-      `run ${run.id} ("${title}") is not the run dispatched for build ${build.id}`,
-    );
+  if (!verifiedRuns.has(runId, build.id)) {
+    const { data: run } = await octokit.request("GET /repos/{owner}/{repo}/actions/runs/{run_id}", {
+      owner,
+      repo: name,
+      run_id: runId,
+    });
+    // The workflow template names each run `arch-repo-bot build BUILD_ID` (run-name).
+    const title = run.display_title ?? "";
+    if (run.id !== runId || !title.split(/\s+/).includes(build.id)) {
+      throw new PublishRefusedError(
+        `run ${run.id} ("${title}") is not the run dispatched for build ${build.id}`,
+      );
+    }
+    verifiedRuns.add(runId, build.id);
   }
 
   const artifact = await findRunArtifact(octokit, { owner, repo: name, runId, pkgbase: job.pkgbase });

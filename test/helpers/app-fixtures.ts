@@ -14,7 +14,7 @@ import { PackageIndex } from "../../src/resolve/package-index.js";
 import { planBuilds } from "../../src/resolve/planner.js";
 import { aurPackage } from "./aur-package.js";
 import type { AurRpcResult } from "./aur-server.js";
-import { type GitHubMock, PACKAGES_REPO } from "./github-mock.js";
+import { type GitHubMock, PACKAGES_REPO } from "./github-double.js";
 
 export const BEFORE = "1111111111111111111111111111111111111111";
 export const AFTER = "2222222222222222222222222222222222222222";

@@ -8,7 +8,7 @@ import { Probot } from "probot";
 import { type CreateAppOptions, createApp } from "../../src/app.js";
 import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
-import { webhookPayload } from "./github-mock.js";
+import { webhookPayload } from "./github-double.js";
 
 export const appPrivateKey = generateKeyPairSync("rsa", {
   modulusLength: 2048,
