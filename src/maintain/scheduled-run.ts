@@ -12,52 +12,22 @@
  */
 import type { DescEntry } from "../arch/types.js";
 import { isTerminal } from "../build/model.js";
-import type { StateStore } from "../build/state-store.js";
 import type { RepoConfig } from "../config/repo-config.js";
 import { parseRepoConfig } from "../config/repo-config.js";
 import type { Octokit } from "../github/octokit.js";
 import { httpStatus } from "../github/octokit.js";
 import { committedSrcinfoReader, fetchFileText, listPkgbuilds } from "../github/sources.js";
-import type { PlanTarget } from "../handlers/deps.js";
-import { evaluateLocal, type FetchedPkgbuild } from "../handlers/plan-jobs.js";
-import { type RebuildOverride, startRebuild } from "../handlers/rebuild.js";
-import { type AppRuntime, CONFIG_FILE } from "../handlers/runtime.js";
 import type { AurClient, AurPackage } from "../resolve/aur-client.js";
 import type { OfficialIndex } from "../resolve/official-index.js";
 import type { PackageIndex } from "../resolve/package-index.js";
 import type { LocalPkgbase } from "../resolve/planner.js";
+import { evaluateLocal, type FetchedPkgbuild } from "../services/plan-jobs.js";
+import type { OurEntriesSource, PlanTarget, SonameRebuild } from "../services/ports.js";
+import { type RebuildOverride, startRebuild } from "../services/rebuild.js";
+import type { ServiceRuntime } from "../services/runtime.js";
+import { CONFIG_FILE } from "../services/runtime.js";
 import { postScheduledReport, type ScheduledRunView } from "./scheduled-report.js";
-import type { SonameRebuild } from "./sonames.js";
-import {
-  checkUpdates,
-  type MaintenanceReport,
-  type NotifyItem,
-  type OurEntriesSource,
-  type VcsHeadMoved,
-} from "./update-check.js";
-
-/** Which packages of ours a soname change broke: `sonameBreakage` of soname-records.ts. */
-export type SonameBreakage = (
-  store: StateStore,
-  target: PlanTarget,
-  official: PackageIndex,
-  options: { readonly ours: readonly DescEntry[]; readonly now: number },
-) => Promise<readonly SonameRebuild[]>;
-
-export interface MaintenanceTargetSources {
-  readonly ours: OurEntriesSource;
-  readonly aur: AurClient;
-  readonly official: OfficialIndex;
-}
-
-/** The port the scheduled check reads through (`depsFromEnv`: storage, AUR, mirrors, git over HTTPS). */
-export interface MaintenanceSources {
-  /** Fresh sources for one check of one pacman repository. */
-  forTarget(target: PlanTarget): MaintenanceTargetSources;
-  readonly vcsHeadMoved?: VcsHeadMoved;
-  /** Library rebuilds; without it no soname check runs (and the report says nothing about it). */
-  readonly sonameBreakage?: SonameBreakage;
-}
+import { checkUpdates, type MaintenanceReport, type NotifyItem } from "./update-check.js";
 
 export interface ScheduledCheckTarget {
   readonly owner: string;
@@ -176,7 +146,7 @@ class ObservedOfficial implements OfficialIndex {
 }
 
 interface RunContext {
-  readonly runtime: AppRuntime;
+  readonly runtime: ServiceRuntime;
   readonly octokit: Octokit;
   readonly target: ScheduledCheckTarget;
   readonly config: RepoConfig;
@@ -431,7 +401,7 @@ export function conclusionOf(branches: readonly BranchResult[]): CheckConclusion
  * caller logs it and retries later); everything else ends in the report.
  */
 export async function runScheduledCheck(
-  runtime: AppRuntime,
+  runtime: ServiceRuntime,
   octokit: Octokit,
   target: ScheduledCheckTarget,
   trigger: CheckTrigger,
