@@ -26,7 +26,12 @@ import type { OurEntriesSource, PlanTarget, SonameRebuild } from "../services/po
 import { type RebuildOverride, startRebuild } from "../services/rebuild.js";
 import type { ServiceRuntime } from "../services/runtime.js";
 import { CONFIG_FILE } from "../services/runtime.js";
-import { postScheduledReport, type ScheduledRunView } from "./scheduled-report.js";
+import {
+  type BranchResult,
+  type CheckConclusion,
+  postScheduledReport,
+  type ScheduledRunView,
+} from "./scheduled-report.js";
 import { checkUpdates, type MaintenanceReport, type NotifyItem } from "./update-check.js";
 
 export interface ScheduledCheckTarget {
@@ -39,21 +44,6 @@ export interface ScheduledCheckTarget {
 
 /** `schedule`: the app's own timer (honours `everyHours: 0`); `request`: the HTTP endpoint or the Lambda schedule. */
 export type CheckTrigger = "schedule" | "request";
-
-export interface BranchResult {
-  readonly branch: string;
-  readonly repoName: string;
-  readonly report?: MaintenanceReport;
-  /** Notes this layer adds: packages found nowhere any more, rebuilds left to a build already running. */
-  readonly notes: readonly NotifyItem[];
-  readonly build?: { readonly id: string; readonly pkgbases: readonly string[] };
-  readonly removed: readonly string[];
-  readonly failures: readonly string[];
-  /** Not checked again: this branch publishes to the same repository as the branch named here. */
-  readonly sameAs?: string;
-}
-
-export type CheckConclusion = "success" | "neutral" | "failure";
 
 export type ScheduledCheckOutcome =
   | { readonly kind: "no-config" }

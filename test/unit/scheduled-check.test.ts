@@ -21,8 +21,12 @@ import {
   type ScheduledCheckRecord,
 } from "../../src/maintain/check-claims.js";
 import type { StartResult } from "../../src/maintain/scheduled-checks.js";
-import { renderScheduledRun, scheduledRunTitle } from "../../src/maintain/scheduled-report.js";
-import { type BranchResult, conclusionOf } from "../../src/maintain/scheduled-run.js";
+import {
+  type BranchResult,
+  renderScheduledRun,
+  scheduledRunTitle,
+} from "../../src/maintain/scheduled-report.js";
+import { conclusionOf } from "../../src/maintain/scheduled-run.js";
 import { applyRebuildOverride } from "../../src/services/rebuild.js";
 import { handleCheckUpdates } from "../../src/web/check-updates-endpoint.js";
 import { tokenMatches } from "../../src/web/routes.js";
