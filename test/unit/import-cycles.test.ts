@@ -105,7 +105,18 @@ function crossings(graph: Map<string, string[]>, from: string[], to: string[]): 
 
 /** Entrances: folders and top-level files (`src/cli.ts` is `cli`, like the `src/cli/` folder). */
 const ENTRANCES = ["handlers", "web", "lambda", "cli", "app", "main"];
-const CORE = ["arch", "archive", "resolve", "build", "publish", "github", "guard", "notify", "config"];
+const CORE = [
+  "arch",
+  "archive",
+  "resolve",
+  "build",
+  "publish",
+  "github",
+  "guard",
+  "notify",
+  "config",
+  "metrics",
+];
 
 describe("import graph of src/", () => {
   const graph = importGraph();
@@ -132,6 +143,10 @@ describe("import graph of src/", () => {
 
   it("maintain/ does not import handlers/", () => {
     expect(crossings(graph, ["maintain"], ["handlers"])).toEqual([]);
+  });
+
+  it("services/ (the ports and steps the entrances share) imports no entrance and no maintain/", () => {
+    expect(crossings(graph, ["services"], [...ENTRANCES, "maintain"])).toEqual([]);
   });
 
   it("core folders import no entrance and no maintain/", () => {
