@@ -1,7 +1,7 @@
 /**
- * What the webhook entrances need, as ports: the state store, the planner, publishing settings, the publisher
- * and the notifier. `depsFromEnv` builds the real ones; tests pass their own (a file store in a temp dir, the
- * planner core over in-memory indexes).
+ * The real ports (`AppDeps`, declared in services/ports.ts): the state store, the planner, publishing settings,
+ * the publisher, the notifier and the scheduled check's sources, built from the environment. Tests pass their own
+ * (a file store in a temp dir, the planner core over in-memory indexes).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
