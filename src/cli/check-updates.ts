@@ -9,7 +9,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { evaluatePkgbuild } from "../arch/pkgbuild/index.js";
 import { packageMetas } from "../arch/srcinfo.js";
-import { stateStoreFromEnv } from "../build/state-store.js";
+import { stateStoreFromEnv } from "../build/state-store-from-env.js";
 import {
   checkUpdates,
   type DEFAULT_MAINTENANCE_SETTINGS,

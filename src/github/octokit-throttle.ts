@@ -12,7 +12,7 @@
  * (see checks.ts) so one build of N packages costs O(N) requests.
  */
 import { ProbotOctokit } from "probot";
-import { type AppMetrics, appMetrics, instrumentOctokit } from "../web/metrics.js";
+import { type AppMetrics, appMetrics, instrumentOctokit } from "../metrics.js";
 
 export interface ArchRepoOctokitOptions {
   /** Throttling plugin on (default true). Tests turn it off to keep write requests un-spaced. */

@@ -10,8 +10,8 @@ import { APPROVE_ACTION, APPROVE_ALL_ACTION, REJECT_ACTION } from "../github/che
 import type { Octokit } from "../github/octokit.js";
 import { hasWriteAccess } from "../github/permissions.js";
 import { buildLogFields } from "../logger.js";
-import { decideAllHeldJobs, decideHeldJob } from "./guard.js";
-import { startRebuild } from "./rebuild.js";
+import { decideAllHeldJobs, decideHeldJob } from "../services/guard.js";
+import { startRebuild } from "../services/rebuild.js";
 import { type AppRuntime, firstDelivery, loadConfig } from "./runtime.js";
 
 const RETRYABLE = new Set(["failed", "skipped", "cancelled"]);

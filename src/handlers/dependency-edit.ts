@@ -30,8 +30,8 @@ import {
   type DependencyEditResult,
   removeDependency,
 } from "../maintain/add-dependency.js";
+import type { PackageOrigin, PlannerPort } from "../services/ports.js";
 import { acceptComment, commandConfig } from "./command-preamble.js";
-import type { PackageOrigin, PlannerPort } from "./deps.js";
 import type { AppRuntime } from "./runtime.js";
 
 type ValidEdit = Exclude<DependencyEditCommand, { kind: "invalid" }>;

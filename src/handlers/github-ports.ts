@@ -6,8 +6,6 @@
 import type { Probot } from "probot";
 import type { BuildPorts, BuildService, JobStatus } from "../build/build-service.js";
 import type { Build, Job } from "../build/model.js";
-import type { StateStore } from "../build/state-store.js";
-import type { RepoConfig } from "../config/repo-config.js";
 import {
   packageCheckView,
   setPublishStatus,
@@ -19,62 +17,22 @@ import { dispatchBuild } from "../github/dispatch.js";
 import type { Octokit } from "../github/octokit.js";
 import type { SupplyChainGuard } from "../guard/index.js";
 import { jobLogFields, type Logger } from "../logger.js";
-import type { AppDeps, BackgroundTasks } from "./deps.js";
-import { guardReportOf } from "./guard.js";
+import { guardReportOf } from "../services/guard.js";
+import type { AppDeps, BackgroundTasks } from "../services/ports.js";
+import { loadRepoSettings } from "../services/repo-settings.js";
 import { pkgbaseFromJobName } from "./workflow-job.js";
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Store record kind: the config a repository's builds run with (key `owner/name`). */
-export const REPO_SETTINGS_KIND = "github-repo-settings";
 /** Store record kind: check run ids and last commit status of a build (key: build id). */
 export const CHECKS_KIND = "github-checks";
-
-export type RepoSettings = Pick<
-  RepoConfig,
-  "workflow" | "checkRunsPerPackageLimit" | "architecture" | "pushover"
->;
 
 export interface StoredChecks {
   readonly summary?: number;
   readonly packages: Readonly<Record<string, number>>;
   readonly status?: string;
-}
-
-export function repoKey(owner: string, name: string): string {
-  return `${owner}/${name}`;
-}
-
-export async function saveRepoSettings(
-  store: StateStore,
-  owner: string,
-  name: string,
-  config: RepoConfig,
-): Promise<void> {
-  const value: RepoSettings = {
-    workflow: config.workflow,
-    checkRunsPerPackageLimit: config.checkRunsPerPackageLimit,
-    architecture: config.architecture,
-    pushover: config.pushover,
-  };
-  await store.putRecord(REPO_SETTINGS_KIND, repoKey(owner, name), value);
-}
-
-const DEFAULT_SETTINGS: RepoSettings = {
-  workflow: "arch-repo-build.yml",
-  checkRunsPerPackageLimit: 20,
-  architecture: "x86_64",
-  pushover: true,
-};
-
-export async function loadRepoSettings(store: StateStore, build: Build): Promise<RepoSettings> {
-  const record = await store.getRecord<RepoSettings>(
-    REPO_SETTINGS_KIND,
-    repoKey(build.repository.owner, build.repository.name),
-  );
-  return { ...DEFAULT_SETTINGS, ...record?.value };
 }
 
 export async function installationOctokit(robot: Probot, build: Build): Promise<Octokit> {

@@ -16,10 +16,10 @@ import {
   parseDependencyEditCommand,
   parseRebuildCommand,
 } from "../github/comments.js";
+import { decideAllHeldJobs, decideHeldJob, findHeldJob } from "../services/guard.js";
+import { saveRepoSettings } from "../services/repo-settings.js";
 import { acceptComment, commandConfig } from "./command-preamble.js";
 import { handleDependencyEdit } from "./dependency-edit.js";
-import { saveRepoSettings } from "./github-ports.js";
-import { decideAllHeldJobs, decideHeldJob, findHeldJob } from "./guard.js";
 import type { AppRuntime } from "./runtime.js";
 
 export async function handleIssueComment(

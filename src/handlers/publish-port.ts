@@ -15,12 +15,12 @@ import { ArtifactDownloadError, downloadArtifactZip, findRunArtifact } from "../
 import type { Octokit } from "../github/octokit.js";
 import { type Logger, silentLogger } from "../logger.js";
 import { type PublishRecordsDeps, recordPublished } from "../maintain/publish-records.js";
+import type { Histogram } from "../metrics.js";
 import { ArtifactError, type ArtifactLimits, unzipArtifact } from "../publish/artifact.js";
 import type { PublishItem, RepositoryWriter } from "../publish/repo-writer.js";
 import { type SiblingOwnership, siblingConflict } from "../publish/siblings.js";
 import { VerificationError, type VerifiedPackage, verifyArtifact } from "../publish/verify.js";
-import type { Histogram } from "../web/metrics.js";
-import { loadRepoSettings } from "./github-ports.js";
+import { loadRepoSettings } from "../services/repo-settings.js";
 
 /** The runner's output is not what we dispatched: nothing of it is published. */
 export class PublishRefusedError extends Error {

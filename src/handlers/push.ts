@@ -10,10 +10,10 @@ import type { Octokit } from "../github/octokit.js";
 import { changedPkgbuilds, committedSrcinfoReader, fetchFileText, type PushInfo } from "../github/sources.js";
 import { buildLogFields } from "../logger.js";
 import { renderPlanTable } from "../resolve/plan.js";
-import { saveRepoSettings } from "./github-ports.js";
-import { guardPlan } from "./guard.js";
+import { guardPlan } from "../services/guard.js";
+import { aurVersionAtOf, evaluateLocal, type FetchedPkgbuild, plannedJobs } from "../services/plan-jobs.js";
+import { saveRepoSettings } from "../services/repo-settings.js";
 import type { PendingPush, PushAction } from "./pending-pushes.js";
-import { aurVersionAtOf, evaluateLocal, type FetchedPkgbuild, plannedJobs } from "./plan-jobs.js";
 import { type AppRuntime, firstDelivery, loadConfig } from "./runtime.js";
 
 export async function handlePush(context: Context<"push">, runtime: AppRuntime): Promise<void> {

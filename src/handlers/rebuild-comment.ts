@@ -4,9 +4,9 @@
  */
 import { rebuildAcceptedReply, replyToIssue } from "../github/comments.js";
 import type { Octokit } from "../github/octokit.js";
+import { planRebuild } from "../services/rebuild.js";
 import type { PendingRebuild } from "./pending-rebuilds.js";
 import type { PendingAction } from "./pending-work.js";
-import { planRebuild } from "./rebuild.js";
 import type { AppRuntime } from "./runtime.js";
 
 const RETRYABLE = new Set(["failed", "skipped", "cancelled"]);

@@ -1,28 +1,17 @@
-/** What every entrance shares: the ports, the build service and the background task runner. */
+/** What the webhook entrances share: the services' runtime, their pending work, the config and delivery checks. */
 import type { Context } from "probot";
-import type { BuildService } from "../build/build-service.js";
 import { parseRepoConfig, type RepoConfig } from "../config/repo-config.js";
-import type { SupplyChainGuard } from "../guard/index.js";
-import type { AppMetrics } from "../web/metrics.js";
-import type { AppDeps, BackgroundTasks } from "./deps.js";
+import { CONFIG_FILE, type ServiceRuntime } from "../services/runtime.js";
 import type { PendingPushes } from "./pending-pushes.js";
 import type { PendingRebuilds } from "./pending-rebuilds.js";
 
-export interface AppRuntime {
-  readonly deps: AppDeps;
-  readonly builds: BuildService;
-  readonly tasks: BackgroundTasks;
+/** The services' runtime and the webhook entrances' stored work. */
+export interface AppRuntime extends ServiceRuntime {
   /** Pushes stored before the webhook answer and planned after it (replayed after a crash). */
   readonly pendingPushes: PendingPushes;
   /** `/rebuild` commands stored before their background planning (replayed after a crash). */
   readonly pendingRebuilds: PendingRebuilds;
-  /** The supply-chain guard (issue 9); without one, AUR jobs are dispatched unchecked. */
-  readonly guard?: SupplyChainGuard;
-  /** Where builds started are counted (`arb_builds_total`); the app passes `appMetrics` unless told otherwise. */
-  readonly metrics?: AppMetrics;
 }
-
-export const CONFIG_FILE = "arch-repo.yml";
 
 export type LoadedConfig =
   | { readonly kind: "ok"; readonly config: RepoConfig }

@@ -4,16 +4,15 @@
  * official mirrors with the planner's settings, and git heads of VCS packages over smart HTTP.
  */
 import type { DescEntry } from "../arch/types.js";
-import type { PlanTarget } from "../handlers/deps.js";
+import { type Counter, countingFetch } from "../metrics.js";
 import type { RepoStorage } from "../publish/storage.js";
 import { HttpAurClient } from "../resolve/aur-client.js";
 import { MirrorOfficialIndex } from "../resolve/official-index.js";
 import { readStoredRepoDb } from "../resolve/our-repo.js";
 import { plannerSettings } from "../resolve/settings.js";
-import { type Counter, countingFetch } from "../web/metrics.js";
-import type { MaintenanceSources } from "./scheduled-run.js";
+import type { MaintenanceSources, OurEntriesSource, PlanTarget } from "../services/ports.js";
 import { sonameBreakage } from "./soname-records.js";
-import { gitHeadChecker, OurEntriesError, type OurEntriesSource } from "./update-check.js";
+import { gitHeadChecker, OurEntriesError } from "./update-check.js";
 
 /** Our repository's DB entries from the storage backend; a DB that does not exist yet is an empty repository. */
 export class StorageRepoEntries implements OurEntriesSource {

@@ -16,14 +16,9 @@ import { fetchAurFile } from "../guard/aur-git.js";
 import { CANDIDATE_KIND, SNAPSHOT_KIND } from "../guard/guard.js";
 import { type AurSnapshot, type SourceFile, srcinfoFromSources } from "../guard/snapshot.js";
 import type { Logger } from "../logger.js";
+import type { AurBuiltRecord, VcsHeadMoved } from "../services/ports.js";
 import { type PackageSonames, packageSonames } from "./sonames.js";
-import {
-  AUR_BUILT_RECORD,
-  type AurBuiltRecord,
-  gitHeadChecker,
-  isVcsPackage,
-  type VcsHeadMoved,
-} from "./update-check.js";
+import { AUR_BUILT_RECORD, gitHeadChecker, isVcsPackage } from "./update-check.js";
 
 /** Store record kind of the sonames of one published package. */
 export const SONAMES_RECORD = "sonames";

@@ -6,8 +6,8 @@
  */
 import type { Probot } from "probot";
 import { httpStatus, type Octokit } from "../github/octokit.js";
-import { REPO_SETTINGS_KIND, type RepoSettings } from "../handlers/github-ports.js";
-import type { AppRuntime } from "../handlers/runtime.js";
+import { REPO_SETTINGS_KIND, type RepoSettings } from "../services/repo-settings.js";
+import type { ServiceRuntime } from "../services/runtime.js";
 import {
   type Claim,
   type ClaimMode,
@@ -61,7 +61,7 @@ export type StartResult =
   | { readonly kind: "unknown-repository"; readonly repository: string };
 
 export interface ScheduledChecksOptions {
-  readonly runtime: AppRuntime;
+  readonly runtime: ServiceRuntime;
   readonly github: InstallationLookup;
   readonly log?: (message: string, error?: unknown) => void;
 }
@@ -80,7 +80,7 @@ function nextDueAfter(outcome: ScheduledCheckOutcome, startedAt: number, now: nu
 
 export class ScheduledChecks {
   #ticking = false;
-  readonly #runtime: AppRuntime;
+  readonly #runtime: ServiceRuntime;
   readonly #github: InstallationLookup;
   readonly #log: (message: string, error?: unknown) => void;
 

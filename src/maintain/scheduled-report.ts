@@ -5,11 +5,26 @@
  */
 import { fitText } from "../github/checks.js";
 import type { Octokit } from "../github/octokit.js";
-import type { BranchResult, CheckConclusion } from "./scheduled-run.js";
-import { renderMaintenanceReport } from "./update-check.js";
+import { type MaintenanceReport, type NotifyItem, renderMaintenanceReport } from "./update-check.js";
 
 export const UPDATE_CHECK_NAME = "arch-repo-bot: update check";
 export const UPDATE_ISSUE_TITLE = "arch-repo-bot: scheduled update checks";
+
+/** What the check of one mapped branch found and did. */
+export interface BranchResult {
+  readonly branch: string;
+  readonly repoName: string;
+  readonly report?: MaintenanceReport;
+  /** Notes this layer adds: packages found nowhere any more, rebuilds left to a build already running. */
+  readonly notes: readonly NotifyItem[];
+  readonly build?: { readonly id: string; readonly pkgbases: readonly string[] };
+  readonly removed: readonly string[];
+  readonly failures: readonly string[];
+  /** Not checked again: this branch publishes to the same repository as the branch named here. */
+  readonly sameAs?: string;
+}
+
+export type CheckConclusion = "success" | "neutral" | "failure";
 
 export interface ScheduledRunView {
   readonly conclusion: CheckConclusion;

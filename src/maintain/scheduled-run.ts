@@ -1,63 +1,40 @@
 /**
- * One scheduled update check of one packages repository (issue 7), as the app runs it:
+ * One scheduled update check of one packages repository (issue 7), as the app runs it, in numbered steps like the
+ * push path (handlers/push.ts) and over the same services (src/services/: `branchHead`, `evaluateLocal`,
+ * `startRebuild` → planner, `plannedJobs`, `guardPlan`, `startBuild`):
  *
- *   config from the default branch → per mapped branch: the PKGBUILDs at its head (metapackages = roots), our
- *   repository's entries from the app's storage, `checkUpdates` (AUR, official index, build records, VCS heads,
- *   library breakage) → act: rebuilds through the normal plan/build path, removals through the repository
- *   writer, notes only reported → one report on GitHub (check run or issue comment) → Pushover when something
- *   failed.
+ *   1. config from the default branch → 2. off? → 3. per mapped branch (`checkBranch`): the PKGBUILDs at its head
+ *   (metapackages = roots), their static evaluation, `checkUpdates` (AUR, official index, build records, VCS
+ *   heads, library breakage) over our repository's entries from the app's storage, then act: rebuilds through the
+ *   normal plan/build path, removals through the repository writer, notes only reported → 4. one report on GitHub
+ *   (check run or issue comment) → 5. Pushover when something failed.
  *
  * A source that fails stops that branch's check before anything is acted on: a decision made on half the data
  * (AUR down: every AUR package looks unknown) must never remove or rebuild anything.
  */
 import type { DescEntry } from "../arch/types.js";
 import { isTerminal } from "../build/model.js";
-import type { StateStore } from "../build/state-store.js";
 import type { RepoConfig } from "../config/repo-config.js";
 import { parseRepoConfig } from "../config/repo-config.js";
 import type { Octokit } from "../github/octokit.js";
 import { httpStatus } from "../github/octokit.js";
-import { committedSrcinfoReader, fetchFileText, listPkgbuilds } from "../github/sources.js";
-import type { PlanTarget } from "../handlers/deps.js";
-import { evaluateLocal, type FetchedPkgbuild } from "../handlers/plan-jobs.js";
-import { type RebuildOverride, startRebuild } from "../handlers/rebuild.js";
-import { type AppRuntime, CONFIG_FILE } from "../handlers/runtime.js";
+import { committedSrcinfoReader } from "../github/sources.js";
 import type { AurClient, AurPackage } from "../resolve/aur-client.js";
 import type { OfficialIndex } from "../resolve/official-index.js";
 import type { PackageIndex } from "../resolve/package-index.js";
 import type { LocalPkgbase } from "../resolve/planner.js";
-import { postScheduledReport, type ScheduledRunView } from "./scheduled-report.js";
-import type { SonameRebuild } from "./sonames.js";
+import { evaluateLocal, type FetchedPkgbuild } from "../services/plan-jobs.js";
+import type { OurEntriesSource, PlanTarget, SonameRebuild } from "../services/ports.js";
+import { branchHead, type RebuildOverride, startRebuild } from "../services/rebuild.js";
+import type { ServiceRuntime } from "../services/runtime.js";
+import { CONFIG_FILE } from "../services/runtime.js";
 import {
-  checkUpdates,
-  type MaintenanceReport,
-  type NotifyItem,
-  type OurEntriesSource,
-  type VcsHeadMoved,
-} from "./update-check.js";
-
-/** Which packages of ours a soname change broke: `sonameBreakage` of soname-records.ts. */
-export type SonameBreakage = (
-  store: StateStore,
-  target: PlanTarget,
-  official: PackageIndex,
-  options: { readonly ours: readonly DescEntry[]; readonly now: number },
-) => Promise<readonly SonameRebuild[]>;
-
-export interface MaintenanceTargetSources {
-  readonly ours: OurEntriesSource;
-  readonly aur: AurClient;
-  readonly official: OfficialIndex;
-}
-
-/** The port the scheduled check reads through (`depsFromEnv`: storage, AUR, mirrors, git over HTTPS). */
-export interface MaintenanceSources {
-  /** Fresh sources for one check of one pacman repository. */
-  forTarget(target: PlanTarget): MaintenanceTargetSources;
-  readonly vcsHeadMoved?: VcsHeadMoved;
-  /** Library rebuilds; without it no soname check runs (and the report says nothing about it). */
-  readonly sonameBreakage?: SonameBreakage;
-}
+  type BranchResult,
+  type CheckConclusion,
+  postScheduledReport,
+  type ScheduledRunView,
+} from "./scheduled-report.js";
+import { checkUpdates, type MaintenanceReport, type NotifyItem } from "./update-check.js";
 
 export interface ScheduledCheckTarget {
   readonly owner: string;
@@ -69,21 +46,6 @@ export interface ScheduledCheckTarget {
 
 /** `schedule`: the app's own timer (honours `everyHours: 0`); `request`: the HTTP endpoint or the Lambda schedule. */
 export type CheckTrigger = "schedule" | "request";
-
-export interface BranchResult {
-  readonly branch: string;
-  readonly repoName: string;
-  readonly report?: MaintenanceReport;
-  /** Notes this layer adds: packages found nowhere any more, rebuilds left to a build already running. */
-  readonly notes: readonly NotifyItem[];
-  readonly build?: { readonly id: string; readonly pkgbases: readonly string[] };
-  readonly removed: readonly string[];
-  readonly failures: readonly string[];
-  /** Not checked again: this branch publishes to the same repository as the branch named here. */
-  readonly sameAs?: string;
-}
-
-export type CheckConclusion = "success" | "neutral" | "failure";
 
 export type ScheduledCheckOutcome =
   | { readonly kind: "no-config" }
@@ -176,7 +138,7 @@ class ObservedOfficial implements OfficialIndex {
 }
 
 interface RunContext {
-  readonly runtime: AppRuntime;
+  readonly runtime: ServiceRuntime;
   readonly octokit: Octokit;
   readonly target: ScheduledCheckTarget;
   readonly config: RepoConfig;
@@ -229,15 +191,12 @@ async function checkBranch(ctx: RunContext, branch: string, repoName: string): P
     failures: [...failures, failure],
   });
 
-  // 1. The PKGBUILDs at the branch head; the metapackages among them are the roots.
+  // 1. The branch head and its PKGBUILDs (`branchHead`, as for `/rebuild`); the metapackages among them are roots.
   let sha: string;
-  const files: FetchedPkgbuild[] = [];
+  let files: FetchedPkgbuild[];
   try {
-    sha = await headSha(ctx, branch);
-    for (const path of await listPkgbuilds(octokit, owner, repo, sha)) {
-      const text = await fetchFileText(octokit, owner, repo, path, sha);
-      if (text !== undefined) files.push({ path, text });
-    }
+    ({ sha, files } = await branchHead(octokit, owner, repo, branch));
+    ctx.heads.set(branch, sha);
   } catch (error) {
     return stop(
       httpStatus(error) === 404
@@ -248,6 +207,9 @@ async function checkBranch(ctx: RunContext, branch: string, repoName: string): P
   const metaPaths = new Set(config.metapackages ?? files.map((f) => f.path));
   const missing = [...metaPaths].filter((p) => !files.some((f) => f.path === p));
   if (missing.length > 0) return stop(`metapackage ${missing.join(", ")} does not exist on \`${branch}\``);
+
+  // 2. Static evaluation (`evaluateLocal`, as for a push), file by file: an unreadable PKGBUILD is a failure of its
+  // own, an unreadable metapackage stops the branch.
   const local: LocalPkgbase[] = [];
   const metas: LocalPkgbase[] = [];
   for (const file of files) {
@@ -269,7 +231,7 @@ async function checkBranch(ctx: RunContext, branch: string, repoName: string): P
   const localNames = new Set(local.flatMap((l) => [l.pkgbase, ...l.packages.map((p) => p.pkgname)]));
   const metaPackages = metas.flatMap((m) => m.packages);
 
-  // 2. The check itself.
+  // 3. The check itself (`checkUpdates` over the maintenance sources; the soname check first, on the same reads).
   const maintenance = runtime.deps.maintenance;
   if (!maintenance) return stop("this deployment has no maintenance sources (AppDeps.maintenance)");
   const sources = maintenance.forTarget(target);
@@ -327,7 +289,7 @@ async function checkBranch(ctx: RunContext, branch: string, repoName: string): P
     },
   };
 
-  // 3. What the report cannot know: packages found nowhere any more, rebuilds a running build already does.
+  // 4. What the report cannot know: packages found nowhere any more, rebuilds a running build already does.
   const notes: NotifyItem[] = [];
   const mentioned = new Set([...report.remove.map((r) => r.name), ...report.notify.map((n) => n.name)]);
   for (const e of ours.entries) {
@@ -347,7 +309,8 @@ async function checkBranch(ctx: RunContext, branch: string, repoName: string): P
     return buildId === undefined;
   });
 
-  // 4. Act: rebuilds through the normal plan/build path, removals through the repository writer.
+  // 5. Act: rebuilds through `startRebuild` (plan → jobs → guard → build, the path of `/rebuild` and of a push),
+  // removals through the repository writer.
   let build: BranchResult["build"];
   if (rebuild.length > 0) {
     const versionOf = (pkgbase: string) => ours.entries.find((e) => (e.base ?? e.name) === pkgbase)?.version;
@@ -431,17 +394,12 @@ export function conclusionOf(branches: readonly BranchResult[]): CheckConclusion
  * caller logs it and retries later); everything else ends in the report.
  */
 export async function runScheduledCheck(
-  runtime: AppRuntime,
+  runtime: ServiceRuntime,
   octokit: Octokit,
   target: ScheduledCheckTarget,
   trigger: CheckTrigger,
 ): Promise<ScheduledCheckOutcome> {
   const { owner, repo } = target;
-  const { data: repository } = await octokit.request("GET /repos/{owner}/{repo}", { owner, repo });
-  const defaultBranch = repository.default_branch;
-  const loaded = await loadRepoConfig(octokit, owner, repo);
-  if (loaded.kind === "missing") return { kind: "no-config" };
-  const ctx: Omit<RunContext, "config"> = { runtime, octokit, target, heads: new Map() };
   const notify = async (view: ScheduledRunView, url: string | undefined, pushover: boolean) => {
     if (!pushover || !runtime.deps.notifyMessage || view.conclusion !== "failure") return;
     const failures = view.branches.flatMap((b) => b.failures.map((f) => `${b.branch}: ${f}`));
@@ -452,6 +410,13 @@ export async function runScheduledCheck(
       priority: 0,
     });
   };
+
+  // 1. Config from the default branch: missing → not ours to check; invalid → a failing report that says what to fix.
+  const { data: repository } = await octokit.request("GET /repos/{owner}/{repo}", { owner, repo });
+  const defaultBranch = repository.default_branch;
+  const loaded = await loadRepoConfig(octokit, owner, repo);
+  if (loaded.kind === "missing") return { kind: "no-config" };
+  const ctx: Omit<RunContext, "config"> = { runtime, octokit, target, heads: new Map() };
   if (loaded.kind === "invalid") {
     // Reported where a check run can be seen; the report setting itself is unknown.
     const view: ScheduledRunView = {
@@ -471,7 +436,11 @@ export async function runScheduledCheck(
     return { kind: "invalid-config", message: loaded.message };
   }
   const { config } = loaded;
+
+  // 2. `updates.everyHours: 0` turns the app's own timer off; a requested check still runs.
   if (trigger === "schedule" && config.updates.everyHours === 0) return { kind: "off" };
+
+  // 3. Each mapped branch → its pacman repository, checked and acted on (`checkBranch`).
 
   const runCtx: RunContext = { ...ctx, config };
   const branches: BranchResult[] = [];
@@ -497,6 +466,8 @@ export async function runScheduledCheck(
     checkedBy.set(repoName, branch);
     branches.push(await checkBranch(runCtx, branch, repoName));
   }
+
+  // 4. One report on GitHub (check run or issue comment).
   const view: ScheduledRunView = { conclusion: conclusionOf(branches), branches };
   let reportUrl: string | undefined;
   try {
@@ -511,6 +482,8 @@ export async function runScheduledCheck(
     // The builds and removals happened; the person must still hear about failures.
     view.problem = `the report could not be posted on GitHub: ${messageOf(error)}`;
   }
+
+  // 5. Pushover when something failed.
   await notify(view, reportUrl, config.pushover);
   return {
     kind: "checked",

@@ -16,8 +16,9 @@
 import { parseDepSpec } from "../arch/depspec.js";
 import { ConflictError, type StateStore } from "../build/state-store.js";
 import type { IndexedPackage, PackageIndex } from "../resolve/package-index.js";
+import type { SonameRebuild } from "../services/ports.js";
 import { SONAMES_RECORD, type SonamesRecord, sonamesKeyPrefix } from "./publish-records.js";
-import { brokenBy, type PackageSonames, type SonameRebuild, sonamesFromProvides } from "./sonames.js";
+import { brokenBy, type PackageSonames, sonamesFromProvides } from "./sonames.js";
 
 /** Store record kind: the last known provider of every soname our packages needed, key `REPO/ARCH`. */
 export const SONAME_PROVIDERS_RECORD = "soname-providers";

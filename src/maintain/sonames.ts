@@ -9,6 +9,7 @@
  */
 import { decompress } from "../archive/compression.js";
 import { readTar } from "../archive/tar.js";
+import type { SonameRebuild } from "../services/ports.js";
 
 export type ElfErrorKind = "not-elf" | "unsupported" | "truncated" | "malformed";
 
@@ -257,13 +258,6 @@ export function sonameIndex(packages: readonly PackageSonames[]): SonameIndex {
 
 /** Soname key → who provides it (`"libfoo 1.2-1"`), e.g. from a sync DB's `%PROVIDES%`. */
 export type SonameProviders = ReadonlyMap<string, string>;
-
-export interface SonameRebuild {
-  readonly name: string;
-  readonly missing: readonly string[];
-  /** What took the sonames away, for the report. */
-  readonly trigger: string;
-}
 
 /**
  * Our packages needing a soname that is no longer provided — not by `now` (official sync DBs and

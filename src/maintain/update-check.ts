@@ -16,26 +16,16 @@ import type { AurClient, AurPackage } from "../resolve/aur-client.js";
 import type { OfficialIndex } from "../resolve/official-index.js";
 import type { PackageIndex } from "../resolve/package-index.js";
 import { nextForcedPkgrel } from "../resolve/pkgrel.js";
-import type { SonameRebuild } from "./sonames.js";
+import type {
+  AurBuiltRecord,
+  OurEntriesSource,
+  SonameRebuild,
+  VcsHeadMoved,
+  VcsHeadResult,
+} from "../services/ports.js";
 
 /** The state-store record kind written when an AUR pkgbase is built (`store.getRecord("aur-built", pkgbase)`). */
 export const AUR_BUILT_RECORD = "aur-built";
-
-/** What we remember of the AUR pkgbase we last built. */
-export interface AurBuiltRecord {
-  /** The AUR `LastModified` (Unix seconds) of the PKGBUILD we built. */
-  readonly lastModified?: number;
-  /** The AUR git commit of the pkgbase we built. */
-  readonly commit?: string;
-  /**
-   * When the build was planned (epoch ms): the commit was resolved just before. An AUR `LastModified` well before
-   * it means the commit cannot have changed since, so `checkUpdates` does not look the commit up.
-   */
-  readonly plannedAt?: number;
-  /** VCS packages: the `source` entries, and the upstream head (commit id) the build used. */
-  readonly vcsSources?: readonly string[];
-  readonly vcsHead?: string;
-}
 
 export type OfficialMoveAction = "remove" | "keep" | "notify";
 
@@ -52,16 +42,6 @@ export const DEFAULT_MAINTENANCE_SETTINGS: MaintenanceSettings = {
   officialMove: "notify",
   prune: false,
 };
-
-/** Result of the upstream-head check of one VCS pkgbase. */
-export type VcsHeadResult =
-  | { readonly kind: "moved"; readonly head: string; readonly previous?: string }
-  | { readonly kind: "unchanged"; readonly head: string }
-  | { readonly kind: "unsupported"; readonly reason: string }
-  | { readonly kind: "failed"; readonly reason: string };
-
-/** The port for "did the upstream head of this VCS package move since we built it?". */
-export type VcsHeadMoved = (pkg: { pkgbase: string; record?: AurBuiltRecord }) => Promise<VcsHeadResult>;
 
 export interface RebuildItem {
   readonly pkgbase: string;
@@ -351,12 +331,6 @@ export function renderMaintenanceReport(report: MaintenanceReport): string {
   const q = report.requests;
   lines.push(`Requests: AUR ${q.aur}, mirrors ${q.mirror}, our repository ${q.repo}.`, "");
   return lines.join("\n");
-}
-
-/** Where our repository's entries come from (a DB file/URL, or the storage backend). */
-export interface OurEntriesSource {
-  load(): Promise<readonly DescEntry[]>;
-  readonly requestsMade: number;
 }
 
 export interface CheckUpdatesDeps {

@@ -10,7 +10,6 @@ import { DynamoDbStateStore } from "../../src/build/dynamodb-state-store.js";
 import type { Build } from "../../src/build/model.js";
 import { buildCommand } from "../../src/cli/build.js";
 import { memoryIO } from "../../src/cli/io.js";
-import type { AppDeps } from "../../src/handlers/deps.js";
 import { createPublishPort } from "../../src/handlers/publish-port.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
 import { RepositoryWriter } from "../../src/publish/repo-writer.js";
@@ -19,6 +18,7 @@ import { generateSigningKey, OpenPgpSigner } from "../../src/publish/signer.js";
 import type { RepoStorage } from "../../src/publish/storage.js";
 import { HttpAurClient } from "../../src/resolve/aur-client.js";
 import { PackageIndex } from "../../src/resolve/package-index.js";
+import type { AppDeps } from "../../src/services/ports.js";
 import {
   type ArtifactBlobServer,
   availableIn,

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, beforeEach } from "@jest/globals";
 import type { Probot } from "probot";
 import { createApp } from "../../src/app.js";
 import type { FileStateStore } from "../../src/build/file-state-store.js";
-import type { AppDeps, PlannerPort } from "../../src/handlers/deps.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
 import type { Plan } from "../../src/resolve/plan.js";
+import type { AppDeps, PlannerPort } from "../../src/services/ports.js";
 import { plannerOver, TEST_APP_SETTINGS } from "./app-fixtures.js";
 import { testProbot } from "./app-harness.js";
 

@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import type { Build, Job, PlannedJob } from "../../src/build/model.js";
 import type { StateStore } from "../../src/build/state-store.js";
+import { type AppMetrics, createAppMetrics } from "../../src/metrics.js";
 import { FsStorage } from "../../src/publish/fs-storage.js";
-import { type AppMetrics, createAppMetrics } from "../../src/web/metrics.js";
 import { createWebHandler, type WebDeps } from "../../src/web/routes.js";
 import { type WebSettings, webSettingsFromEnv } from "../../src/web/settings.js";
 

@@ -13,9 +13,10 @@ import { packageMetas } from "../../src/arch/srcinfo.js";
 import type { PackageMeta } from "../../src/arch/types.js";
 import { writeRepoDb } from "../../src/archive/repo-db.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
-import { type AppDeps, plannerFromEnv } from "../../src/handlers/deps.js";
+import { plannerFromEnv } from "../../src/handlers/deps.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
 import { FsStorage } from "../../src/publish/fs-storage.js";
+import type { AppDeps } from "../../src/services/ports.js";
 import { TEST_APP_SETTINGS } from "../helpers/app-fixtures.js";
 import { loadTestApp, receiveEvent, testProbot } from "../helpers/app-harness.js";
 import {

@@ -12,9 +12,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { Probot } from "probot";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import { DISPATCH_INPUTS_CHAR_LIMIT } from "../../src/github/dispatch.js";
-import type { AppDeps } from "../../src/handlers/deps.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
 import { MemoryAurClient } from "../../src/resolve/aur-client.js";
+import type { AppDeps } from "../../src/services/ports.js";
 import { AFTER, BEFORE, metaPkgbuild, plannerOver, TEST_APP_SETTINGS } from "../helpers/app-fixtures.js";
 import { loadTestApp, pushEvent, receiveEvent, testProbot } from "../helpers/app-harness.js";
 import { aurPackage } from "../helpers/aur-package.js";

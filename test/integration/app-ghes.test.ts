@@ -6,11 +6,11 @@ import { createProbot, type Probot } from "probot";
 import { readRepoDb } from "../../src/archive/repo-db.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
-import type { AppDeps } from "../../src/handlers/deps.js";
 import { createPublishPort } from "../../src/handlers/publish-port.js";
 import { FsStorage } from "../../src/publish/fs-storage.js";
 import { RepositoryWriter } from "../../src/publish/repo-writer.js";
 import { generateSigningKey, OpenPgpSigner } from "../../src/publish/signer.js";
+import type { AppDeps } from "../../src/services/ports.js";
 import {
   AFTER,
   type ArtifactBlobServer,

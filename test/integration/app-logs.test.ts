@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/glob
 import { Probot } from "probot";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import { archRepoOctokit } from "../../src/github/octokit-throttle.js";
-import type { AppDeps } from "../../src/handlers/deps.js";
+import type { AppDeps } from "../../src/services/ports.js";
 import { AFTER, expectMetaPush, plannerOver, TEST_APP_SETTINGS } from "../helpers/app-fixtures.js";
 import { appPrivateKey, loadTestApp, pushEvent, receiveEvent } from "../helpers/app-harness.js";
 import { GitHubMock, PACKAGES_REPO, webhookPayload } from "../helpers/github-mock.js";

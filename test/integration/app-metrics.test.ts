@@ -4,10 +4,11 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import type { Probot } from "probot";
 import { FileStateStore } from "../../src/build/file-state-store.js";
-import { type AppDeps, plannerFromEnv } from "../../src/handlers/deps.js";
+import { plannerFromEnv } from "../../src/handlers/deps.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
+import { type AppMetrics, appMetrics, createAppMetrics } from "../../src/metrics.js";
 import { FsStorage } from "../../src/publish/fs-storage.js";
-import { type AppMetrics, appMetrics, createAppMetrics } from "../../src/web/metrics.js";
+import type { AppDeps } from "../../src/services/ports.js";
 import {
   AFTER,
   AUR_SHA,

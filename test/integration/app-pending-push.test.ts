@@ -7,7 +7,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import type { Probot } from "probot";
 import { FileStateStore } from "../../src/build/file-state-store.js";
-import type { PlannerPort } from "../../src/handlers/deps.js";
 import {
   isDonePush,
   MAX_PUSH_ATTEMPTS,
@@ -16,6 +15,7 @@ import {
   PUSH_CLAIM_TTL_MS,
   PUSH_RETRY_DELAY_MS,
 } from "../../src/handlers/pending-pushes.js";
+import type { PlannerPort } from "../../src/services/ports.js";
 import { AFTER, BEFORE, META_CONFIG as CONFIG, META_PKGBUILD, plannerOver } from "../helpers/app-fixtures.js";
 import { pushEvent } from "../helpers/app-harness.js";
 import { type AppInstance, hangingPlan, startAppInstance, stateDirPerTest } from "../helpers/app-instance.js";

@@ -7,13 +7,13 @@
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import type { Probot } from "probot";
 import { FileStateStore } from "../../src/build/file-state-store.js";
-import type { PlannerPort } from "../../src/handlers/deps.js";
 import {
   PENDING_REBUILD_KIND,
   type PendingRebuild,
   parsePendingRebuild,
 } from "../../src/handlers/pending-rebuilds.js";
 import { CLAIM_TTL_MS, isDoneRecord, MAX_ATTEMPTS, RETRY_DELAY_MS } from "../../src/handlers/pending-work.js";
+import type { PlannerPort } from "../../src/services/ports.js";
 import { META_PKGBUILD } from "../helpers/app-fixtures.js";
 import { commentEvent } from "../helpers/app-harness.js";
 import { type AppInstance, hangingPlan, startAppInstance, stateDirPerTest } from "../helpers/app-instance.js";

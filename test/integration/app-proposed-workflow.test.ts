@@ -17,8 +17,9 @@ import { createApp } from "../../src/app.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import { parseMatrixEntry } from "../../src/build/matrix-entry.js";
 import { InvalidBuilderActionError } from "../../src/config/builder-action.js";
-import { type AppDeps, proposedWorkflowFromEnv } from "../../src/handlers/deps.js";
+import { proposedWorkflowFromEnv } from "../../src/handlers/deps.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
+import type { AppDeps } from "../../src/services/ports.js";
 import {
   AFTER,
   AUR_SHA,

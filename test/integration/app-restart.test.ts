@@ -8,15 +8,15 @@ import { readRepoDb } from "../../src/archive/repo-db.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import type { Build } from "../../src/build/model.js";
 import type { LeaseStore } from "../../src/build/state-store.js";
-import type { AppDeps } from "../../src/handlers/deps.js";
 import { createPublishPort } from "../../src/handlers/publish-port.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
+import { createAppMetrics } from "../../src/metrics.js";
 import { FsStorage } from "../../src/publish/fs-storage.js";
 import { RepositoryWriter, type RepositoryWriterOptions } from "../../src/publish/repo-writer.js";
 import { generateSigningKey, OpenPgpSigner } from "../../src/publish/signer.js";
 import type { PutOptions, RepoStorage } from "../../src/publish/storage.js";
 import { MemoryAurClient } from "../../src/resolve/aur-client.js";
-import { createAppMetrics } from "../../src/web/metrics.js";
+import type { AppDeps } from "../../src/services/ports.js";
 import {
   AFTER,
   type ArtifactBlobServer,

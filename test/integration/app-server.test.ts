@@ -11,8 +11,8 @@ import { pino } from "pino";
 import { Probot, Server } from "probot";
 import { createApp } from "../../src/app.js";
 import { FileStateStore } from "../../src/build/file-state-store.js";
-import type { AppDeps } from "../../src/handlers/deps.js";
 import { FsStorage } from "../../src/publish/fs-storage.js";
+import type { AppDeps } from "../../src/services/ports.js";
 import { freePort } from "../helpers/free-port.js";
 
 describe("createApp on Probot's server", () => {

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import type { Probot } from "probot";
 import { FileStateStore } from "../../src/build/file-state-store.js";
-import type { AppDeps } from "../../src/handlers/deps.js";
 import type { AppRuntime } from "../../src/handlers/runtime.js";
+import type { AppDeps } from "../../src/services/ports.js";
 import {
   AFTER,
   AUR_SHA,

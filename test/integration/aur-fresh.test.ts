@@ -6,10 +6,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { fetchAurFile } from "../../src/guard/aur-git.js";
 import { CommitFileCache } from "../../src/guard/index.js";
-import { plannedJobs } from "../../src/handlers/plan-jobs.js";
 import { HttpAurClient } from "../../src/resolve/aur-client.js";
 import { PackageIndex } from "../../src/resolve/package-index.js";
 import type { Plan } from "../../src/resolve/plan.js";
+import { plannedJobs } from "../../src/services/plan-jobs.js";
 import { type AurRpcResult, type FakeAur, startAurServer } from "../helpers/aur-server.js";
 import { type FakeCgit, fakeCgit, fakeCommit } from "../helpers/guard-fixtures.js";
 

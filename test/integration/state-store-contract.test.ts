@@ -16,9 +16,9 @@ import {
   InvalidKeyError,
   NotFoundError,
   type StateStore,
-  stateStoreFromEnv,
   updateJobWith,
 } from "../../src/build/state-store.js";
+import { stateStoreFromEnv } from "../../src/build/state-store-from-env.js";
 import { type LocalDynamo, startDynalite } from "../helpers/dynalite.js";
 
 interface Harness {

@@ -6,8 +6,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import type { Build, Job } from "../../src/build/model.js";
 import { newJob } from "../../src/build/model.js";
-import type { AppDeps } from "../../src/handlers/deps.js";
 import { githubPorts } from "../../src/handlers/github-ports.js";
+import type { AppDeps } from "../../src/services/ports.js";
 import { testProbot } from "../helpers/app-harness.js";
 import { GitHubMock, PACKAGES_REPO } from "../helpers/github-mock.js";
 import { plannedJob } from "../helpers/planned-job.js";

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
 import type { DescEntry } from "../../src/arch/types.js";
 import {
-  type AurBuiltRecord,
   decideMaintenance,
   gitHeadChecker,
   gitSourceUrl,
@@ -10,6 +9,7 @@ import {
   renderMaintenanceReport,
 } from "../../src/maintain/update-check.js";
 import { type IndexedPackage, PackageIndex } from "../../src/resolve/package-index.js";
+import type { AurBuiltRecord } from "../../src/services/ports.js";
 import { aurPackage } from "../helpers/aur-package.js";
 import { descEntry } from "../helpers/desc-entry.js";
 

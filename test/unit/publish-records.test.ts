@@ -20,7 +20,8 @@ import {
   SONAMES_RECORD,
   sonamesKey,
 } from "../../src/maintain/publish-records.js";
-import { AUR_BUILT_RECORD, type AurBuiltRecord } from "../../src/maintain/update-check.js";
+import { AUR_BUILT_RECORD } from "../../src/maintain/update-check.js";
+import type { AurBuiltRecord } from "../../src/services/ports.js";
 import { type FakeAur, startAurServer } from "../helpers/aur-server.js";
 import { fakeCgit, fakeCommit } from "../helpers/guard-fixtures.js";
 import { buildElf, type ElfPackageSpec, synthesizeElfPackage } from "../helpers/synthetic-elf.js";

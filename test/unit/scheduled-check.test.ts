@@ -11,7 +11,6 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import { FileStateStore } from "../../src/build/file-state-store.js";
 import type { PlannedJob } from "../../src/build/model.js";
-import { applyRebuildOverride } from "../../src/handlers/rebuild.js";
 import {
   claimCheck,
   DUE_SLACK_MS,
@@ -22,8 +21,13 @@ import {
   type ScheduledCheckRecord,
 } from "../../src/maintain/check-claims.js";
 import type { StartResult } from "../../src/maintain/scheduled-checks.js";
-import { renderScheduledRun, scheduledRunTitle } from "../../src/maintain/scheduled-report.js";
-import { type BranchResult, conclusionOf } from "../../src/maintain/scheduled-run.js";
+import {
+  type BranchResult,
+  renderScheduledRun,
+  scheduledRunTitle,
+} from "../../src/maintain/scheduled-report.js";
+import { conclusionOf } from "../../src/maintain/scheduled-run.js";
+import { applyRebuildOverride } from "../../src/services/rebuild.js";
 import { handleCheckUpdates } from "../../src/web/check-updates-endpoint.js";
 import { tokenMatches } from "../../src/web/routes.js";
 import { InvalidWebSettingError, webSettingsFromEnv } from "../../src/web/settings.js";

@@ -6,7 +6,7 @@ import {
   InvalidMetricError,
   instrumentOctokit,
   MetricsRegistry,
-} from "../../src/web/metrics.js";
+} from "../../src/metrics.js";
 import { startWebFixture, type WebFixture } from "../helpers/web-fixture.js";
 
 interface Family {

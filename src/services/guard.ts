@@ -16,10 +16,10 @@ import {
   rejectHeldJobs,
   SupplyChainGuard,
 } from "../guard/index.js";
+import { type AppMetrics, appMetrics, countingFetch } from "../metrics.js";
 import { HttpAurClient } from "../resolve/aur-client.js";
 import { plannerSettings } from "../resolve/settings.js";
-import { type AppMetrics, appMetrics, countingFetch } from "../web/metrics.js";
-import type { AppRuntime } from "./runtime.js";
+import type { ServiceRuntime } from "./runtime.js";
 
 /** Store record kind: the guard's report for `pkgbase@commit`, shown in that job's check run. */
 export const GUARD_REPORT_KIND = "guard-report";
@@ -54,7 +54,7 @@ export function guardFromEnv(
  * AUR job's report stored for its check run. Without a guard (tests of other parts) the plan passes unchanged.
  */
 export async function guardPlan(
-  runtime: AppRuntime,
+  runtime: ServiceRuntime,
   jobs: readonly PlannedJob[],
   config: Pick<RepoConfig, "review" | "trustedMaintainers">,
 ): Promise<PlannedJob[]> {
@@ -113,7 +113,7 @@ export async function findHeldJob(
 
 /** Approves or rejects a held job (the caller checked `by`'s write permission). */
 export async function decideHeldJob(
-  runtime: AppRuntime,
+  runtime: ServiceRuntime,
   target: { readonly buildId: string; readonly pkgbase: string },
   verdict: ApprovalVerdict,
   by: string,
@@ -143,7 +143,7 @@ export interface DecidedJob {
  * commit (`approvedCommit` = `ref`, what the runner builds); a newer commit is planned and compared again.
  */
 export async function decideAllHeldJobs(
-  runtime: AppRuntime,
+  runtime: ServiceRuntime,
   repository: { readonly owner: string; readonly name: string },
   verdict: ApprovalVerdict,
   by: string,

@@ -10,7 +10,7 @@ import { committedSrcinfoReader, fetchFileText, listPkgbuilds } from "../github/
 import { renderPlanTable } from "../resolve/plan.js";
 import { guardPlan } from "./guard.js";
 import { aurVersionAtOf, evaluateLocal, type FetchedPkgbuild, plannedJobs } from "./plan-jobs.js";
-import type { AppRuntime } from "./runtime.js";
+import type { ServiceRuntime } from "./runtime.js";
 
 export interface RebuildRequest {
   readonly owner: string;
@@ -77,7 +77,7 @@ export type PlannedRebuild =
   | { readonly kind: "not-started"; readonly reason: string };
 
 export async function startRebuild(
-  runtime: AppRuntime,
+  runtime: ServiceRuntime,
   octokit: Octokit,
   request: RebuildRequest,
 ): Promise<RebuildOutcome> {
@@ -88,7 +88,7 @@ export async function startRebuild(
 
 /** Plans a rebuild without acting on GitHub (a pending `/rebuild` commits its claim before it starts). */
 export async function planRebuild(
-  runtime: AppRuntime,
+  runtime: ServiceRuntime,
   octokit: Octokit,
   request: RebuildRequest,
 ): Promise<PlannedRebuild> {

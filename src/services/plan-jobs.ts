@@ -9,7 +9,7 @@ import type { PackageIndex } from "../resolve/package-index.js";
 import { nextForcedPkgrel } from "../resolve/pkgrel.js";
 import { heldRoots, type Plan } from "../resolve/plan.js";
 import type { LocalPkgbase } from "../resolve/planner.js";
-import type { PlannerPort } from "./deps.js";
+import type { PlannerPort } from "./ports.js";
 
 export interface FetchedPkgbuild {
   /** Path of the PKGBUILD in the packages repository, e.g. `meta/PKGBUILD`. */
