@@ -27,13 +27,14 @@ import type { Probot } from "probot";
 import { writeRepoDb } from "../src/archive/repo-db.js";
 import type { BuildResult, MatrixEntry } from "../src/build/contracts.js";
 import { FileStateStore } from "../src/build/file-state-store.js";
-import { type AppDeps, plannerFromEnv } from "../src/handlers/deps.js";
+import { plannerFromEnv } from "../src/handlers/deps.js";
 import { createPublishPort } from "../src/handlers/publish-port.js";
 import type { AppRuntime } from "../src/handlers/runtime.js";
 import { recoveryPass } from "../src/handlers/tick.js";
 import { FsStorage } from "../src/publish/fs-storage.js";
 import { RepositoryWriter } from "../src/publish/repo-writer.js";
 import { generateSigningKey, OpenPgpSigner } from "../src/publish/signer.js";
+import type { AppDeps } from "../src/services/ports.js";
 import {
   AFTER,
   BEFORE,
