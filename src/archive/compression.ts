@@ -2,12 +2,22 @@
  * Compression of repo databases and package files: detected by magic bytes (as libarchive does when pacman
  * opens a DB), decompressed with a hard output limit so a small hostile file cannot exhaust memory.
  */
+import { createRequire } from "node:module";
 import { promisify } from "node:util";
 import { gunzipSync, gzip } from "node:zlib";
-import { init as initZstdWasm, compress as zstdWasmCompress } from "@bokuweb/zstd-wasm";
-import { compressSync as xzCompressSync, decompressSync as xzDecompressSync } from "@napi-rs/lzma/xz";
-import { Decompress as ZstdDecompress } from "fzstd";
 import { indexedGzipSize } from "./indexed-gzip.js";
+
+/*
+ * The zstd and xz codecs are loaded the first time a file of their format is met, not with this module: loading
+ * all three costs more (~70 ms) than a CLI `repo add` into a gzip DB spends on its work. Decompression is
+ * synchronous, so those codecs are `require`d (both packages ship CommonJS); the zstd encoder (WebAssembly, set up
+ * asynchronously anyway) is imported.
+ */
+const require = createRequire(import.meta.url);
+let fzstd: typeof import("fzstd") | undefined;
+let lzma: typeof import("@napi-rs/lzma/xz") | undefined;
+const loadFzstd = () => (fzstd ??= require("fzstd") as typeof import("fzstd"));
+const loadLzma = () => (lzma ??= require("@napi-rs/lzma/xz") as typeof import("@napi-rs/lzma/xz"));
 
 export type Compression = "gzip" | "zstd" | "xz" | "bzip2" | "none";
 
@@ -71,7 +81,7 @@ export function decompress(bytes: Uint8Array, maxOutput = DEFAULT_MAX_OUTPUT): U
   }
 }
 
-let zstdReady: Promise<void> | undefined;
+let zstdWasm: Promise<typeof import("@bokuweb/zstd-wasm")> | undefined;
 const gzipAsync = promisify(gzip);
 
 export async function compress(bytes: Uint8Array, kind: Exclude<Compression, "bzip2">): Promise<Uint8Array> {
@@ -83,15 +93,18 @@ export async function compress(bytes: Uint8Array, kind: Exclude<Compression, "bz
       // 1 MiB output chunks instead of 16 KiB: fewer thread-pool round trips and a smaller final concat
       // (the deflate stream does not depend on the chunk size).
       return asUint8Array(await gzipAsync(bytes, { level: 6, chunkSize: 1 << 20 }));
-    case "zstd":
-      zstdReady ??= initZstdWasm();
-      await zstdReady;
+    case "zstd": {
+      zstdWasm ??= import("@bokuweb/zstd-wasm").then(async (m) => {
+        await m.init();
+        return m;
+      });
       // zstd's CLI default level, as `zstd -c -z -q -` in repo-add.
-      return zstdWasmCompress(bytes, 3);
+      return (await zstdWasm).compress(bytes, 3);
+    }
     case "xz":
       // Valid xz that pacman and xz(1) read, but @napi-rs/lzma's encoder stores LZMA2 chunks uncompressed:
       // prefer zstd or gzip for repositories (repo-add's default and Arch's own DBs are gzip/zstd).
-      return new Uint8Array(xzCompressSync(bytes));
+      return new Uint8Array(loadLzma().compressSync(bytes));
   }
 }
 
@@ -127,7 +140,7 @@ function zstdDecompressBounded(bytes: Uint8Array, maxOutput: number): Uint8Array
   const chunks: Uint8Array[] = [];
   let total = 0;
   let finished = false;
-  const stream = new ZstdDecompress((data, final) => {
+  const stream = new (loadFzstd().Decompress)((data, final) => {
     total += data.length;
     if (total > maxOutput) throw tooLarge("zstd", maxOutput);
     chunks.push(data);
@@ -165,7 +178,7 @@ function xzDecompressBounded(bytes: Uint8Array, maxOutput: number): Uint8Array {
   for (const s of streams) {
     let out: Uint8Array;
     try {
-      out = new Uint8Array(xzDecompressSync(bytes.subarray(s.start, s.end)));
+      out = new Uint8Array(loadLzma().decompressSync(bytes.subarray(s.start, s.end)));
     } catch (e) {
       throw new CompressionError(`corrupt xz data: ${(e as Error).message}`, "xz", "corrupt");
     }

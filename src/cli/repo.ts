@@ -12,7 +12,8 @@
  * whole, and written in the indexed form so the next change is spliced.
  */
 import { randomBytes } from "node:crypto";
-import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { closeSync, openSync, writevSync } from "node:fs";
+import { readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { pkgnameProblem } from "../arch/names.js";
 import type { DescEntry } from "../arch/types.js";
@@ -353,10 +354,36 @@ async function writeOut(paths: DbPaths, db: DbFile, files: DbFile): Promise<void
     for (const [target, parts] of writes) {
       const temp = join(paths.dir, `.tmp.${basename(target)}.${randomBytes(6).toString("hex")}`);
       temps.push(temp);
-      await writeFile(temp, parts, { flag: "wx" });
+      writeAllSync(temp, parts);
     }
     for (const [i, [target]] of writes.entries()) await rename(temps[i] as string, target);
   } finally {
     for (const t of temps) await rm(t, { force: true });
+  }
+}
+
+/**
+ * Creates `path` (it must not exist) holding `parts`, with one writev call per round instead of a thread-pool
+ * round trip per part (fs/promises writes an array part by part: a spliced DB is ~50 parts, four files).
+ */
+function writeAllSync(path: string, parts: DbFile): void {
+  const fd = openSync(path, "wx");
+  try {
+    let rest = parts.filter((p) => p.length > 0);
+    while (rest.length > 0) {
+      let written = writevSync(fd, rest.slice(0, 1024));
+      // A short write (rare for regular files): continue from where it stopped.
+      const left: Uint8Array[] = [];
+      for (const p of rest) {
+        if (written >= p.length) written -= p.length;
+        else {
+          left.push(written > 0 ? p.subarray(written) : p);
+          written = 0;
+        }
+      }
+      rest = left;
+    }
+  } finally {
+    closeSync(fd);
   }
 }
