@@ -6,6 +6,7 @@
 import type { Probot } from "probot";
 import type { BuildPorts, BuildService, JobStatus } from "../build/build-service.js";
 import type { Build, Job } from "../build/model.js";
+import { DEFAULT_RUNNER, SELF_HOSTED_MAX_MINUTES } from "../build/runner-limits.js";
 import type { StateStore } from "../build/state-store.js";
 import type { RepoConfig } from "../config/repo-config.js";
 import {
@@ -145,6 +146,10 @@ export function githubPorts(
           pkgnames: j.pkgnames,
           version: j.version,
           ...(j.pkgrel !== undefined ? { pkgrel: j.pkgrel } : {}),
+          // Issue 15.2: the workflow takes runs-on and timeout-minutes from the entry. Jobs stored before these
+          // settings existed get what the template used to say (ubuntu-latest, the build's time limit).
+          runs_on: j.runsOn ?? DEFAULT_RUNNER,
+          timeout_minutes: j.timeoutMinutes ?? legacyTimeoutMinutes(build),
         })),
         repoName: build.repo,
         repoUrl: deps.publishSettings.repoUrl(build.repo),
@@ -307,6 +312,11 @@ export function githubPorts(
       };
     },
   };
+}
+
+/** The time limit of a job stored without one: the build's, within what a workflow job may have. */
+function legacyTimeoutMinutes(build: Build): number {
+  return Math.min(SELF_HOSTED_MAX_MINUTES, Math.max(1, Math.round(build.jobTimeoutMs / 60_000)));
 }
 
 /** GitHub lists at most 100 jobs per page (`per_page` of "List jobs for a workflow run"). */
