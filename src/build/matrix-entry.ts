@@ -178,7 +178,10 @@ export function validateMatrixEntry(value: unknown, prefix = ""): MatrixEntry {
   if (value.runs_on !== undefined) {
     const raw = value.runs_on;
     if (!Array.isArray(raw) || raw.some((l: unknown) => typeof l !== "string")) {
-      throw new InvalidMatrixEntryError(`${prefix}runs_on`, `expected a list of runner labels, got ${show(raw)}`);
+      throw new InvalidMatrixEntryError(
+        `${prefix}runs_on`,
+        `expected a list of runner labels, got ${show(raw)}`,
+      );
     }
     const problem = runnerLabelsProblem(raw as string[]);
     if (problem !== undefined) throw new InvalidMatrixEntryError(`${prefix}runs_on`, problem);
@@ -188,7 +191,10 @@ export function validateMatrixEntry(value: unknown, prefix = ""): MatrixEntry {
   const timeout = value.timeout_minutes;
   if (
     timeout !== undefined &&
-    (typeof timeout !== "number" || !Number.isInteger(timeout) || timeout < 1 || timeout > SELF_HOSTED_MAX_MINUTES)
+    (typeof timeout !== "number" ||
+      !Number.isInteger(timeout) ||
+      timeout < 1 ||
+      timeout > SELF_HOSTED_MAX_MINUTES)
   ) {
     throw new InvalidMatrixEntryError(
       `${prefix}timeout_minutes`,

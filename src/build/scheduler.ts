@@ -13,7 +13,6 @@
  * - when every job is finished the build closes: `failure` if anything failed or was skipped.
  */
 import { satisfies, splitDepSpec } from "../arch/depspec.js";
-import { timeLimitMessage } from "./runner-limits.js";
 import {
   type Build,
   type BuildConclusion,
@@ -22,6 +21,7 @@ import {
   type Job,
   type JobState,
 } from "./model.js";
+import { timeLimitMessage } from "./runner-limits.js";
 
 export interface SchedulerOptions {
   readonly now: number;

@@ -117,7 +117,9 @@ export const repoConfigSchema = z
         packages: z
           .record(pkgbaseKey, runnerLabels)
           .default({})
-          .describe("Pkgbase → runs-on labels of its build job, e.g. {chromium-wayland: [self-hosted, linux, x64, big]}."),
+          .describe(
+            "Pkgbase → runs-on labels of its build job, e.g. {chromium-wayland: [self-hosted, linux, x64, big]}.",
+          ),
       })
       .strict()
       .default({ default: [...DEFAULT_RUNNER], packages: {} })
@@ -203,7 +205,8 @@ export const repoConfigSchema = z
       const labels = config.runner.packages[pkgbase] ?? config.runner.default;
       const own = config.timeoutMinutes[pkgbase];
       const minutes = own ?? config.jobTimeoutMinutes;
-      if (minutes <= maxMinutesFor(labels) || (own === undefined && labels === config.runner.default)) continue;
+      if (minutes <= maxMinutesFor(labels) || (own === undefined && labels === config.runner.default))
+        continue;
       ctx.addIssue({
         code: "custom",
         path: own !== undefined ? ["timeoutMinutes", pkgbase] : ["runner", "packages", pkgbase],

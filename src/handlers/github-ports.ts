@@ -22,7 +22,7 @@ import type { SupplyChainGuard } from "../guard/index.js";
 import { jobLogFields, type Logger } from "../logger.js";
 import type { AppDeps, BackgroundTasks } from "./deps.js";
 import { guardReportOf } from "./guard.js";
-import { pkgbaseFromJobName } from "./workflow-job.js";
+import { checkRunIdOf, pkgbaseFromJobName } from "./workflow-job.js";
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -268,6 +268,23 @@ export function githubPorts(
       return deps.planner.availableDeps({ repoName: build.repo, arch: settings.architecture }, depsOfMeta);
     },
 
+    async failureNotes(build, _job, status) {
+      if (status.checkRunId === undefined) return [];
+      const octokit = await installationOctokit(robot, build);
+      // "List check run annotations" (GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations): a workflow
+      // job's check run holds GitHub's timeout annotation, the runner's disk warnings and the builder's ::error.
+      const { data } = await octokit.request(
+        "GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations",
+        {
+          owner: build.repository.owner,
+          repo: build.repository.name,
+          check_run_id: status.checkRunId,
+          per_page: 50,
+        },
+      );
+      return data.flatMap((a) => [a.title ?? "", a.message ?? ""]).filter((t) => t !== "");
+    },
+
     async readJobStatus(build, job): Promise<JobStatus | undefined> {
       const { owner, name } = build.repository;
       if (job.jobId === undefined && job.runId === undefined) return undefined;
@@ -328,6 +345,7 @@ interface GitHubJob {
   readonly status: string;
   readonly conclusion: string | null;
   readonly html_url: string | null;
+  readonly check_run_url?: string | null;
 }
 
 function jobStatusOf(data: GitHubJob): JobStatus {
@@ -337,5 +355,6 @@ function jobStatusOf(data: GitHubJob): JobStatus {
     runId: Number(data.run_id),
     jobId: Number(data.id),
     htmlUrl: data.html_url ?? undefined,
+    ...checkRunIdOf(data.check_run_url),
   } as JobStatus;
 }

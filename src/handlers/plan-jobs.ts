@@ -71,7 +71,10 @@ export interface PlannedJobsOptions {
   readonly forced?: ReadonlySet<string>;
   readonly ours?: PackageIndex;
   /** Issue 15.2: the runner labels and time limit of each pkgbase's build job (`jobRunnerOf` of the config). */
-  readonly runner?: (pkgbase: string) => { readonly runsOn: readonly string[]; readonly timeoutMinutes: number };
+  readonly runner?: (pkgbase: string) => {
+    readonly runsOn: readonly string[];
+    readonly timeoutMinutes: number;
+  };
 }
 
 export async function plannedJobs(

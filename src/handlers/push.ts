@@ -157,7 +157,7 @@ export async function planPush(
       headSha: after,
       aurRef: (b) => runtime.deps.planner.aurRef(b),
       ...aurVersionAtOf(runtime.deps.planner),
-    runner: (pkgbase) => jobRunnerOf(config, pkgbase),
+      runner: (pkgbase) => jobRunnerOf(config, pkgbase),
     }),
     config,
   );

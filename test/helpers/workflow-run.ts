@@ -117,7 +117,8 @@ function stepRuns(ifToken: TemplateToken | undefined, context: Record<string, un
  * that is none of these (a missing matrix field: null or "") makes GitHub fail the run.
  */
 function runsOn(value: unknown, id: string): unknown {
-  const labels = (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((l) => typeof l === "string" && l !== "");
+  const labels = (v: unknown) =>
+    Array.isArray(v) && v.length > 0 && v.every((l) => typeof l === "string" && l !== "");
   if ((typeof value === "string" && value !== "") || labels(value)) return value;
   if (value && typeof value === "object" && ("group" in value || "labels" in value)) return value;
   throw new WorkflowRejected(`job ${id}: runs-on evaluated to ${JSON.stringify(value)}`);
