@@ -171,7 +171,11 @@ describe("the workflow the app proposes on installation", () => {
       ref: AUR_SHA,
       pkgnames: ["foo-aur"],
       version: "2.0-1",
+      runs_on: ["ubuntu-latest"],
+      timeout_minutes: 120,
     });
+    expect(aurJob.runsOn).toEqual(["ubuntu-latest"]);
+    expect(aurJob.timeoutMinutes).toBe(120);
     expect(aurInputs.repoUrl).toBe("https://repo.example/$arch");
     expect(aurInputs.repoKey).toBe("PUBLIC KEY");
 
