@@ -252,7 +252,7 @@ describe("issue 15.2: runners and time limits per package", () => {
   it("a matrix entry with a label that is no runner label is refused by the builder, and by the dispatcher's validation", () => {
     const entry = { pkgbase: "x", source: "aur", ref: AUR_SHA, pkgnames: ["x"], version: "1-1" };
     expect(() =>
-      parseMatrixEntry(JSON.stringify({ ...entry, runs_on: ["linux", "${{ secrets.X }}"] })),
+      parseMatrixEntry(JSON.stringify({ ...entry, runs_on: ["linux", `\${{ secrets.X }}`] })),
     ).toThrow(/invalid matrix runs_on: .* is not a runner label/);
     expect(() => parseMatrixEntry(JSON.stringify({ ...entry, timeout_minutes: 7201 }))).toThrow(
       /invalid matrix timeout_minutes/,

@@ -20,7 +20,7 @@ describe("runner labels", () => {
   it("refuses what could break out of runs-on, repeats, non-Linux runners and empty lists", () => {
     expect(runnerLabelsProblem([])).toMatch(/at least one/);
     expect(runnerLabelsProblem(["a,b"])).toMatch(/is not a runner label/);
-    expect(runnerLabelsProblem(["${{ secrets.TOKEN }}"])).toMatch(/is not a runner label/);
+    expect(runnerLabelsProblem([`\${{ secrets.TOKEN }}`])).toMatch(/is not a runner label/);
     expect(runnerLabelsProblem(["-x"])).toMatch(/is not a runner label/);
     expect(runnerLabelsProblem(["x".repeat(101)])).toMatch(/is not a runner label/);
     expect(runnerLabelsProblem(["Linux", "linux"])).toMatch(/listed twice/);

@@ -156,8 +156,8 @@ describe("the proposed build workflow (workflows-templates/arch-repo-build.yml)"
     expect(job.strategy).toEqual({ matrix: `\${{ fromJSON(inputs.matrix) }}`, "fail-fast": false });
     expect(job.container.image).toBe("archlinux:base-devel");
     // Issue 15.2: both come from the matrix entry, whose values the dispatcher (and the action) validate.
-    expect(job["runs-on"]).toBe("${{ matrix.runs_on }}");
-    expect(job["timeout-minutes"]).toBe("${{ matrix.timeout_minutes }}");
+    expect(job["runs-on"]).toBe(`\${{ matrix.runs_on }}`);
+    expect(job["timeout-minutes"]).toBe(`\${{ matrix.timeout_minutes }}`);
     const uses = job.steps.map((s) => s.uses);
     expect(uses[0]).toMatch(/^actions\/checkout@v\d+$/);
     expect(uses[1]).toBe(BUILDER);
