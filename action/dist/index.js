@@ -39,6 +39,47 @@ function isValidVersion(s) {
   return epochOk && isValidPkgver(s.slice(colon + 1, dash)) && isValidPkgrel(s.slice(dash + 1));
 }
 
+// src/build/runner-limits.ts
+var DEFAULT_RUNNER = Object.freeze(["ubuntu-latest"]);
+var SELF_HOSTED_MAX_MINUTES = 5 * 24 * 60;
+var MAX_RUNNER_LABELS = 10;
+var MAX_RUNNER_LABEL_LENGTH = 100;
+var RUNNER_LABEL_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+function isValidRunnerLabel(label) {
+  return label.length <= MAX_RUNNER_LABEL_LENGTH && RUNNER_LABEL_PATTERN.test(label);
+}
+function runnerLabelsProblem(labels) {
+  if (labels.length === 0) return "name at least one runner label, e.g. ubuntu-latest";
+  if (labels.length > MAX_RUNNER_LABELS) return `at most ${MAX_RUNNER_LABELS} labels`;
+  for (const label of labels) {
+    if (!isValidRunnerLabel(label))
+      return `${JSON.stringify(label)} is not a runner label (letters, digits and ._-, not starting with . or -, at most ${MAX_RUNNER_LABEL_LENGTH} characters)`;
+  }
+  const lower = labels.map((l) => l.toLowerCase());
+  const twice = lower.find((l, i) => lower.indexOf(l) !== i);
+  if (twice !== void 0) return `${JSON.stringify(twice)} is listed twice (labels are case-insensitive)`;
+  const notLinux = lower.find((l) => /^(windows|macos)(-|$)/.test(l));
+  if (notLinux !== void 0)
+    return `${JSON.stringify(notLinux)} is not a Linux runner: the build runs in an archlinux container, which needs a Linux runner (GitHub-hosted: ubuntu-*; self-hosted: Linux with Docker)`;
+  return void 0;
+}
+function runsOnText(labels) {
+  const l = labels ?? DEFAULT_RUNNER;
+  return l.length === 1 ? l[0] : `[${l.join(", ")}]`;
+}
+function diskLimitMessage(pkgbase, settings) {
+  return `disk limit: ${pkgbase} ran out of disk space on the runner ${runsOnText(settings.runsOn)} (No space left on device; GitHub-hosted runners have about 14 GB free); build it on a runner with more disk: \`runner.packages.${pkgbase}\` in .github/arch-repo.yml`;
+}
+var DISK_PATTERNS = [
+  /no space left on device/i,
+  /\bENOSPC\b/,
+  /you are running out of disk space/i,
+  /^disk limit: /
+];
+function logShowsFullDisk(logTail) {
+  return DISK_PATTERNS.slice(0, 2).some((p) => p.test(logTail));
+}
+
 // src/build/matrix-entry.ts
 var InvalidMatrixEntryError = class extends Error {
   constructor(field, message) {
@@ -54,7 +95,17 @@ var MAX_VERSION_LENGTH = 256;
 var REF_PATTERN = /^[0-9a-f]{7,40}$/;
 var VERSION_PATTERN = /^(?:(0|[1-9][0-9]*):)?([A-Za-z0-9._+~]+)-([0-9]+(?:\.[0-9]+)?)$/;
 var PATH_SEGMENT_PATTERN = /^[A-Za-z0-9._@+][A-Za-z0-9._@+-]*$/;
-var ENTRY_KEYS = /* @__PURE__ */ new Set(["pkgbase", "source", "ref", "path", "pkgnames", "version", "pkgrel"]);
+var ENTRY_KEYS = /* @__PURE__ */ new Set([
+  "pkgbase",
+  "source",
+  "ref",
+  "path",
+  "pkgnames",
+  "version",
+  "pkgrel",
+  "runs_on",
+  "timeout_minutes"
+]);
 function isPlainObject(value) {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -155,6 +206,26 @@ function validateMatrixEntry(value, prefix = "") {
       );
     }
   }
+  let runsOn;
+  if (value.runs_on !== void 0) {
+    const raw = value.runs_on;
+    if (!Array.isArray(raw) || raw.some((l) => typeof l !== "string")) {
+      throw new InvalidMatrixEntryError(
+        `${prefix}runs_on`,
+        `expected a list of runner labels, got ${show(raw)}`
+      );
+    }
+    const problem = runnerLabelsProblem(raw);
+    if (problem !== void 0) throw new InvalidMatrixEntryError(`${prefix}runs_on`, problem);
+    runsOn = [...raw];
+  }
+  const timeout = value.timeout_minutes;
+  if (timeout !== void 0 && (typeof timeout !== "number" || !Number.isInteger(timeout) || timeout < 1 || timeout > SELF_HOSTED_MAX_MINUTES)) {
+    throw new InvalidMatrixEntryError(
+      `${prefix}timeout_minutes`,
+      `expected whole minutes from 1 to ${SELF_HOSTED_MAX_MINUTES}, got ${show(timeout)}`
+    );
+  }
   return Object.freeze({
     pkgbase,
     source,
@@ -162,7 +233,9 @@ function validateMatrixEntry(value, prefix = "") {
     ...path !== void 0 ? { path } : {},
     pkgnames: Object.freeze(pkgnames),
     version,
-    ...pkgrel !== void 0 ? { pkgrel } : {}
+    ...pkgrel !== void 0 ? { pkgrel } : {},
+    ...runsOn !== void 0 ? { runs_on: Object.freeze(runsOn) } : {},
+    ...timeout !== void 0 ? { timeout_minutes: timeout } : {}
   });
 }
 function parseMatrixEntry(json) {
@@ -536,6 +609,11 @@ async function buildPkgbase(work, outDir, request, settings, log = new BuildLog(
     packages = await collectPackages(work, summary, outDir, log);
   } catch (error) {
     failure = error instanceof Error ? error : new Error(String(error));
+    if (logShowsFullDisk(log.lastLines())) {
+      const runsOn = request.runsOn;
+      const message = `${diskLimitMessage(pkgbase || "the package", runsOn !== void 0 ? { runsOn } : {})} (${failure.message.split("\n")[0]})`;
+      failure = failure instanceof BuildStepError ? new BuildStepError(message, failure.exitCode) : new Error(message);
+    }
     log.note(`FAILED: ${failure.message}`);
   }
   const result = {
@@ -897,7 +975,12 @@ async function run(env = process.env) {
     result = await buildPkgbase(
       work,
       outDir,
-      { buildId: inputs.buildId, expected: entry, pkgrel: entry.pkgrel },
+      {
+        buildId: inputs.buildId,
+        expected: entry,
+        pkgrel: entry.pkgrel,
+        ...entry.runs_on !== void 0 ? { runsOn: entry.runs_on } : {}
+      },
       {
         user: layout.buildUser,
         syncdeps: true,

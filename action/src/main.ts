@@ -80,7 +80,12 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<number>
     result = await buildPkgbase(
       work,
       outDir,
-      { buildId: inputs.buildId, expected: entry, pkgrel: entry.pkgrel },
+      {
+        buildId: inputs.buildId,
+        expected: entry,
+        pkgrel: entry.pkgrel,
+        ...(entry.runs_on !== undefined ? { runsOn: entry.runs_on } : {}),
+      },
       {
         user: layout.buildUser,
         syncdeps: true,

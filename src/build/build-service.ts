@@ -34,6 +34,7 @@ import {
   transition,
   type UnresolvableDependency,
 } from "./model.js";
+import { limitHit, limitMessage } from "./runner-limits.js";
 import { fanInDeps, schedule, supersededJobs } from "./scheduler.js";
 import { type StateStore, updateBuildWith, updateJobWith } from "./state-store.js";
 
@@ -70,6 +71,8 @@ export interface JobStatus {
   readonly runId?: number;
   readonly jobId?: number;
   readonly htmlUrl?: string;
+  /** The job's check run (`check_run_url` of the job): where GitHub and the builder annotate why it failed. */
+  readonly checkRunId?: number;
 }
 
 /**
@@ -106,6 +109,11 @@ export interface BuildPorts {
    * provide (a failed update leaves the older version published, which still counts). Default: none.
    */
   availableDeps?(build: Build, deps: readonly string[]): Promise<readonly string[]>;
+  /**
+   * Issue 15.2: for a job GitHub reports failed, the messages it was annotated with (GitHub's own "exceeded the
+   * maximum execution time", the runner's disk warnings, the builder's `::error`). Errors are logged and ignored.
+   */
+  failureNotes?(build: Build, job: Job, status: JobStatus): Promise<readonly string[]>;
   /** For `resume`: the current status of a job's GitHub Actions job, or undefined when unknown. */
   readJobStatus?(build: Build, job: Job): Promise<JobStatus | undefined>;
 }
@@ -452,7 +460,7 @@ export class BuildService {
     const target = targetState(status);
     const reason =
       status.status === "completed" && target === "failed"
-        ? `GitHub Actions job ${status.conclusion ?? "failed"}`
+        ? await this.failureReason(job, status)
         : undefined;
     const { job: after, changed } = await updateJobWith(this.store, job.buildId, job.pkgbase, (current) => {
       if (current.attempt !== job.attempt) return undefined; // a retry started meanwhile
@@ -490,6 +498,32 @@ export class BuildService {
     if (after.state === "failed")
       await this.safeNotify({ kind: "job-failed", build, job: after, reason: reason ?? "failed" });
     return true;
+  }
+
+  /**
+   * Why GitHub failed a job. A job stopped at one of its runner's limits (time, disk: issue 15.2) says which one
+   * and the setting of .github/arch-repo.yml that lifts it; otherwise GitHub's conclusion.
+   */
+  private async failureReason(job: Job, status: JobStatus): Promise<string> {
+    const plain = `GitHub Actions job ${status.conclusion ?? "failed"}`;
+    const settings = {
+      ...(job.runsOn !== undefined ? { runsOn: job.runsOn } : {}),
+      ...(job.timeoutMinutes !== undefined ? { timeoutMinutes: job.timeoutMinutes } : {}),
+    };
+    if (status.conclusion === "timed_out") return limitMessage("time", job.pkgbase, settings);
+    if (!this.ports.failureNotes || job.state === "planned" || job.state === "awaiting-approval")
+      return plain;
+    const build = await this.store.getBuild(job.buildId);
+    if (!build) return plain;
+    let notes: readonly string[];
+    try {
+      notes = await this.ports.failureNotes(build, job, status);
+    } catch (error) {
+      this.logger.warn({ ...jobLogFields(build, job), err: error }, "reading why the job failed failed");
+      return plain;
+    }
+    const limit = limitHit(notes);
+    return limit !== undefined ? limitMessage(limit, job.pkgbase, settings) : plain;
   }
 
   private async handToPublisher(build: Build, job: Job): Promise<void> {

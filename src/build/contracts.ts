@@ -17,6 +17,10 @@ export interface MatrixEntry {
   readonly version: string;
   /** Present for a forced rebuild: written into the PKGBUILD before building. */
   readonly pkgrel?: string;
+  /** Issue 15.2: the job's `runs-on` labels (`runner` of .github/arch-repo.yml). */
+  readonly runs_on?: readonly string[];
+  /** Issue 15.2: the job's `timeout-minutes` (`timeoutMinutes` / `jobTimeoutMinutes`). */
+  readonly timeout_minutes?: number;
 }
 
 export interface BuiltPackageFile {

@@ -7,6 +7,7 @@
  */
 import { isValidPkgname, isValidPkgrel, isValidVersion } from "../arch/names.js";
 import type { MatrixEntry } from "./contracts.js";
+import { runnerLabelsProblem, SELF_HOSTED_MAX_MINUTES } from "./runner-limits.js";
 
 export class InvalidMatrixEntryError extends Error {
   override readonly name = "InvalidMatrixEntryError";
@@ -34,7 +35,17 @@ const REF_PATTERN = /^[0-9a-f]{7,40}$/;
 const VERSION_PATTERN = /^(?:(0|[1-9][0-9]*):)?([A-Za-z0-9._+~]+)-([0-9]+(?:\.[0-9]+)?)$/;
 /** One path segment: no shell metacharacters, no leading `-` (would read as an option). */
 const PATH_SEGMENT_PATTERN = /^[A-Za-z0-9._@+][A-Za-z0-9._@+-]*$/;
-const ENTRY_KEYS = new Set(["pkgbase", "source", "ref", "path", "pkgnames", "version", "pkgrel"]);
+const ENTRY_KEYS = new Set([
+  "pkgbase",
+  "source",
+  "ref",
+  "path",
+  "pkgnames",
+  "version",
+  "pkgrel",
+  "runs_on",
+  "timeout_minutes",
+]);
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -163,6 +174,34 @@ export function validateMatrixEntry(value: unknown, prefix = ""): MatrixEntry {
     }
   }
 
+  let runsOn: string[] | undefined;
+  if (value.runs_on !== undefined) {
+    const raw = value.runs_on;
+    if (!Array.isArray(raw) || raw.some((l: unknown) => typeof l !== "string")) {
+      throw new InvalidMatrixEntryError(
+        `${prefix}runs_on`,
+        `expected a list of runner labels, got ${show(raw)}`,
+      );
+    }
+    const problem = runnerLabelsProblem(raw as string[]);
+    if (problem !== undefined) throw new InvalidMatrixEntryError(`${prefix}runs_on`, problem);
+    runsOn = [...(raw as string[])];
+  }
+
+  const timeout = value.timeout_minutes;
+  if (
+    timeout !== undefined &&
+    (typeof timeout !== "number" ||
+      !Number.isInteger(timeout) ||
+      timeout < 1 ||
+      timeout > SELF_HOSTED_MAX_MINUTES)
+  ) {
+    throw new InvalidMatrixEntryError(
+      `${prefix}timeout_minutes`,
+      `expected whole minutes from 1 to ${SELF_HOSTED_MAX_MINUTES}, got ${show(timeout)}`,
+    );
+  }
+
   return Object.freeze({
     pkgbase,
     source,
@@ -171,6 +210,8 @@ export function validateMatrixEntry(value: unknown, prefix = ""): MatrixEntry {
     pkgnames: Object.freeze(pkgnames),
     version,
     ...(pkgrel !== undefined ? { pkgrel } : {}),
+    ...(runsOn !== undefined ? { runs_on: Object.freeze(runsOn) } : {}),
+    ...(timeout !== undefined ? { timeout_minutes: timeout } : {}),
   });
 }
 

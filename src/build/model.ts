@@ -104,6 +104,10 @@ export interface PlannedJob {
   readonly path?: string;
   /** Forced rebuild: pkgrel written into the PKGBUILD before building. */
   readonly pkgrel?: string;
+  /** Issue 15.2: `runs-on` labels of its build job (`runner` of .github/arch-repo.yml); default ubuntu-latest. */
+  readonly runsOn?: readonly string[];
+  /** Issue 15.2: its build job's time limit in minutes (`timeoutMinutes`); default: the build's `jobTimeoutMs`. */
+  readonly timeoutMinutes?: number;
   /** Why the planner wants it built (new, outdated, local change, rebuild requested…). */
   readonly reason: string;
   /** Pkgbases inside this plan that must be published first. */

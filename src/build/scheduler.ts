@@ -21,6 +21,7 @@ import {
   type Job,
   type JobState,
 } from "./model.js";
+import { timeLimitMessage } from "./runner-limits.js";
 
 export interface SchedulerOptions {
   readonly now: number;
@@ -63,10 +64,12 @@ export function schedule(build: Build, jobs: readonly Job[], options: SchedulerO
   const timedOut: JobDecision[] = [];
   for (const job of order) {
     const since = stuckSince(job);
-    if (since !== undefined && now - since >= build.jobTimeoutMs) {
+    // Issue 15.2: a package with its own `timeoutMinutes` gets that limit (its workflow job has it too).
+    const limitMs = job.timeoutMinutes !== undefined ? job.timeoutMinutes * 60_000 : build.jobTimeoutMs;
+    if (since !== undefined && now - since >= limitMs) {
       timedOut.push({
         pkgbase: job.pkgbase,
-        reason: `timed out after ${formatMinutes(build.jobTimeoutMs)} (${job.state})`,
+        reason: timeoutReason(job, limitMs),
       });
       state.set(job.pkgbase, "failed");
     }
@@ -151,6 +154,19 @@ export function conclusionOf(states: readonly JobState[]): BuildConclusion {
   if (states.some((s) => s === "failed" || s === "skipped")) return "failure";
   if (states.length > 0 && states.every((s) => s === "cancelled")) return "cancelled";
   return "success";
+}
+
+/**
+ * Why a live job timed out. A running job hit its time limit: the message names the setting that lifts it
+ * (issue 15.2). A dispatched one waited for a runner, a built one for its publisher.
+ */
+function timeoutReason(job: Job, limitMs: number): string {
+  const after = `timed out after ${formatMinutes(limitMs)} (${job.state})`;
+  if (job.state !== "running") return after;
+  return `${after}; ${timeLimitMessage(job.pkgbase, {
+    ...(job.runsOn !== undefined ? { runsOn: job.runsOn } : {}),
+    timeoutMinutes: Math.round(limitMs / 60_000),
+  })}`;
 }
 
 function waiting(state: JobState | undefined): boolean {

@@ -6,6 +6,14 @@
  */
 import { z } from "zod";
 import { isValidPkgname } from "../arch/names.js";
+import {
+  DEFAULT_RUNNER,
+  GITHUB_HOSTED_MAX_MINUTES,
+  isSelfHosted,
+  maxMinutesFor,
+  runnerLabelsProblem,
+  SELF_HOSTED_MAX_MINUTES,
+} from "../build/runner-limits.js";
 
 const REPOSITORY_NAME_RULE = "pacman's name rules: letters, digits and @._+-, not starting with - or .";
 // The regex documents the rule in the JSON Schema for editors; isValidPkgname (makepkg's lint) decides.
@@ -27,6 +35,19 @@ const pkgbuildPath = z
     message: "a path relative to the repository root without '..', e.g. metapackage/PKGBUILD",
   })
   .refine((p) => p === "PKGBUILD" || p.endsWith("/PKGBUILD"), { message: "a path ending in PKGBUILD" });
+
+const pkgbaseKey = z.string().refine(isValidPkgname, {
+  message: "a pkgbase, following pacman's name rules (letters, digits and @._+-, not starting with - or .)",
+});
+
+/** One label or a list of labels (a runner must have them all), as `runs-on` takes them; always a list after parsing. */
+const runnerLabels = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (typeof v === "string" ? [v] : v))
+  .superRefine((labels, ctx) => {
+    const problem = runnerLabelsProblem(labels);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+  });
 
 export const repoConfigSchema = z
   .object({
@@ -73,9 +94,36 @@ export const repoConfigSchema = z
       .number()
       .int()
       .min(1)
-      .max(4320)
+      .max(SELF_HOSTED_MAX_MINUTES)
       .default(120)
-      .describe("A build job running longer than this many minutes fails."),
+      .describe(
+        `A build job running longer than this many minutes fails (the workflow's timeout-minutes; GitHub-hosted runners allow at most ${GITHUB_HOSTED_MAX_MINUTES}, self-hosted ones ${SELF_HOSTED_MAX_MINUTES}).`,
+      ),
+    /** Issue 15.2: per-pkgbase build time limits in minutes, instead of `jobTimeoutMinutes`. */
+    timeoutMinutes: z
+      .record(pkgbaseKey, z.number().int().min(1).max(SELF_HOSTED_MAX_MINUTES))
+      .default({})
+      .describe(
+        `Per-pkgbase build time limits in minutes, e.g. {chromium-wayland: 1440}; at most ${GITHUB_HOSTED_MAX_MINUTES} on a GitHub-hosted runner, ${SELF_HOSTED_MAX_MINUTES} on a self-hosted one.`,
+      ),
+    /** Issue 15.2: the runner (`runs-on` labels) of every build job, and of some pkgbases. */
+    runner: z
+      .object({
+        /** Labels of the runner every package is built on, unless `packages` names its own. */
+        default: runnerLabels
+          .default([...DEFAULT_RUNNER])
+          .describe("runs-on labels of the build jobs, e.g. ubuntu-latest or [self-hosted, linux, x64]."),
+        /** Pkgbase → the labels of the runner it is built on (only those packages go there). */
+        packages: z
+          .record(pkgbaseKey, runnerLabels)
+          .default({})
+          .describe(
+            "Pkgbase → runs-on labels of its build job, e.g. {chromium-wayland: [self-hosted, linux, x64, big]}.",
+          ),
+      })
+      .strict()
+      .default({ default: [...DEFAULT_RUNNER], packages: {} })
+      .describe("Which runner builds each package: a default and per-pkgbase runs-on labels."),
     /** Send Pushover notifications (when the deployment configured Pushover). */
     pushover: z
       .boolean()
@@ -141,7 +189,51 @@ export const repoConfigSchema = z
       .default("pull-request")
       .describe("/add and /remove open a pull request (default) or commit to the default branch."),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    // Each package's time limit must fit the runner it is built on (GitHub stops the job there anyway).
+    const defaultMax = maxMinutesFor(config.runner.default);
+    if (config.jobTimeoutMinutes > defaultMax) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["jobTimeoutMinutes"],
+        message: tooLong(config.jobTimeoutMinutes, config.runner.default, "runner.default"),
+      });
+    }
+    const names = new Set([...Object.keys(config.runner.packages), ...Object.keys(config.timeoutMinutes)]);
+    for (const pkgbase of [...names].sort()) {
+      const labels = config.runner.packages[pkgbase] ?? config.runner.default;
+      const own = config.timeoutMinutes[pkgbase];
+      const minutes = own ?? config.jobTimeoutMinutes;
+      if (minutes <= maxMinutesFor(labels) || (own === undefined && labels === config.runner.default))
+        continue;
+      ctx.addIssue({
+        code: "custom",
+        path: own !== undefined ? ["timeoutMinutes", pkgbase] : ["runner", "packages", pkgbase],
+        message:
+          own !== undefined
+            ? tooLong(minutes, labels, `runner.packages.${pkgbase}`)
+            : `${pkgbase} inherits jobTimeoutMinutes (${minutes}), more than its GitHub-hosted runner allows (${GITHUB_HOSTED_MAX_MINUTES}); set timeoutMinutes.${pkgbase} to at most ${GITHUB_HOSTED_MAX_MINUTES}`,
+      });
+    }
+  });
+
+function tooLong(minutes: number, labels: readonly string[], runnerSetting: string): string {
+  return isSelfHosted(labels)
+    ? `${minutes} minutes is more than a self-hosted runner allows (${SELF_HOSTED_MAX_MINUTES}, 5 days)`
+    : `${minutes} minutes is more than a GitHub-hosted runner allows (${GITHUB_HOSTED_MAX_MINUTES}, 6 hours); lower it, or select a self-hosted runner with ${runnerSetting} (up to ${SELF_HOSTED_MAX_MINUTES})`;
+}
+
+/** The runs-on labels and time limit of a pkgbase's build job under this config. */
+export function jobRunnerOf(
+  config: Pick<RepoConfig, "runner" | "timeoutMinutes" | "jobTimeoutMinutes">,
+  pkgbase: string,
+): { readonly runsOn: readonly string[]; readonly timeoutMinutes: number } {
+  return {
+    runsOn: config.runner.packages[pkgbase] ?? config.runner.default,
+    timeoutMinutes: config.timeoutMinutes[pkgbase] ?? config.jobTimeoutMinutes,
+  };
+}
 
 export type RepoConfig = z.output<typeof repoConfigSchema>;
 
@@ -162,8 +254,11 @@ function describeIssue(issue: z.core.$ZodIssue): { field: string; message: strin
   switch (issue.code) {
     case "unrecognized_keys":
       return {
-        field: issue.keys.join(", "),
-        message: `unknown field; remove it (known fields: ${Object.keys(repoConfigSchema.shape).join(", ")})`,
+        field: [...issue.path.map(String), issue.keys.join(", ")].join("."),
+        message:
+          issue.path.length > 0
+            ? "unknown field; remove it"
+            : `unknown field; remove it (known fields: ${Object.keys(repoConfigSchema.shape).join(", ")})`,
       };
     case "invalid_type":
       return {
@@ -173,6 +268,8 @@ function describeIssue(issue: z.core.$ZodIssue): { field: string; message: strin
             ? `missing; ${fixFor(field)}`
             : `expected ${issue.expected}; ${fixFor(field)}`,
       };
+    case "invalid_key":
+      return { field, message: issue.issues[0]?.message ?? issue.message };
     default:
       return { field, message: issue.message };
   }
@@ -188,6 +285,9 @@ function fixFor(field: string): string {
     maxParallel: "write a whole number, e.g. `maxParallel: 4`",
     checkRunsPerPackageLimit: "write a whole number, e.g. `checkRunsPerPackageLimit: 20`",
     jobTimeoutMinutes: "write a whole number of minutes, e.g. `jobTimeoutMinutes: 120`",
+    timeoutMinutes: "write pkgbase → whole minutes, e.g. `timeoutMinutes: {chromium-wayland: 1440}`",
+    runner:
+      "write e.g. `runner: {default: ubuntu-latest, packages: {chromium-wayland: [self-hosted, linux, x64, big]}}`",
     pushover: "write `pushover: true` or `pushover: false`",
     review: "write one of none, new, flagged, always",
     trustedMaintainers: "write a list of AUR user names, e.g. `trustedMaintainers: [alice]`",

@@ -3,6 +3,12 @@
  * sha travels in each matrix entry), at most 25 input properties and 65,535 characters of inputs in total,
  * so a big matrix goes out as several dispatches. With `return_run_details: true` GitHub answers 200 with
  * `{workflow_run_id, run_url, html_url}` (204 without a body otherwise).
+ *
+ * Issue 15.2: each entry carries its job's `runs_on` labels and `timeout_minutes`, and the workflow's build job
+ * takes `runs-on` and `timeout-minutes` from its matrix entry (GitHub evaluates both per matrix job, see
+ * workflows-templates/arch-repo-build.yml). So packages for different runners share one matrix and one run: a run
+ * is valid whatever runners its entries name, and only GitHub's limits split it (256 jobs per matrix, the input
+ * size). Entries are validated before anything is sent: labels and limits never reach the workflow unchecked.
  */
 import type { MatrixEntry } from "../build/contracts.js";
 import { MAX_MATRIX_ENTRIES, validateMatrixEntry } from "../build/matrix-entry.js";

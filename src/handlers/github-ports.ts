@@ -6,6 +6,7 @@
 import type { Probot } from "probot";
 import type { BuildPorts, BuildService, JobStatus } from "../build/build-service.js";
 import type { Build, Job } from "../build/model.js";
+import { DEFAULT_RUNNER, SELF_HOSTED_MAX_MINUTES } from "../build/runner-limits.js";
 import {
   packageCheckView,
   setPublishStatus,
@@ -20,7 +21,7 @@ import { jobLogFields, type Logger } from "../logger.js";
 import { guardReportOf } from "../services/guard.js";
 import type { AppDeps, BackgroundTasks } from "../services/ports.js";
 import { loadRepoSettings } from "../services/repo-settings.js";
-import { pkgbaseFromJobName } from "./workflow-job.js";
+import { checkRunIdOf, pkgbaseFromJobName } from "./workflow-job.js";
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -103,6 +104,10 @@ export function githubPorts(
           pkgnames: j.pkgnames,
           version: j.version,
           ...(j.pkgrel !== undefined ? { pkgrel: j.pkgrel } : {}),
+          // Issue 15.2: the workflow takes runs-on and timeout-minutes from the entry. Jobs stored before these
+          // settings existed get what the template used to say (ubuntu-latest, the build's time limit).
+          runs_on: j.runsOn ?? DEFAULT_RUNNER,
+          timeout_minutes: j.timeoutMinutes ?? legacyTimeoutMinutes(build),
         })),
         repoName: build.repo,
         repoUrl: deps.publishSettings.repoUrl(build.repo),
@@ -221,6 +226,23 @@ export function githubPorts(
       return deps.planner.availableDeps({ repoName: build.repo, arch: settings.architecture }, depsOfMeta);
     },
 
+    async failureNotes(build, _job, status) {
+      if (status.checkRunId === undefined) return [];
+      const octokit = await installationOctokit(robot, build);
+      // "List check run annotations" (GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations): a workflow
+      // job's check run holds GitHub's timeout annotation, the runner's disk warnings and the builder's ::error.
+      const { data } = await octokit.request(
+        "GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations",
+        {
+          owner: build.repository.owner,
+          repo: build.repository.name,
+          check_run_id: status.checkRunId,
+          per_page: 50,
+        },
+      );
+      return data.flatMap((a) => [a.title ?? "", a.message ?? ""]).filter((t) => t !== "");
+    },
+
     async readJobStatus(build, job): Promise<JobStatus | undefined> {
       const { owner, name } = build.repository;
       if (job.jobId === undefined && job.runId === undefined) return undefined;
@@ -267,6 +289,11 @@ export function githubPorts(
   };
 }
 
+/** The time limit of a job stored without one: the build's, within what a workflow job may have. */
+function legacyTimeoutMinutes(build: Build): number {
+  return Math.min(SELF_HOSTED_MAX_MINUTES, Math.max(1, Math.round(build.jobTimeoutMs / 60_000)));
+}
+
 /** GitHub lists at most 100 jobs per page (`per_page` of "List jobs for a workflow run"). */
 const RUN_JOBS_PAGE = 100;
 
@@ -276,6 +303,7 @@ interface GitHubJob {
   readonly status: string;
   readonly conclusion: string | null;
   readonly html_url: string | null;
+  readonly check_run_url?: string | null;
 }
 
 function jobStatusOf(data: GitHubJob): JobStatus {
@@ -285,5 +313,6 @@ function jobStatusOf(data: GitHubJob): JobStatus {
     runId: Number(data.run_id),
     jobId: Number(data.id),
     htmlUrl: data.html_url ?? undefined,
+    ...checkRunIdOf(data.check_run_url),
   } as JobStatus;
 }

@@ -5,6 +5,7 @@
  * plans the stored push again.
  */
 import type { Context, Probot } from "probot";
+import { jobRunnerOf } from "../config/repo-config.js";
 import { reportProblem } from "../github/checks.js";
 import type { Octokit } from "../github/octokit.js";
 import { changedPkgbuilds, committedSrcinfoReader, fetchFileText, type PushInfo } from "../github/sources.js";
@@ -156,6 +157,7 @@ export async function planPush(
       headSha: after,
       aurRef: (b) => runtime.deps.planner.aurRef(b),
       ...aurVersionAtOf(runtime.deps.planner),
+      runner: (pkgbase) => jobRunnerOf(config, pkgbase),
     }),
     config,
   );

@@ -19,6 +19,15 @@ export function pkgbaseFromJobName(name: string): string | undefined {
   return candidate !== undefined && isValidPkgname(candidate) ? candidate : undefined;
 }
 
+/**
+ * The check run of a workflow job, from its `check_run_url` (`…/repos/O/R/check-runs/ID`, in the workflow_job
+ * payload and the jobs API): annotations of the job live there.
+ */
+export function checkRunIdOf(url: string | null | undefined): { checkRunId?: number } {
+  const id = url ? /\/check-runs\/([0-9]{1,20})$/.exec(url)?.[1] : undefined;
+  return id !== undefined ? { checkRunId: Number(id) } : {};
+}
+
 export async function handleWorkflowJob(
   context: Context<"workflow_job">,
   runtime: AppRuntime,
@@ -32,6 +41,7 @@ export async function handleWorkflowJob(
     runId: job.run_id,
     jobId: job.id,
     htmlUrl: job.html_url,
+    ...checkRunIdOf(job.check_run_url),
   } as JobStatus;
   await runtime.builds.onJobEvent(
     { runId: job.run_id, jobId: job.id, ...(pkgbase !== undefined ? { pkgbase } : {}) },

@@ -70,6 +70,11 @@ export interface PlannedJobsOptions {
   /** Pkgbases rebuilt on request: an unchanged version gets a pkgrel bump. */
   readonly forced?: ReadonlySet<string>;
   readonly ours?: PackageIndex;
+  /** Issue 15.2: the runner labels and time limit of each pkgbase's build job (`jobRunnerOf` of the config). */
+  readonly runner?: (pkgbase: string) => {
+    readonly runsOn: readonly string[];
+    readonly timeoutMinutes: number;
+  };
 }
 
 export async function plannedJobs(
@@ -112,6 +117,7 @@ export async function plannedJobs(
       ref,
       ...(build.source === "local" && build.path !== undefined ? { path: build.path } : {}),
       ...(pkgrel ? { pkgrel } : {}),
+      ...options.runner?.(build.pkgbase),
       reason,
       needs: build.needs,
       ...(depends ? { depends: [...new Set(depends)] } : {}),

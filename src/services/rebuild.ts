@@ -4,7 +4,7 @@
  * pkgrel bump so pacman clients upgrade.
  */
 import type { Build, PlannedJob, UnresolvableDependency } from "../build/model.js";
-import type { RepoConfig } from "../config/repo-config.js";
+import { jobRunnerOf, type RepoConfig } from "../config/repo-config.js";
 import type { Octokit } from "../github/octokit.js";
 import { committedSrcinfoReader, fetchFileText, listPkgbuilds } from "../github/sources.js";
 import { renderPlanTable } from "../resolve/plan.js";
@@ -141,6 +141,7 @@ export async function planRebuild(
     headSha: sha,
     aurRef: (b) => runtime.deps.planner.aurRef(b),
     ...aurVersionAtOf(runtime.deps.planner),
+    runner: (pkgbase) => jobRunnerOf(config, pkgbase),
     forced,
     ours: await runtime.deps.planner.ours(target),
   });

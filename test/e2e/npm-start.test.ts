@@ -367,6 +367,8 @@ describe("npm start with WEBHOOK_PROXY_URL (smee)", () => {
           path: "meta",
           pkgnames: ["meta"],
           version: "1.0-1",
+          runs_on: ["ubuntu-latest"],
+          timeout_minutes: 120,
         },
       ],
     });

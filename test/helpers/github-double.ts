@@ -521,6 +521,43 @@ export class GitHubMock {
     );
   }
 
+  /**
+   * "List check run annotations" (`GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations`) of a workflow
+   * job's check run: an array of `{path, start_line, end_line, annotation_level, title, message, raw_details}`
+   * (https://docs.github.com/rest/checks/runs#list-check-run-annotations). GitHub annotates a job stopped by its
+   * `timeout-minutes` with "The job has exceeded the maximum execution time of …" (level `failure`), and a step
+   * that exited non-zero with "Process completed with exit code N."; `::error title=T::M` becomes `{title: T,
+   * message: M}`.
+   */
+  checkRunAnnotations(
+    owner: string,
+    repo: string,
+    checkRunId: number,
+    annotations: readonly { title?: string; message: string; level?: "failure" | "warning" | "notice" }[],
+    options: ExpectOptions = {},
+  ): this {
+    return this.on(
+      "GET",
+      `/repos/${owner}/${repo}/check-runs/${checkRunId}/annotations`,
+      {
+        status: 200,
+        body: annotations.map((a) => ({
+          path: ".github",
+          blob_href: "",
+          start_line: 1,
+          end_line: 1,
+          start_column: null,
+          end_column: null,
+          annotation_level: a.level ?? "failure",
+          title: a.title ?? "",
+          message: a.message,
+          raw_details: "",
+        })),
+      },
+      options,
+    );
+  }
+
   createStatus(owner: string, repo: string, sha: string, options: ExpectOptions = {}): this {
     return this.on(
       "POST",

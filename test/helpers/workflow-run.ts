@@ -36,6 +36,10 @@ export interface RunStep {
 export interface RunJob {
   readonly id: string;
   readonly name: unknown;
+  /** `runs-on` as evaluated for this matrix job (a label or a list of labels). */
+  readonly runsOn: unknown;
+  /** `timeout-minutes` as evaluated for this matrix job (GitHub's default, 360, when absent). */
+  readonly timeoutMinutes: unknown;
   readonly matrix: Record<string, unknown>;
   readonly steps: readonly RunStep[];
 }
@@ -108,6 +112,25 @@ function stepRuns(ifToken: TemplateToken | undefined, context: Record<string, un
 }
 
 /**
+ * `runs-on` takes a label, a list of labels or `{group, labels}`
+ * (https://docs.github.com/actions/reference/workflows-and-actions/workflow-syntax#jobsjob_idruns-on); a value
+ * that is none of these (a missing matrix field: null or "") makes GitHub fail the run.
+ */
+function runsOn(value: unknown, id: string): unknown {
+  const labels = (v: unknown) =>
+    Array.isArray(v) && v.length > 0 && v.every((l) => typeof l === "string" && l !== "");
+  if ((typeof value === "string" && value !== "") || labels(value)) return value;
+  if (value && typeof value === "object" && ("group" in value || "labels" in value)) return value;
+  throw new WorkflowRejected(`job ${id}: runs-on evaluated to ${JSON.stringify(value)}`);
+}
+
+/** `timeout-minutes` is a number of minutes (`jobs.<job_id>.timeout-minutes`); anything else fails the run. */
+function timeoutMinutes(value: unknown, id: string): unknown {
+  if (typeof value === "number" && Number.isFinite(value) && value > 0) return value;
+  throw new WorkflowRejected(`job ${id}: timeout-minutes evaluated to ${JSON.stringify(value)}`);
+}
+
+/**
  * Parses `content` like GitHub does when the workflow is dispatched, and runs the expressions with `inputs`
  * (the dispatch's inputs, strings as GitHub passes them). Throws WorkflowRejected with the parser's errors.
  */
@@ -159,7 +182,17 @@ export async function dispatchRun(content: string, inputs: Record<string, string
               : {},
         };
       });
-      jobs.push({ id, name: nameToken ? render(nameToken, context) : id, matrix: entry, steps });
+      const runsOnToken = find(job, "runs-on");
+      if (!runsOnToken) throw new WorkflowRejected(`job ${id}: no runs-on`);
+      const timeoutToken = find(job, "timeout-minutes");
+      jobs.push({
+        id,
+        name: nameToken ? render(nameToken, context) : id,
+        runsOn: runsOn(render(runsOnToken, context), id),
+        timeoutMinutes: timeoutToken ? timeoutMinutes(render(timeoutToken, context), id) : 360,
+        matrix: entry,
+        steps,
+      });
     }
   }
   return {

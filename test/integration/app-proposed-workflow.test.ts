@@ -25,6 +25,8 @@ import {
   AUR_SHA,
   BEFORE,
   expectMetaPush,
+  META_CONFIG,
+  META_PKGBUILD,
   plannerOver,
   TEST_APP_SETTINGS,
 } from "../helpers/app-fixtures.js";
@@ -172,7 +174,11 @@ describe("the workflow the app proposes on installation", () => {
       ref: AUR_SHA,
       pkgnames: ["foo-aur"],
       version: "2.0-1",
+      runs_on: ["ubuntu-latest"],
+      timeout_minutes: 120,
     });
+    expect(aurJob.runsOn).toEqual(["ubuntu-latest"]);
+    expect(aurJob.timeoutMinutes).toBe(120);
     expect(aurInputs.repoUrl).toBe("https://repo.example/$arch");
     expect(aurInputs.repoKey).toBe("PUBLIC KEY");
 
@@ -194,6 +200,64 @@ describe("the workflow the app proposes on installation", () => {
       path: "meta",
     });
     mock.assertDone();
+  });
+});
+
+describe("issue 15.2: runners and time limits per package", () => {
+  it("dispatched entries carry their runs-on and timeout, and the proposed workflow runs each job there", async () => {
+    const workflow = await proposedWorkflow();
+    // foo-aur goes to a big self-hosted runner for up to a day; everything else stays on the default.
+    const config = `${META_CONFIG}jobTimeoutMinutes: 90\nrunner:\n  default: ubuntu-24.04\n  packages:\n    foo-aur: [self-hosted, linux, x64, big]\ntimeoutMinutes:\n  foo-aur: 1440\n`;
+    mock.repoConfig(owner, repo, config).fileContents(owner, repo, "meta/PKGBUILD", AFTER, META_PKGBUILD);
+    for (const id of [100, 101, 102]) mock.createCheckRun(owner, repo, id);
+    mock
+      .createStatus(owner, repo, AFTER)
+      .dispatchWorkflow(owner, repo, "arch-repo-build.yml", 555)
+      .updateCheckRun(owner, repo, 100, { times: 10, optional: true })
+      .updateCheckRun(owner, repo, 101, { times: 10, optional: true })
+      .updateCheckRun(owner, repo, 102, { times: 10, optional: true });
+    await receive("push", pushEvent(BEFORE, AFTER, { modified: ["meta/PKGBUILD"] }));
+
+    const [first] = dispatchedInputs();
+    expect(JSON.parse(first!.matrix!).include).toEqual([
+      expect.objectContaining({
+        pkgbase: "foo-aur",
+        runs_on: ["self-hosted", "linux", "x64", "big"],
+        timeout_minutes: 1440,
+      }),
+    ]);
+    // GitHub's parser and evaluator: the job's runs-on and timeout-minutes are the configured values.
+    const [aurJob] = (await dispatchRun(workflow, first!)).jobs;
+    expect(aurJob?.runsOn).toEqual(["self-hosted", "linux", "x64", "big"]);
+    expect(aurJob?.timeoutMinutes).toBe(1440);
+    // The builder receives the same entry and accepts it (it validates the labels and minutes again).
+    expect(parseMatrixEntry(actionInputs(aurJob!).entry)).toMatchObject({
+      runs_on: ["self-hosted", "linux", "x64", "big"],
+      timeout_minutes: 1440,
+    });
+    // The app's own clock for the job is its limit too, not jobTimeoutMinutes.
+    const [build] = await runtime.deps.store.listBuilds({ owner, name: repo });
+    expect(await runtime.deps.store.getJob(build!.id, "foo-aur")).toMatchObject({ timeoutMinutes: 1440 });
+
+    // The metapackage gets the defaults: runner.default and jobTimeoutMinutes.
+    mock.dispatchWorkflow(owner, repo, "arch-repo-build.yml", 556);
+    await receive("workflow_job", workflowJob(String(aurJob!.name), 555, 9001));
+    const [, second] = dispatchedInputs();
+    const [metaJob] = (await dispatchRun(workflow, second!)).jobs;
+    expect(metaJob?.name).toBe("meta");
+    expect(metaJob?.runsOn).toEqual(["ubuntu-24.04"]);
+    expect(metaJob?.timeoutMinutes).toBe(90);
+    mock.assertDone();
+  });
+
+  it("a matrix entry with a label that is no runner label is refused by the builder, and by the dispatcher's validation", () => {
+    const entry = { pkgbase: "x", source: "aur", ref: AUR_SHA, pkgnames: ["x"], version: "1-1" };
+    expect(() =>
+      parseMatrixEntry(JSON.stringify({ ...entry, runs_on: ["linux", `\${{ secrets.X }}`] })),
+    ).toThrow(/invalid matrix runs_on: .* is not a runner label/);
+    expect(() => parseMatrixEntry(JSON.stringify({ ...entry, timeout_minutes: 7201 }))).toThrow(
+      /invalid matrix timeout_minutes/,
+    );
   });
 });
 

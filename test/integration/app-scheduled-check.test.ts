@@ -259,6 +259,8 @@ describe("the scheduled update check in the app", () => {
           pkgnames: ["foo-aur"],
           version: "1.1-1.1",
           pkgrel: "1.1",
+          runs_on: ["ubuntu-latest"],
+          timeout_minutes: 120,
         },
       ],
     });
@@ -294,7 +296,17 @@ describe("the scheduled update check in the app", () => {
     expect(dispatch).toBeDefined();
     const { inputs } = dispatch!.body as { inputs: Record<string, string> };
     expect(JSON.parse(inputs.matrix ?? "")).toEqual({
-      include: [{ pkgbase: "foo-aur", source: "aur", ref: AUR_SHA, pkgnames: ["foo-aur"], version: "1.1-1" }],
+      include: [
+        {
+          pkgbase: "foo-aur",
+          source: "aur",
+          ref: AUR_SHA,
+          pkgnames: ["foo-aur"],
+          version: "1.1-1",
+          runs_on: ["ubuntu-latest"],
+          timeout_minutes: 120,
+        },
+      ],
     });
     const [build] = await runtime.deps.store.listBuilds({ owner, name: repo });
     const jobs = await runtime.deps.store.listJobs(build!.id);
@@ -477,17 +489,24 @@ describe("the scheduled update check in the app", () => {
       ] as const) {
         await runtime.deps.store.putRecord<AurBuiltRecord>(AUR_BUILT_RECORD, pkgbase, { commit, plannedAt });
       }
+      // Each entry's runner and time limit are the defaults (issue 15.2), checked here and left out below.
       const matrices = () =>
         mock
           .requestsTo("POST", `/repos/${owner}/${repo}/actions/workflows/arch-repo-build.yml/dispatches`)
-          .map(
-            (d) =>
+          .map((d) =>
+            (
               JSON.parse((d.body as { inputs: { matrix: string } }).inputs.matrix).include as {
                 pkgbase: string;
                 ref: string;
                 version: string;
                 pkgrel?: string;
-              }[],
+                runs_on?: string[];
+                timeout_minutes?: number;
+              }[]
+            ).map(({ runs_on, timeout_minutes, ...entry }) => {
+              expect([runs_on, timeout_minutes]).toEqual([["ubuntu-latest"], 120]);
+              return entry;
+            }),
           );
 
       // Check 1.

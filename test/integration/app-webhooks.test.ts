@@ -105,7 +105,18 @@ describe("push", () => {
     expect(body.inputs.repo_name).toBe("myrepo");
     expect(body.inputs.repo_url).toBe("https://repo.example/$arch");
     expect(JSON.parse(body.inputs.matrix ?? "")).toEqual({
-      include: [{ pkgbase: "foo-aur", source: "aur", ref: AUR_SHA, pkgnames: ["foo-aur"], version: "2.0-1" }],
+      include: [
+        {
+          pkgbase: "foo-aur",
+          source: "aur",
+          ref: AUR_SHA,
+          pkgnames: ["foo-aur"],
+          version: "2.0-1",
+          // The default runner and time limit (issue 15.2), which the workflow's runs-on and timeout-minutes take.
+          runs_on: ["ubuntu-latest"],
+          timeout_minutes: 120,
+        },
+      ],
     });
 
     const created = mock
@@ -454,9 +465,13 @@ describe("workflow_job", () => {
         status,
         conclusion,
         html_url: `https://github.com/${owner}/${repo}/actions/runs/555/job/${id}`,
+        check_run_url: `https://api.github.com/repos/${owner}/${repo}/check-runs/${id}`,
       },
     };
   }
+
+  /** A failed build step's annotation: nothing about a runner limit. */
+  const exitAnnotation = [{ message: "Process completed with exit code 1." }];
 
   async function startPushBuild(statuses: number) {
     expectMetaPush(mock, 3)
@@ -495,6 +510,7 @@ describe("workflow_job", () => {
 
   it("a failure skips the dependants, closes the build as failed and notifies", async () => {
     const build = await startPushBuild(2);
+    mock.checkRunAnnotations(owner, repo, 9001, exitAnnotation);
     await receive("workflow_job", jobPayload("completed", "failure"));
     mock.assertDone();
     const jobs = await runtime.deps.store.listJobs(build.id);
@@ -514,8 +530,44 @@ describe("workflow_job", () => {
     expect(summary.conclusion).toBe("failure");
     expect(summary.actions.map((a) => a.identifier)).toEqual(["retry-failed"]);
   });
+  it("issue 15.2: a job GitHub stopped at its timeout fails naming the time limit and timeoutMinutes", async () => {
+    const build = await startPushBuild(2);
+    // GitHub concludes a job stopped by timeout-minutes `cancelled` and says why in an annotation.
+    mock.checkRunAnnotations(owner, repo, 9001, [
+      { message: "The job has exceeded the maximum execution time of 2h0m0s" },
+      { message: "The operation was canceled." },
+    ]);
+    await receive("workflow_job", jobPayload("completed", "cancelled"));
+    mock.assertDone();
+    const foo = await runtime.deps.store.getJob(build.id, "foo-aur");
+    expect(foo?.state).toBe("failed");
+    expect(foo?.error).toBe(
+      "time limit: foo-aur was stopped after 120 minutes; raise `timeoutMinutes.foo-aur` in .github/arch-repo.yml (runner ubuntu-latest: up to 360 minutes; more needs a self-hosted runner, `runner.packages.foo-aur`)",
+    );
+    expect(notifications[0]).toBe(`failed foo-aur: ${foo?.error}`);
+  });
+
+  it("issue 15.2: a job whose runner ran out of disk fails naming the disk limit and runner.packages", async () => {
+    const build = await startPushBuild(2);
+    // The runner's own warning (actions/runner #873) and the builder's ::error.
+    mock.checkRunAnnotations(owner, repo, 9001, [
+      {
+        level: "warning",
+        message:
+          "You are running out of disk space. The runner will stop working when the machine runs out of disk space. Free space left: 42 MB",
+      },
+      { title: "arch-repo-bot build failed", message: "makepkg failed with exit code 4" },
+    ]);
+    await receive("workflow_job", jobPayload("completed", "failure"));
+    mock.assertDone();
+    const foo = await runtime.deps.store.getJob(build.id, "foo-aur");
+    expect(foo?.error).toMatch(/^disk limit: foo-aur ran out of disk space on the runner ubuntu-latest /);
+    expect(foo?.error).toContain("`runner.packages.foo-aur` in .github/arch-repo.yml");
+  });
+
   it("the Retry failed button on the summary check run dispatches the failed package again", async () => {
     const build = await startPushBuild(3);
+    mock.checkRunAnnotations(owner, repo, 9001, exitAnnotation);
     await receive("workflow_job", jobPayload("completed", "failure"));
     mock.dispatchWorkflow(owner, repo, "arch-repo-build.yml", 557);
     const payload = webhookPayload<Record<string, unknown>>("check_run", "requested_action");
@@ -600,6 +652,7 @@ describe("workflow_job", () => {
 
     it("the Retry failed button does not dispatch the held metapackage", async () => {
       const build = await startPartialBuild(2);
+      mock.checkRunAnnotations(owner, repo, 9001, exitAnnotation);
       await receive("workflow_job", jobPayload("completed", "failure"));
       // The failed foo-aur is dispatched again; the held meta stays skipped, its reason unchanged.
       mock.dispatchWorkflow(owner, repo, "arch-repo-build.yml", 557).createStatus(owner, repo, AFTER);

@@ -16,6 +16,7 @@ import { isRoot, run, testUser } from "../helpers/real-tools.js";
 const fixtures = new URL("../fixtures/build/", import.meta.url).pathname;
 const hello = join(fixtures, "hello");
 const failing = join(fixtures, "failing");
+const diskFull = join(fixtures, "disk-full");
 
 interface Outcome {
   readonly code: number;
@@ -49,15 +50,17 @@ function pkginfoField(pkginfo: string, key: string): string | undefined {
 let built: Outcome;
 let broken: Outcome;
 let mismatch: Outcome;
+let full: Outcome;
 const fixtureBefore = readFileSync(join(hello, "PKGBUILD"), "utf8");
 
 beforeAll(async () => {
   // makepkg is slow to start (seconds per call): the builds run side by side, and one build covers both
   // the result.json checks and the pkgrel override.
-  [built, broken, mismatch] = await Promise.all([
+  [built, broken, mismatch, full] = await Promise.all([
     build("built", [hello, "--build-id", "b-test-1", "--pkgrel", "3.1", "--expect-version", "1.2.3-3.1"]),
     build("broken", [failing]),
     build("mismatch", [hello, "--expect-version", "1.2.4-1"]),
+    build("disk-full", [diskFull]),
   ]);
 }, 600_000);
 
@@ -131,6 +134,15 @@ describe("arch-repo-bot build", () => {
     expect(result.logTail.split("\n").length).toBeLessThanOrEqual(100);
     expect(broken.log).toContain("compiling arb-failing...");
     expect(readdirSync(broken.out).sort()).toEqual(["build.log", "result.json"]);
+  });
+
+  it("issue 15.2: a build that runs out of disk says so and names runner.packages", () => {
+    expect(full.code).toBe(1);
+    expect(full.log).toContain("No space left on device");
+    expect(full.result.ok).toBe(false);
+    expect(full.result.error).toMatch(
+      /^disk limit: arb-disk-full ran out of disk space on the runner ubuntu-latest \(No space left on device; .*\); build it on a runner with more disk: `runner.packages.arb-disk-full` in .github\/arch-repo.yml \(makepkg failed with exit code \d+\)$/,
+    );
   });
 
   it("refuses a source that does not match the plan before building", () => {

@@ -29,6 +29,8 @@ describe("parseRepoConfig", () => {
         maxParallel: 4,
         checkRunsPerPackageLimit: 20,
         jobTimeoutMinutes: 120,
+        timeoutMinutes: {},
+        runner: { default: ["ubuntu-latest"], packages: {} },
         pushover: true,
         review: "flagged",
         trustedMaintainers: [],

@@ -125,6 +125,26 @@ describe("schedule: failures and timeouts", () => {
     expect(decisions.skip).toEqual([{ pkgbase: "d", reason: "dependency a failed" }]);
     expect(schedule(build, jobs, { now: HOUR - 1 }).timedOut).toEqual([]);
   });
+
+  it("issue 15.2: a package's own timeoutMinutes replaces the build's, and a running job names the setting", () => {
+    const items = plan(["big"], ["small"]).map((j) =>
+      j.pkgbase === "big" ? { ...j, runsOn: ["self-hosted", "big"], timeoutMinutes: 180 } : j,
+    );
+    const build = buildOf(items, { jobTimeoutMs: HOUR });
+    const jobs = jobsOf(
+      build,
+      { big: "running", small: "running" },
+      { big: { startedAt: 0 }, small: { startedAt: 0 } },
+    );
+    expect(schedule(build, jobs, { now: 2 * HOUR }).timedOut).toEqual([
+      {
+        pkgbase: "small",
+        reason:
+          "timed out after 60 min (running); time limit: small was stopped after 60 minutes; raise `timeoutMinutes.small` in .github/arch-repo.yml (runner ubuntu-latest: up to 360 minutes; more needs a self-hosted runner, `runner.packages.small`)",
+      },
+    ]);
+    expect(schedule(build, jobs, { now: 3 * HOUR }).timedOut.map((d) => d.pkgbase)).toEqual(["big", "small"]);
+  });
 });
 
 describe("schedule: metapackage fan-in and closing", () => {

@@ -29,6 +29,8 @@ const sampleMatrix: { include: MatrixEntry[] } = {
       ref: "0123456789abcdef0123456789abcdef01234567",
       pkgnames: ["yay"],
       version: "12.4.2-1",
+      runs_on: ["ubuntu-latest"],
+      timeout_minutes: 120,
     },
     {
       pkgbase: "my-meta",
@@ -38,6 +40,8 @@ const sampleMatrix: { include: MatrixEntry[] } = {
       pkgnames: ["my-meta"],
       version: "1.0-2",
       pkgrel: "2",
+      runs_on: ["self-hosted", "linux", "x64", "big"],
+      timeout_minutes: 1440,
     },
   ],
 };
@@ -73,7 +77,8 @@ interface RawWorkflow {
       permissions?: unknown;
       strategy: unknown;
       container: { image: string };
-      "timeout-minutes": number;
+      "runs-on": unknown;
+      "timeout-minutes": unknown;
       steps: RawStep[];
     };
   };
@@ -146,11 +151,13 @@ describe("the proposed build workflow (workflows-templates/arch-repo-build.yml)"
     expect(raw.jobs.build.permissions).toBeUndefined();
   });
 
-  it("runs one fail-slow job per entry in the Arch container, with a timeout", () => {
+  it("runs one fail-slow job per entry in the Arch container, on the entry's runner, with its timeout", () => {
     const job = raw.jobs.build;
     expect(job.strategy).toEqual({ matrix: `\${{ fromJSON(inputs.matrix) }}`, "fail-fast": false });
     expect(job.container.image).toBe("archlinux:base-devel");
-    expect(job["timeout-minutes"]).toBeGreaterThan(0);
+    // Issue 15.2: both come from the matrix entry, whose values the dispatcher (and the action) validate.
+    expect(job["runs-on"]).toBe(`\${{ matrix.runs_on }}`);
+    expect(job["timeout-minutes"]).toBe(`\${{ matrix.timeout_minutes }}`);
     const uses = job.steps.map((s) => s.uses);
     expect(uses[0]).toMatch(/^actions\/checkout@v\d+$/);
     expect(uses[1]).toBe(BUILDER);
@@ -179,6 +186,8 @@ describe("the proposed build workflow (workflows-templates/arch-repo-build.yml)"
     for (const [i, entry] of sampleMatrix.include.entries()) {
       const job = run.jobs[i]!;
       expect(job.name).toBe(entry.pkgbase);
+      expect(job.runsOn).toEqual(entry.runs_on);
+      expect(job.timeoutMinutes).toBe(entry.timeout_minutes);
       const [checkout, build, upload] = job.steps as [RunStep, RunStep, RunStep];
       expect(checkout.runs).toBe(entry.source === "local");
       expect(checkout.with.ref).toBe(entry.ref);

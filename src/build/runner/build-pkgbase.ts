@@ -6,6 +6,7 @@
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BuildResult, BuiltPackageFile } from "../contracts.js";
+import { diskLimitMessage, logShowsFullDisk } from "../runner-limits.js";
 import { BuildLog } from "./build-log.js";
 import { describePackageFile, isPackageFileName } from "./built-packages.js";
 import { asUser, execCommand } from "./exec.js";
@@ -23,6 +24,8 @@ export interface BuildRequest {
   /** What the plan expects (the local command may know nothing but an expected version). */
   readonly expected: Expectation;
   readonly pkgrel?: string;
+  /** The runner's `runs-on` labels (the matrix entry's), named when the build fills its disk. */
+  readonly runsOn?: readonly string[];
 }
 
 export interface BuildSettings {
@@ -167,6 +170,15 @@ export async function buildPkgbase(
     packages = await collectPackages(work, summary, outDir, log);
   } catch (error) {
     failure = error instanceof Error ? error : new Error(String(error));
+    // Issue 15.2: a full disk says so, and names the setting that gives the package a bigger runner.
+    if (logShowsFullDisk(log.lastLines())) {
+      const runsOn = request.runsOn;
+      const message = `${diskLimitMessage(pkgbase || "the package", runsOn !== undefined ? { runsOn } : {})} (${failure.message.split("\n")[0]})`;
+      failure =
+        failure instanceof BuildStepError
+          ? new BuildStepError(message, failure.exitCode)
+          : new Error(message);
+    }
     log.note(`FAILED: ${failure.message}`);
   }
   const result: BuildResult = {
