@@ -17,12 +17,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import nock from "nock";
 import { usage } from "../../src/cli.js";
 import { signerFromEnv } from "../../src/publish/signer.js";
 import { fooAurRpc } from "../helpers/app-fixtures.js";
 import { type FakeAur, type FileServer, startAurServer, startMirrorServer } from "../helpers/aur-server.js";
 import { isRoot } from "../helpers/real-tools.js";
 import { synthesizePackage } from "../helpers/synthetic-package.js";
+
+// This file loads nock through the app fixtures (the GitHub double) without test/helpers/github-mock.ts, whose
+// afterAll unhooks it: without this, its interception of node's http would outlive the file in this jest worker
+// and break the loopback servers of the next file (seen: ECONNRESET, a later file's GitHub double missing requests).
+afterAll(() => {
+  nock.cleanAll();
+  nock.restore();
+});
 
 const execFileAsync = promisify(execFile);
 const repoRoot = new URL("../../", import.meta.url).pathname;

@@ -7,6 +7,7 @@
  * aurweb/rpc.py it follows.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import nock from "nock";
 import { parseRefAdvertisement } from "../../src/resolve/aur-git-ref.js";
 import { type ArtifactBlobServer, startArtifactBlobServer } from "../helpers/app-fixtures.js";
 import {
@@ -17,6 +18,14 @@ import {
   startFileServer,
 } from "../helpers/aur-server.js";
 import { fakeCgit } from "../helpers/guard-fixtures.js";
+
+// This file loads nock through the app fixtures (the GitHub double) without test/helpers/github-mock.ts, whose
+// afterAll unhooks it: without this, its interception of node's http would outlive the file in this jest worker
+// and break the loopback servers of the next file (seen: ECONNRESET, a later file's GitHub double missing requests).
+afterAll(() => {
+  nock.cleanAll();
+  nock.restore();
+});
 
 function result(name: string, fields: Partial<AurRpcResult> = {}): AurRpcResult {
   return {
