@@ -379,6 +379,12 @@ describe("npm start with WEBHOOK_PROXY_URL (smee)", () => {
       "the check runs",
       () => mock.requestsTo("POST", `/repos/${owner}/${repo}/check-runs`).length === 2,
     );
+    // The build reports after its first dispatch (check runs, then the pending commit status): wait for the status.
+    await until(
+      server,
+      "the commit status",
+      () => mock.requestsTo("POST", `/repos/${owner}/${repo}/statuses/${AFTER}`).length === 1,
+    );
     mock.assertDone();
   });
 });
