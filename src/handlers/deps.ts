@@ -131,6 +131,8 @@ export async function depsFromEnv(
     import("./publish-port.js"),
   ]);
   const publisher = await publisherFromEnv(env, store);
+  /** `arch/repo` whose DB was seen holding the keyring package of this process's signing key. */
+  const currentKeyrings = new Set<string>();
   const planner = plannerFromEnv(env, publisher.storage, metrics.aurRequests);
   const [{ siblingOwnershipFrom }, { publishRecordSources }] = await Promise.all([
     import("../publish/siblings.js"),
@@ -149,8 +151,12 @@ export async function depsFromEnv(
       ...(publisher.signer
         ? {
             keyringFor: async (repoName: string, arch: string) => {
+              // Read from the DB until it holds the current keyring, then not again in this process: a publish
+              // should not parse a 5,000-package DB for a key set that changes once a year (the key is fixed for
+              // the process's life).
+              if (currentKeyrings.has(`${arch}/${repoName}`)) return undefined;
               const { keyringItemIfStale } = await import("../publish/keyring-package.js");
-              return keyringItemIfStale(
+              const item = await keyringItemIfStale(
                 {
                   storage: publisher.storage,
                   signer: publisher.signer as NonNullable<typeof publisher.signer>,
@@ -158,6 +164,8 @@ export async function depsFromEnv(
                 repoName,
                 arch,
               );
+              if (item === undefined) currentKeyrings.add(`${arch}/${repoName}`);
+              return item;
             },
           }
         : {}),

@@ -84,12 +84,25 @@ export async function plannedJobs(
 ): Promise<PlannedJob[]> {
   const localByBase = new Map(local.map((l) => [l.pkgbase, l]));
   const held = heldRoots(plan);
+  // The AUR commit of each AUR build and its version there, 8 pkgbases at a time: a first build of a metapackage
+  // plans ~140, each a git ref lookup and a .SRCINFO read, which one by one would take a minute.
+  const snapshots: { ref: string; atCommit: string | undefined }[] = [];
+  for (let i = 0; i < plan.builds.length; i += 8) {
+    snapshots.push(
+      ...(await Promise.all(
+        plan.builds.slice(i, i + 8).map(async (build) => {
+          if (build.source === "local") return { ref: options.headSha, atCommit: undefined };
+          const ref = await options.aurRef(build.pkgbase);
+          // One snapshot (issue 14.1): the commit read now may be newer than the RPC answer the plan used; the
+          // job builds that commit, so it plans that commit's version.
+          return { ref, atCommit: await options.aurVersionAt?.(build.pkgbase, ref) };
+        }),
+      )),
+    );
+  }
   const jobs: PlannedJob[] = [];
-  for (const build of plan.builds) {
-    const ref = build.source === "local" ? options.headSha : await options.aurRef(build.pkgbase);
-    // One snapshot (issue 14.1): the commit read now may be newer than the RPC answer the plan used; the job
-    // builds that commit, so it plans that commit's version.
-    const atCommit = build.source === "aur" ? await options.aurVersionAt?.(build.pkgbase, ref) : undefined;
+  for (const [index, build] of plan.builds.entries()) {
+    const { ref, atCommit } = snapshots[index] as (typeof snapshots)[number];
     const version = atCommit ?? build.version;
     const moved =
       atCommit !== undefined && atCommit !== build.version

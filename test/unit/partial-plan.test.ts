@@ -3,17 +3,11 @@
  * retry dispatches it, how the build closes, and what the summary check run says (within GitHub's limits).
  */
 import { describe, expect, it } from "@jest/globals";
-import {
-  type Build,
-  MAX_UNRESOLVABLE_PER_BUILD,
-  newJob,
-  type PlannedJob,
-  retryJob,
-} from "../../src/build/model.js";
+import { MAX_UNRESOLVABLE_PER_BUILD, newJob, type PlannedJob, retryJob } from "../../src/build/model.js";
 import { schedule } from "../../src/build/scheduler.js";
 import { summaryCheckView } from "../../src/github/checks.js";
 import { CHECK_RUN_TEXT_LIMIT, heldRoots, type Plan, type PlannedBuild } from "../../src/resolve/plan.js";
-import { plannedJob } from "../helpers/planned-job.js";
+import { buildOf, plannedJob } from "../helpers/planned-job.js";
 
 function planned(pkgbase: string, source: "aur" | "local", pkgnames = [pkgbase]): PlannedBuild {
   return { pkgbase, pkgnames, version: "1-1", source, reason: "new", needs: [] };
@@ -21,24 +15,6 @@ function planned(pkgbase: string, source: "aur" | "local", pkgnames = [pkgbase])
 
 function planOf(builds: PlannedBuild[], errors: Plan["errors"]): Plan {
   return { builds, skipped: [], errors, requests: { aur: 0, mirror: 0, repo: 0 } };
-}
-
-function buildOf(plan: PlannedJob[], overrides: Partial<Build> = {}): Build {
-  return {
-    id: "b1",
-    repository: { owner: "alice", name: "packages" },
-    branch: "main",
-    repo: "alicerepo",
-    headSha: "e".repeat(40),
-    createdAt: 0,
-    updatedAt: 0,
-    state: "open",
-    plan,
-    maxParallel: 4,
-    jobTimeoutMs: 3_600_000,
-    revision: 1,
-    ...overrides,
-  };
 }
 
 describe("heldRoots", () => {

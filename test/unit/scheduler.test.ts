@@ -9,6 +9,7 @@ import {
   type PlannedJob,
 } from "../../src/build/model.js";
 import { conclusionOf, schedule, supersededJobs } from "../../src/build/scheduler.js";
+import { buildOf } from "../helpers/planned-job.js";
 
 const HOUR = 3_600_000;
 
@@ -23,24 +24,6 @@ function plan(...items: [pkgbase: string, needs?: string[], depends?: string[]][
     needs,
     ...(depends ? { depends } : {}),
   }));
-}
-
-function buildOf(items: PlannedJob[], overrides: Partial<Build> = {}): Build {
-  return {
-    id: "b1",
-    repository: { owner: "alice", name: "packages" },
-    branch: "main",
-    repo: "alicerepo",
-    headSha: "e".repeat(40),
-    createdAt: 0,
-    updatedAt: 0,
-    state: "open",
-    plan: items,
-    maxParallel: 4,
-    jobTimeoutMs: HOUR,
-    revision: 1,
-    ...overrides,
-  };
 }
 
 function jobsOf(
