@@ -148,23 +148,18 @@ export async function depsFromEnv(
       records: publishRecordSources(plannerSettings(env).aurUrl, {
         aur: countingFetch(metrics.aurRequests, (input, init) => fetch(input, init)),
       }),
-      ...(publisher.signer
+      ...(publisher.rotation
         ? {
             keyringFor: async (repoName: string, arch: string) => {
-              // Read from the DB until it holds the current keyring, then not again in this process: a publish
-              // should not parse a 5,000-package DB for a key set that changes once a year (the key is fixed for
-              // the process's life).
-              if (currentKeyrings.has(`${arch}/${repoName}`)) return undefined;
-              const { keyringItemIfStale } = await import("../publish/keyring-package.js");
-              const item = await keyringItemIfStale(
-                {
-                  storage: publisher.storage,
-                  signer: publisher.signer as NonNullable<typeof publisher.signer>,
-                },
-                repoName,
-                arch,
-              );
-              if (item === undefined) currentKeyrings.add(`${arch}/${repoName}`);
+              // Read from the DB until it holds the current keyring, then not again in this process until the key
+              // set changes (a rotation): a publish should not parse a 5,000-package DB for a key set that changes
+              // once a year.
+              const rotation = publisher.rotation as NonNullable<typeof publisher.rotation>;
+              const { planTarget } = await import("../publish/key-rotation.js");
+              const memo = `${planTarget(await rotation.plan())}|${arch}/${repoName}`;
+              if (currentKeyrings.has(memo)) return undefined;
+              const item = await rotation.keyringFor(repoName, arch);
+              if (item === undefined) currentKeyrings.add(memo);
               return item;
             },
           }
@@ -177,10 +172,8 @@ export async function depsFromEnv(
     planner,
     publishSettings: {
       repoUrl: (repoName) => `${base ?? embeddedBase(repoName)}/$arch`,
-      repoKey: async () => {
-        const { signerFromEnv } = await import("../publish/signer.js");
-        return (await signerFromEnv(env))?.publicKeyArmored() ?? "";
-      },
+      // The runner trusts the key that signs now (the builder action takes exactly one).
+      repoKey: async () => (await publisher.rotation?.activeSigner())?.publicKeyArmored() ?? "",
     },
     workflowTemplate: async () => workflow,
     clock: Date.now,
@@ -194,5 +187,6 @@ export async function depsFromEnv(
       await publisher.writer.remove(target.repoName, target.arch, names);
     },
     notifyMessage: (message) => notifier.notify(message),
+    ...(publisher.rotation ? { keyRotation: publisher.rotation } : {}),
   };
 }

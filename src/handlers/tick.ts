@@ -3,7 +3,8 @@
  * Lambda deployment from a schedule (src/lambda/tick.ts). It
  *   - ticks every open build (`BuildService.tick`): job timeouts, quiet jobs re-read from GitHub (runs whose
  *     webhooks were lost), built jobs whose publisher is gone handed to the publisher again, dispatch, fan-in;
- *   - replays pending pushes and `/rebuild` commands whose planner died or that wait for a retry.
+ *   - replays pending pushes and `/rebuild` commands whose planner died or that wait for a retry;
+ *   - steps the signing key's rotation (announce, switch on its date, re-sign, keyrings).
  * Every step claims its work with a conditional write or a lease, so passes running at once in several processes
  * (two Lambda invocations, a container and a Lambda) do nothing twice.
  */
@@ -15,6 +16,8 @@ const PARTS: readonly (readonly [string, (runtime: AppRuntime) => Promise<void>]
   ["build tick", (runtime) => runtime.builds.tick()],
   ["pending pushes tick", (runtime) => runtime.pendingPushes.replay()],
   ["pending rebuilds tick", (runtime) => runtime.pendingRebuilds.replay()],
+  // Issue 15.1: announce a next key, switch on its date, re-sign and publish keyrings (publish/rotation.ts).
+  ["signing key rotation", async (runtime) => void (await runtime.deps.keyRotation?.pass())],
 ];
 
 /**

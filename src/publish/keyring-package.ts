@@ -135,13 +135,14 @@ export function keyringIsStale(
 
 /**
  * What the publisher adds to a publish when the repository's keyring package is missing or names another key set
- * (issue 15.1): the package for the signer's key, to go into the same DB write. Undefined when it is current. The
- * DB is the app's own copy in storage (the app is its only writer).
+ * (issue 15.1): the package for `keys` (the signer's key; during a rotation both keys, and the revoked ones), to go
+ * into the same DB write. Undefined when it is current. The DB is the app's own copy in storage (the app is its
+ * only writer).
  */
 export async function keyringItemIfStale(
   options: {
     readonly storage: { get(key: string): Promise<Uint8Array | undefined> };
-    readonly signer: { readonly fingerprint: string; publicKeyArmored(): string };
+    readonly keys: { readonly trusted: readonly KeyringKey[]; readonly revoked?: readonly string[] };
     readonly now?: () => number;
   },
   repoName: string,
@@ -151,11 +152,25 @@ export async function keyringItemIfStale(
   const db = await options.storage.get(`${arch}/${repoName}.db`);
   const entries = db ? (await readRepoDb(db)).entries : [];
   const current = entries.find((e) => e.name === keyringPackageName(repoName));
-  if (!keyringIsStale(current, repoName, [options.signer.fingerprint])) return undefined;
-  const pkg = await keyringPackage({
-    repoName,
-    trusted: [{ fingerprint: options.signer.fingerprint, armored: options.signer.publicKeyArmored() }],
-    builddate: Math.floor((options.now ?? Date.now)() / 1000),
-  });
+  const { trusted, revoked = [] } = options.keys;
+  const fingerprints = trusted.map((k) => k.fingerprint);
+  if (!keyringIsStale(current, repoName, fingerprints, revoked)) return undefined;
+  let builddate = Math.floor((options.now ?? Date.now)() / 1000);
+  // The version is the build time: a key change within the second of the last one must still be newer to pacman.
+  const published = current?.version && /^(\d{8})\.(\d{6})-1$/.exec(current.version);
+  if (published) {
+    const [, d, t] = published as unknown as [string, string, string];
+    const last =
+      Date.UTC(
+        +d.slice(0, 4),
+        +d.slice(4, 6) - 1,
+        +d.slice(6, 8),
+        +t.slice(0, 2),
+        +t.slice(2, 4),
+        +t.slice(4, 6),
+      ) / 1000;
+    if (builddate <= last) builddate = last + 1;
+  }
+  const pkg = await keyringPackage({ repoName, trusted, revoked, builddate });
   return { packageFile: pkg.bytes, filename: pkg.filename };
 }

@@ -148,6 +148,8 @@ interface Prepared {
 interface Waiter {
   readonly add: readonly Prepared[];
   readonly remove: readonly string[];
+  /** A re-sign (key rotation): new `%PGPSIG%` (base64) by package file name, for the entries still naming it. */
+  readonly resign?: ReadonlyMap<string, string>;
   readonly resolve: (r: { rewrites: number; deleted: string[]; dbEntries: number }) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -229,6 +231,66 @@ export class RepositoryWriter {
         filename: p.entry.filename,
       })),
     };
+  }
+
+  /**
+   * Re-signs, with the writer's signer, every package the DB names whose signature another key made (a key
+   * rotation, issue 15.1), then the DBs. The packages are read and signed, and their `.sig` files replaced, before
+   * the lease is taken (a rotation of a big repository must not hold it for minutes); the rewrite then takes the
+   * new signatures for the entries that still name the same file, so a version published meanwhile (signed by the
+   * new key already) is kept. Nothing happens when every package and the DB are signed by the signer already.
+   */
+  async resign(
+    repo: string,
+    arch: string,
+    options: { readonly concurrency?: number } = {},
+  ): Promise<{ resigned: number; missing: readonly string[]; rewrote: boolean }> {
+    const keys = checkRepo(repo, arch);
+    const signer = this.#o.signer;
+    if (!signer) throw new PublishError(`resign ${repo}/${arch}: the writer has no signing key`);
+    const stored = repositoryKeys(repo, arch, this.#o.dbCompression);
+    const filesBytes = await this.#get(stored.files);
+    const current = await this.#readWhole(
+      filesBytes !== undefined
+        ? { key: stored.files, bytes: filesBytes }
+        : { key: stored.db, bytes: await this.#get(stored.db) },
+    );
+    if (current.length === 0) return { resigned: 0, missing: [], rewrote: false };
+    const madeBy = (sig: Uint8Array) => (signer.madeBy ? signer.madeBy(sig) : Promise.resolve(false));
+    const stale: DescEntry[] = [];
+    for (const entry of current) {
+      if (entry.pgpsig === undefined || !(await madeBy(Buffer.from(entry.pgpsig, "base64"))))
+        stale.push(entry);
+    }
+    const signatures = new Map<string, string>();
+    const missing: string[] = [];
+    const queue = [...stale];
+    const worker = async () => {
+      for (let entry = queue.shift(); entry; entry = queue.shift()) {
+        const bytes = await this.#get(`${keys.dir}${entry.filename}`);
+        if (bytes === undefined) {
+          missing.push(entry.filename);
+          continue;
+        }
+        const sig = await signer.sign(bytes);
+        await this.#put(`${keys.dir}${entry.filename}.sig`, sig, "application/pgp-signature");
+        signatures.set(entry.filename, Buffer.from(sig).toString("base64"));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, worker));
+    const dbSig = await this.#get(`${stored.db}.sig`);
+    if (signatures.size === 0 && dbSig !== undefined && (await madeBy(dbSig)))
+      return { resigned: 0, missing, rewrote: false };
+    await this.#enqueueResign(keys.leaseKey, repo, arch, signatures);
+    return { resigned: signatures.size, missing, rewrote: true };
+  }
+
+  #enqueueResign(key: string, repo: string, arch: string, resign: ReadonlyMap<string, string>) {
+    const q = this.#queue(key);
+    return new Promise<{ rewrites: number; deleted: string[]; dbEntries: number }>((resolve, reject) => {
+      q.pending.push({ add: [], remove: [], resign, resolve, reject });
+      this.#kick(q, repo, arch);
+    });
   }
 
   /** Removes packages by name from the DB (their files go once older than KEEP_VERSIONS). */
@@ -345,7 +407,9 @@ export class RepositoryWriter {
     const lease = await this.#acquire(keys.leaseKey);
     try {
       const change = netChange(batch);
-      const next = await this.#nextDbs(keys, change);
+      const resign = new Map<string, string>();
+      for (const w of batch) for (const [file, sig] of w.resign ?? []) resign.set(file, sig);
+      const next = await this.#nextDbs(keys, change, resign);
       const signer = this.#o.signDatabases ? this.#o.signer : undefined;
       const [filesSig, dbSig] = signer
         ? await Promise.all([signer.sign(next.files), signer.sign(next.db)])
@@ -396,8 +460,13 @@ export class RepositoryWriter {
    * current entries read whole (REPO.files holds the desc entries and file lists; REPO.db is the fallback),
    * changed and written whole. Nothing is written here.
    */
-  async #nextDbs(keys: ReturnType<typeof repositoryKeys>, change: NetChange): Promise<NextDbs> {
-    const gzip = this.#o.dbCompression === "gzip";
+  async #nextDbs(
+    keys: ReturnType<typeof repositoryKeys>,
+    change: NetChange,
+    resign: ReadonlyMap<string, string> = new Map(),
+  ): Promise<NextDbs> {
+    // A re-sign touches every entry: rewritten whole.
+    const gzip = this.#o.dbCompression === "gzip" && resign.size === 0;
     // Only a gzip writer can splice, and a splice needs both DBs: fetch them together. Other writers fetch
     // REPO.db only when REPO.files is missing, as before.
     const [filesBytes, dbBytes] = await Promise.all([
@@ -423,6 +492,10 @@ export class RepositoryWriter {
       const old = byName.get(entry.name);
       if (old && old.filename !== entry.filename) dropped.push(old.name);
       byName.set(entry.name, entry);
+    }
+    for (const [name, entry] of byName) {
+      const pgpsig = resign.get(entry.filename);
+      if (pgpsig !== undefined) byName.set(name, { ...entry, pgpsig });
     }
     const entries = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const files = await writeRepoDb(entries, { compression: this.#o.dbCompression, files: true });

@@ -19,6 +19,11 @@ export interface Signer {
    * subkey, when it has one); null when neither expires. pacman refuses a signature by an expired key (issue 15.1).
    */
   readonly expiresAt?: number | null;
+  /**
+   * Whether `signature` (detached, binary) was made by this signer's key (primary or a subkey): a rotation
+   * re-signs what another key signed. Absent: the signer cannot tell, and every package is re-signed.
+   */
+  madeBy?(signature: Uint8Array): Promise<boolean>;
 }
 
 export class SigningKeyError extends Error {
@@ -31,6 +36,8 @@ const acceptedAlgorithms = new Set<string>(["rsaEncryptSign", "rsaSign", "eddsaL
 export class OpenPgpSigner implements Signer {
   readonly fingerprint: string;
   readonly expiresAt: number | null;
+  /** Key ids (16 hex, lowercase) of the primary key and its subkeys: what a signature's issuer names. */
+  readonly keyIds: readonly string[];
   readonly #key: openpgp.PrivateKey;
   readonly #publicArmored: string;
 
@@ -39,6 +46,7 @@ export class OpenPgpSigner implements Signer {
     this.fingerprint = key.getFingerprint().toUpperCase();
     this.#publicArmored = key.toPublic().armor();
     this.expiresAt = expiresAt;
+    this.keyIds = key.getKeyIDs().map((id) => id.toHex().toLowerCase());
   }
 
   /** Loads an armored private key, decrypting it with `passphrase` when it is protected. */
@@ -91,6 +99,21 @@ export class OpenPgpSigner implements Signer {
   publicKeyArmored(): string {
     return this.#publicArmored;
   }
+
+  async madeBy(signature: Uint8Array): Promise<boolean> {
+    const ids = await signatureKeyIds(signature);
+    return ids.some((id) => this.keyIds.includes(id));
+  }
+}
+
+/** The issuer key ids (16 hex, lowercase) a detached signature names; empty when it cannot be read. */
+export async function signatureKeyIds(signature: Uint8Array): Promise<string[]> {
+  try {
+    const read = await openpgp.readSignature({ binarySignature: signature });
+    return read.getSigningKeyIDs().map((id) => id.toHex().toLowerCase());
+  } catch {
+    return [];
+  }
 }
 
 /** The earlier of the primary key's and the signing (sub)key's expiry, in epoch ms; null when neither expires. */
@@ -108,17 +131,49 @@ async function signingExpiry(key: openpgp.PrivateKey): Promise<number | null> {
 }
 
 /** Settings: `SIGNING_KEY` (armored private key) or `SIGNING_KEY_FILE` (path to it), `SIGNING_KEY_PASSPHRASE` optional. */
-export async function signerFromEnv(env: NodeJS.ProcessEnv): Promise<Signer | undefined> {
-  let armored = env.SIGNING_KEY;
-  if ((armored === undefined || armored === "") && env.SIGNING_KEY_FILE) {
+export async function signerFromEnv(env: NodeJS.ProcessEnv): Promise<OpenPgpSigner | undefined> {
+  return keyFromEnv(env, "SIGNING_KEY");
+}
+
+/**
+ * The next key of a rotation (issue 15.1): `NEXT_SIGNING_KEY` or `NEXT_SIGNING_KEY_FILE`, with
+ * `NEXT_SIGNING_KEY_PASSPHRASE`. Refused without a SIGNING_KEY, or when it is the same key.
+ */
+export async function nextSignerFromEnv(
+  env: NodeJS.ProcessEnv,
+  current: OpenPgpSigner | undefined,
+): Promise<OpenPgpSigner | undefined> {
+  const next = await keyFromEnv(env, "NEXT_SIGNING_KEY");
+  if (next === undefined) return undefined;
+  if (current === undefined)
+    throw new SigningKeyError("NEXT_SIGNING_KEY: there is no SIGNING_KEY to rotate away from");
+  if (next.fingerprint === current.fingerprint)
+    throw new SigningKeyError(`NEXT_SIGNING_KEY: it is the same key as SIGNING_KEY (${current.fingerprint})`);
+  return next;
+}
+
+async function keyFromEnv(env: NodeJS.ProcessEnv, name: string): Promise<OpenPgpSigner | undefined> {
+  let armored = env[name];
+  const file = env[`${name}_FILE`];
+  if ((armored === undefined || armored === "") && file) {
     try {
-      armored = await readFile(env.SIGNING_KEY_FILE, "utf8");
+      armored = await readFile(file, "utf8");
     } catch (e) {
-      throw new SigningKeyError(`SIGNING_KEY_FILE ${env.SIGNING_KEY_FILE}: ${(e as Error).message}`);
+      throw new SigningKeyError(`${name}_FILE ${file}: ${(e as Error).message}`);
     }
   }
   if (armored === undefined || armored === "") return undefined;
-  return OpenPgpSigner.fromArmored(armored, env.SIGNING_KEY_PASSPHRASE);
+  try {
+    return await OpenPgpSigner.fromArmored(armored, env[`${name}_PASSPHRASE`]);
+  } catch (e) {
+    if (e instanceof SigningKeyError && name !== "SIGNING_KEY")
+      throw new SigningKeyError(
+        e.message
+          .replace(/^signing key:/, `${name}:`)
+          .replace(/SIGNING_KEY_PASSPHRASE/g, `${name}_PASSPHRASE`),
+      );
+    throw e;
+  }
 }
 
 /** Generates a fresh Ed25519 v4 signing key (tests, benchmarks and first-run setup). */

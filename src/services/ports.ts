@@ -12,6 +12,7 @@ import type { StateStore } from "../build/state-store.js";
 import type { Octokit } from "../github/octokit.js";
 import type { Logger } from "../logger.js";
 import type { NotifyMessage } from "../notify/pushover.js";
+import type { RotateOutcome } from "../publish/rotation.js";
 import type { AurClient } from "../resolve/aur-client.js";
 import type { OfficialIndex } from "../resolve/official-index.js";
 import type { PackageIndex } from "../resolve/package-index.js";
@@ -119,6 +120,14 @@ export interface AppDeps {
   readonly removePackages?: (target: PlanTarget, names: readonly string[]) => Promise<void>;
   /** A free-form notification (Pushover), e.g. a scheduled check that failed. */
   readonly notifyMessage?: (message: NotifyMessage) => Promise<void>;
+  /** The signing key's rotation (issue 15.1): a reconciler step and `/rotate-key`; absent without a signing key. */
+  readonly keyRotation?: KeyRotationPort;
+}
+
+export interface KeyRotationPort {
+  /** Announces, switches on the date, re-signs and publishes keyrings as the plan says (publish/rotation.ts). */
+  pass(): Promise<unknown>;
+  rotateNow(by: string): Promise<RotateOutcome>;
 }
 
 // The scheduled update check's sources (issue 7): what src/maintain/ reads through.

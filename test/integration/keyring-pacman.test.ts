@@ -165,10 +165,13 @@ describe("REPO-keyring", () => {
     expect(keySetId([signer.fingerprint])).toHaveLength(16);
 
     // The publisher's check: current for this key, stale (a new package with the new key) after a key change.
-    expect(await keyringItemIfStale({ storage, signer }, repo, arch)).toBeUndefined();
+    const keysOf = (s: OpenPgpSigner) => ({
+      trusted: [{ fingerprint: s.fingerprint, armored: s.publicKeyArmored() }],
+    });
+    expect(await keyringItemIfStale({ storage, keys: keysOf(signer) }, repo, arch)).toBeUndefined();
     const next = await OpenPgpSigner.fromArmored((await generateSigningKey()).privateKeyArmored);
     const item = await keyringItemIfStale(
-      { storage, signer: next, now: () => Date.now() + 5_000 },
+      { storage, keys: keysOf(next), now: () => Date.now() + 5_000 },
       repo,
       arch,
     );
