@@ -139,6 +139,76 @@ export function notAllowedReply(login: string, request = "rebuild packages"): st
   return `Sorry @${login}, only people with write, maintain or admin permission on this repository can ask me to ${request}.`;
 }
 
+/** The refusal of a command that needs admin permission (`/rotate-key`). */
+export function notAdminReply(login: string, request: string): string {
+  return `Sorry @${login}, only people with admin permission on this repository can ask me to ${request}.`;
+}
+
+export type RotateKeyCommand =
+  | { readonly kind: "rotate-key" }
+  | { readonly kind: "invalid"; readonly problems: string[] };
+
+/** `/rotate-key` on a line of its own (issue 15.1); it takes no arguments: the next key is the app's setting. */
+export function parseRotateKeyCommand(body: string): RotateKeyCommand | undefined {
+  const line = body.split(/\r?\n/).find((l) => /^\s*\/rotate-key(\s|$)/.test(l));
+  if (line === undefined) return undefined;
+  const args = line.trim().split(/\s+/).slice(1);
+  return args.length === 0
+    ? { kind: "rotate-key" }
+    : {
+        kind: "invalid",
+        problems: ["/rotate-key takes no arguments (the next key is the app's NEXT_SIGNING_KEY)"],
+      };
+}
+
+export function invalidRotateKeyReply(problems: readonly string[]): string {
+  return [
+    "Sorry, I can't run this command:",
+    "",
+    ...problems.map((p) => `- ${code(p)}`),
+    "",
+    "Usage: `/rotate-key`",
+  ].join("\n");
+}
+
+/** The answer to `/rotate-key` (outcomes of KeyRotation.rotateNow). */
+export function rotateKeyReply(
+  outcome:
+    | { readonly kind: "switched"; readonly from: string; readonly to: string; readonly revokeAt: number }
+    | {
+        readonly kind: "already-switched";
+        readonly plan: { readonly active: string; readonly phase: string };
+        readonly record: { readonly switchedAt?: number; readonly switchedBy?: string };
+      }
+    | { readonly kind: "no-next-key"; readonly active: string }
+    | { readonly kind: "no-signing-key" },
+): string {
+  const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  switch (outcome.kind) {
+    case "switched":
+      return [
+        `Switched the signing key to \`${outcome.to}\` (from \`${outcome.from}\`).`,
+        "",
+        "I'm re-signing every package and database with it now. The keyring package keeps trusting the old key until " +
+          `${day(outcome.revokeAt)}, then lists it as revoked. Users who upgraded since the next key was announced see no change; ` +
+          "others need the new keyring package (or `pacman-key --recv-keys`/`--lsign-key` of the new key).",
+      ].join("\n");
+    case "already-switched": {
+      const { switchedAt, switchedBy } = outcome.record;
+      const when = switchedAt !== undefined ? ` on ${day(switchedAt)}` : "";
+      const by = switchedBy === "date" ? " (KEY_ROTATION_DATE)" : switchedBy ? ` by @${switchedBy}` : "";
+      return `The signing key was already switched to \`${outcome.plan.active}\`${when}${by}; nothing to do.`;
+    }
+    case "no-next-key":
+      return (
+        `There is no next key to rotate to: \`${outcome.active}\` signs. Set NEXT_SIGNING_KEY in the app's settings first; ` +
+        "the app then publishes a keyring package trusting both, and `/rotate-key` (or KEY_ROTATION_DATE) switches."
+      );
+    case "no-signing-key":
+      return "This app signs nothing (no SIGNING_KEY is set), so there is no key to rotate.";
+  }
+}
+
 /** `approvalReason`: the supply-chain guard holds this job until someone approves it (`/approve NAME`). */
 export function rebuildAcceptedReply(
   items: readonly {

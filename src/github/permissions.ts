@@ -19,6 +19,12 @@ export function grantsWrite(p: CollaboratorPermission): boolean {
   return p.permission === "admin" || p.permission === "write";
 }
 
+/** Admin only: the role name when GitHub gives one, else the legacy field (which says `admin` for admins). */
+export function grantsAdmin(p: CollaboratorPermission): boolean {
+  if (p.roleName !== undefined && WRITE_ROLES.has(p.roleName)) return p.roleName === "admin";
+  return p.permission === "admin";
+}
+
 /** `GET /repos/{owner}/{repo}/collaborators/{username}/permission`; a 404 (not a collaborator) is `none`. */
 export async function getPermission(
   octokit: Octokit,

@@ -1,13 +1,13 @@
 /**
  * What every comment command (`/rebuild`, `/approve`, `/reject`, `/add`, `/remove`) goes through before its work,
  * in this order: the delivery handled once, a malformed command answered politely (nothing else happens), 👀,
- * the commenter's write permission, and for the commands that need it the repository's config.
+ * the commenter's write permission (admin for `/rotate-key`), and for the commands that need it the repository's config.
  */
 import type { Context } from "probot";
 import type { RepoConfig } from "../config/repo-config.js";
-import { acknowledgeComment, notAllowedReply, replyToIssue } from "../github/comments.js";
+import { acknowledgeComment, notAdminReply, notAllowedReply, replyToIssue } from "../github/comments.js";
 import type { Octokit } from "../github/octokit.js";
-import { hasWriteAccess } from "../github/permissions.js";
+import { getPermission, grantsAdmin, hasWriteAccess } from "../github/permissions.js";
 import { type AppRuntime, firstDelivery, loadConfig } from "./runtime.js";
 
 /** A command that passed the preamble: where it was asked, by whom, and how to answer on its issue. */
@@ -27,6 +27,8 @@ export interface PreambleReplies<C> {
   readonly invalid: (command: Extract<C, { kind: "invalid" }>) => string;
   /** What the commenter asked to do, for the refusal ("rebuild packages"). */
   readonly request: (command: Exclude<C, { kind: "invalid" }>) => string;
+  /** The permission the command needs: write (and maintain, admin) unless told. */
+  readonly permission?: "write" | "admin";
 }
 
 /** Runs the preamble; undefined when the command stops there (its reply, if any, already sent). */
@@ -51,7 +53,12 @@ export async function acceptComment<C extends { readonly kind: string }>(
   const valid = command as Exclude<C, { kind: "invalid" }>;
   await acknowledgeComment(octokit, owner, repo, payload.comment.id);
   const login = payload.comment.user?.login ?? payload.sender.login;
-  if (!(await hasWriteAccess(octokit, owner, repo, login))) {
+  if (replies.permission === "admin") {
+    if (!grantsAdmin(await getPermission(octokit, owner, repo, login))) {
+      await reply(notAdminReply(login, replies.request(valid)));
+      return undefined;
+    }
+  } else if (!(await hasWriteAccess(octokit, owner, repo, login))) {
     await reply(notAllowedReply(login, replies.request(valid)));
     return undefined;
   }

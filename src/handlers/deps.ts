@@ -187,6 +187,27 @@ export async function depsFromEnv(
       await publisher.writer.remove(target.repoName, target.arch, names);
     },
     notifyMessage: (message) => notifier.notify(message),
-    ...(publisher.rotation ? { keyRotation: publisher.rotation } : {}),
+    ...(publisher.rotation ? { keyRotation: keyRotationPort(publisher.rotation, env) } : {}),
+  };
+}
+
+/** The rotation as the handlers see it, with KEY_ADMINS (comma- or space-separated GitHub logins). */
+export function keyRotationPort(
+  rotation: NonNullable<
+    Awaited<ReturnType<typeof import("../publish/from-env.js").publisherFromEnv>>["rotation"]
+  >,
+  env: NodeJS.ProcessEnv,
+): NonNullable<AppDeps["keyRotation"]> {
+  const raw = env.KEY_ADMINS?.trim();
+  const admins = raw ? raw.split(/[\s,]+/).filter(Boolean) : undefined;
+  for (const login of admins ?? []) {
+    // GitHub logins: alphanumerics and single hyphens, at most 39 characters.
+    if (!/^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/.test(login))
+      throw new Error(`KEY_ADMINS: ${JSON.stringify(login)} is not a GitHub login`);
+  }
+  return {
+    pass: () => rotation.pass(),
+    rotateNow: (by) => rotation.rotateNow(by),
+    ...(admins ? { admins: admins.map((a) => a.toLowerCase()) } : {}),
   };
 }

@@ -1,6 +1,7 @@
 /**
  * `issue_comment.created` with `/rebuild NAME...`, `/rebuild --failed`, (supply-chain guard) `/approve NAME...`
- * and `/reject NAME...` for packages waiting in `awaiting-approval` (or `--all` of them), or `/add`/`/remove` (dependency-edit.ts).
+ * and `/reject NAME...` for packages waiting in `awaiting-approval` (or `--all` of them), `/add`/`/remove`
+ * (dependency-edit.ts), or `/rotate-key` (rotate-key.ts, admin only).
  * Order matters: names are checked against pacman's rules before anything else (a bad one gets a polite reply,
  * nothing else happens), then 👀, then the commenter's permission (write, maintain or admin), then the work in
  * the background.
@@ -15,11 +16,13 @@ import {
   parseApprovalCommand,
   parseDependencyEditCommand,
   parseRebuildCommand,
+  parseRotateKeyCommand,
 } from "../github/comments.js";
 import { decideAllHeldJobs, decideHeldJob, findHeldJob } from "../services/guard.js";
 import { saveRepoSettings } from "../services/repo-settings.js";
 import { acceptComment, commandConfig } from "./command-preamble.js";
 import { handleDependencyEdit } from "./dependency-edit.js";
+import { handleRotateKey } from "./rotate-key.js";
 import type { AppRuntime } from "./runtime.js";
 
 export async function handleIssueComment(
@@ -36,7 +39,12 @@ export async function handleIssueComment(
       return;
     }
     const edit = parseDependencyEditCommand(payload.comment.body);
-    if (edit) await handleDependencyEdit(context, runtime, edit);
+    if (edit) {
+      await handleDependencyEdit(context, runtime, edit);
+      return;
+    }
+    const rotate = parseRotateKeyCommand(payload.comment.body);
+    if (rotate) await handleRotateKey(context, runtime, rotate);
     return;
   }
   const asked = await acceptComment(context, runtime, command, {

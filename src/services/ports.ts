@@ -128,6 +128,8 @@ export interface KeyRotationPort {
   /** Announces, switches on the date, re-signs and publishes keyrings as the plan says (publish/rotation.ts). */
   pass(): Promise<unknown>;
   rotateNow(by: string): Promise<RotateOutcome>;
+  /** KEY_ADMINS (lowercase logins): who may `/rotate-key` besides having admin permission; absent: any admin. */
+  readonly admins?: readonly string[];
 }
 
 // The scheduled update check's sources (issue 7): what src/maintain/ reads through.
