@@ -842,7 +842,8 @@ async function step(layout, what, argv, options = {}) {
   }
   return result;
 }
-async function repoKeyFingerprint(key, keyFile, layout) {
+var MAX_REPO_KEYS = 2;
+async function repoKeyFingerprints(key, keyFile, layout) {
   if (!isArmoredPublicKey(key))
     throw new ContainerSetupError("repo-key is not an armored OpenPGP public key");
   writeFileSync3(keyFile, key.endsWith("\n") ? key : `${key}
@@ -856,10 +857,12 @@ async function repoKeyFingerprint(key, keyFile, layout) {
     }
   );
   const fingerprints = primaryFingerprints(shown.stdout);
-  if (fingerprints.length !== 1) {
-    throw new ContainerSetupError(`repo-key must hold exactly one key, found ${fingerprints.length}`);
+  if (fingerprints.length < 1 || fingerprints.length > MAX_REPO_KEYS) {
+    throw new ContainerSetupError(
+      `repo-key must hold one or ${MAX_REPO_KEYS} keys (a rotation), found ${fingerprints.length}`
+    );
   }
-  return fingerprints[0];
+  return fingerprints;
 }
 async function ensureBuildUser(layout, log) {
   if ((await layout.exec(["id", "-u", "--", layout.buildUser], { env: toolEnv })).exitCode === 0) return;
@@ -881,19 +884,20 @@ async function prepareKeyring(layout, log) {
     "archlinux"
   ]);
 }
-async function trustRepoKey(keyFile, fingerprint, layout, log) {
-  log.note(`trusting repository key ${fingerprint}`);
+async function trustRepoKeys(keyFile, fingerprints, layout, log) {
+  log.note(`trusting repository key${fingerprints.length > 1 ? "s" : ""} ${fingerprints.join(", ")}`);
   await step(layout, "adding repo-key to the pacman keyring", [
     ...pacmanKeyCommand(layout),
     "--add",
     keyFile
   ]);
-  await step(layout, "signing repo-key locally", [...pacmanKeyCommand(layout), "--lsign-key", fingerprint]);
+  for (const fingerprint of fingerprints)
+    await step(layout, "signing repo-key locally", [...pacmanKeyCommand(layout), "--lsign-key", fingerprint]);
 }
 async function checkRepo(repo, layout) {
   pacmanConfSection(repo);
   const keyFile = join4(layout.tempDir, "arch-repo-key.asc");
-  return { repo, keyFile, fingerprint: await repoKeyFingerprint(repo.key, keyFile, layout) };
+  return { repo, keyFile, fingerprints: await repoKeyFingerprints(repo.key, keyFile, layout) };
 }
 function addRepo(repo, layout, log) {
   if (readFileSync2(layout.pacmanConf, "utf8").includes(`
@@ -907,7 +911,7 @@ async function prepareContainer(repo, layout, log) {
   await ensureBuildUser(layout, log);
   await prepareKeyring(layout, log);
   if (trusted !== void 0) {
-    await trustRepoKey(trusted.keyFile, trusted.fingerprint, layout, log);
+    await trustRepoKeys(trusted.keyFile, trusted.fingerprints, layout, log);
     addRepo(trusted.repo, layout, log);
   } else {
     log.note("no repository given: dependencies come from the official repositories only");

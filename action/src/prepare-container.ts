@@ -140,8 +140,14 @@ async function step(
   return result;
 }
 
-/** The one primary key fingerprint of `key`, read with gpg before anything in the container changes. */
-async function repoKeyFingerprint(key: string, keyFile: string, layout: ContainerLayout): Promise<string> {
+/**
+ * During a key rotation the repository is signed by either of two keys (the app's old and next signing key), so
+ * repo-key may hold up to this many; each is trusted.
+ */
+export const MAX_REPO_KEYS = 2;
+
+/** The primary key fingerprints of `key`, read with gpg before anything in the container changes. */
+async function repoKeyFingerprints(key: string, keyFile: string, layout: ContainerLayout): Promise<string[]> {
   if (!isArmoredPublicKey(key))
     throw new ContainerSetupError("repo-key is not an armored OpenPGP public key");
   writeFileSync(keyFile, key.endsWith("\n") ? key : `${key}\n`);
@@ -154,10 +160,12 @@ async function repoKeyFingerprint(key: string, keyFile: string, layout: Containe
     },
   );
   const fingerprints = primaryFingerprints(shown.stdout);
-  if (fingerprints.length !== 1) {
-    throw new ContainerSetupError(`repo-key must hold exactly one key, found ${fingerprints.length}`);
+  if (fingerprints.length < 1 || fingerprints.length > MAX_REPO_KEYS) {
+    throw new ContainerSetupError(
+      `repo-key must hold one or ${MAX_REPO_KEYS} keys (a rotation), found ${fingerprints.length}`,
+    );
   }
-  return fingerprints[0] as string;
+  return fingerprints;
 }
 
 async function ensureBuildUser(layout: ContainerLayout, log: BuildLog): Promise<void> {
@@ -186,21 +194,27 @@ async function prepareKeyring(layout: ContainerLayout, log: BuildLog): Promise<v
   ]);
 }
 
-async function trustRepoKey(keyFile: string, fingerprint: string, layout: ContainerLayout, log: BuildLog) {
-  log.note(`trusting repository key ${fingerprint}`);
+async function trustRepoKeys(
+  keyFile: string,
+  fingerprints: readonly string[],
+  layout: ContainerLayout,
+  log: BuildLog,
+) {
+  log.note(`trusting repository key${fingerprints.length > 1 ? "s" : ""} ${fingerprints.join(", ")}`);
   await step(layout, "adding repo-key to the pacman keyring", [
     ...pacmanKeyCommand(layout),
     "--add",
     keyFile,
   ]);
-  await step(layout, "signing repo-key locally", [...pacmanKeyCommand(layout), "--lsign-key", fingerprint]);
+  for (const fingerprint of fingerprints)
+    await step(layout, "signing repo-key locally", [...pacmanKeyCommand(layout), "--lsign-key", fingerprint]);
 }
 
 /** Name, URL and key of our repository, checked (and the key read) before the container changes. */
 async function checkRepo(repo: RepoSettings, layout: ContainerLayout) {
   pacmanConfSection(repo);
   const keyFile = join(layout.tempDir, "arch-repo-key.asc");
-  return { repo, keyFile, fingerprint: await repoKeyFingerprint(repo.key, keyFile, layout) };
+  return { repo, keyFile, fingerprints: await repoKeyFingerprints(repo.key, keyFile, layout) };
 }
 
 function addRepo(repo: RepoSettings, layout: ContainerLayout, log: BuildLog): void {
@@ -223,7 +237,7 @@ export async function prepareContainer(
   await ensureBuildUser(layout, log);
   await prepareKeyring(layout, log);
   if (trusted !== undefined) {
-    await trustRepoKey(trusted.keyFile, trusted.fingerprint, layout, log);
+    await trustRepoKeys(trusted.keyFile, trusted.fingerprints, layout, log);
     addRepo(trusted.repo, layout, log);
   } else {
     log.note("no repository given: dependencies come from the official repositories only");

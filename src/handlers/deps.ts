@@ -172,8 +172,12 @@ export async function depsFromEnv(
     planner,
     publishSettings: {
       repoUrl: (repoName) => `${base ?? embeddedBase(repoName)}/$arch`,
-      // The runner trusts the key that signs now (the builder action takes exactly one).
-      repoKey: async () => (await publisher.rotation?.activeSigner())?.publicKeyArmored() ?? "",
+      // The runner trusts the keys the keyring does: during a rotation both, so a build that starts before the
+      // switch and installs a dependency after it (re-signed by the next key) still verifies it.
+      repoKey: async () => {
+        const plan = await publisher.rotation?.plan();
+        return plan ? plan.trusted.map((k) => k.armored.trim()).join("\n") : "";
+      },
     },
     workflowTemplate: async () => workflow,
     clock: Date.now,

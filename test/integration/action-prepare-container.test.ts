@@ -306,6 +306,23 @@ describe("prepareContainer with Debian's pacman tools", () => {
     expect(await query(layout)).toBe("arb-core-lib 1.0-1\n");
   }, 600_000);
 
+  it("during a key rotation, trusts both keys repo-key holds: a repository signed by either verifies", async () => {
+    // The app's old key (ours) and next key (stranger); [arbstranger] is signed by the next one.
+    const { layout, log, error } = await prepare("keys", {
+      name: "arbstranger",
+      url: `${baseUrl}/arbstranger/$arch`,
+      key: `${ours.publicKeyArmored()}\n${stranger.publicKeyArmored()}`,
+    });
+    expect(error).toBeUndefined();
+    expect(await validity(layout.gpgDir, ours.fingerprint)).toBe("f");
+    expect(await validity(layout.gpgDir, stranger.fingerprint)).toBe("f");
+    await dependencyInstaller(layout)(["arb-dep"], log);
+    expect(await query(layout, "arb-dep")).toBe("arb-dep 1.0-1\n");
+    expect(readFileSync(log.path, "utf8")).toContain(
+      `trusting repository keys ${ours.fingerprint}, ${stranger.fingerprint}`,
+    );
+  }, 600_000);
+
   it("refuses bad repository settings before changing anything", async () => {
     const user = `${userPrefix}r`;
     createdUsers.push(user);
@@ -314,12 +331,13 @@ describe("prepareContainer with Debian's pacman tools", () => {
     const log = new BuildLog(join(work, "refused", "build.log"));
     const url = `${baseUrl}/arbours/$arch`;
     const key = ours.publicKeyArmored();
+    const key3 = (await generateSigningKey()).publicKeyArmored;
     const cases: [RepoSettings, RegExp][] = [
       [{ name: "arbours", url, key: "ssh-ed25519 AAAA" }, /^repo-key is not an armored OpenPGP public key$/],
       [{ name: "arbours", url, key: key.replace("PUBLIC KEY", "PRIVATE KEY") }, /not an armored/],
       [
-        { name: "arbours", url, key: `${key}\n${stranger.publicKeyArmored()}` },
-        /^repo-key must hold exactly one key, found 2$/,
+        { name: "arbours", url, key: `${key}\n${stranger.publicKeyArmored()}\n${key3}` },
+        /^repo-key must hold one or 2 keys \(a rotation\), found 3$/,
       ],
       [{ name: "arbours", url, key: key.replace(/\n[A-Za-z0-9+/]{20}/, "\n!!") }, /^reading repo-key failed/],
       [{ name: "a]\n[b", url, key }, /^invalid repository name/],
