@@ -62,15 +62,16 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
 
 /**
  * The repository of a process that gets killed while publishing: the first PUT of a database file (after the
- * package and its signature went up) never answers, like a request cut off by the kill.
+ * package and its signature went up) never answers, like a request cut off by the kill. `dbWrite` resolves with
+ * its key once the publish got there.
  */
 class DyingStorage extends FsStorage {
   readonly puts: string[] = [];
-  readonly killed = deferred<string>();
+  readonly dbWrite = deferred<string>();
   override async put(key: string, bytes: Uint8Array, options?: PutOptions): Promise<void> {
     this.puts.push(key);
     if (key.startsWith("x86_64/myrepo.")) {
-      this.killed.resolve(key);
+      this.dbWrite.resolve(key);
       return new Promise<void>(() => {});
     }
     return super.put(key, bytes, options);
@@ -78,33 +79,56 @@ class DyingStorage extends FsStorage {
 }
 
 /**
- * The state store of the process DyingStorage kills: once `killed` resolved, nothing it asks of the store answers
- * (a dead process renews no claim). Remembers until when its last publish claim was taken or renewed.
+ * The state store of the process DyingStorage kills. It answers until the test calls `kill()`; from then on
+ * nothing it is asked answers (a dead process renews no claim). `kill()` resolves once the calls already under
+ * way have landed, like the last requests of a process that left before it died, so that `claims` is final.
+ * `claims` remembers until when its last publish claim was taken or renewed.
+ *
+ * The kill is the test's call, not the DB write's: the `workflow_job` handler runs its scheduling pass on this
+ * store while the publish goes on in the background, and a store that died as soon as the publish reached the DB
+ * write (as it once did) left that pass, and the test's `deliver`, waiting forever whenever the publish got there
+ * first (under CPU load): the test hung until jest's timeout.
  */
-function dyingStore(store: FileStateStore, killed: Promise<unknown>) {
+function dyingStore(store: FileStateStore) {
   let dead = false;
-  void killed.then(() => {
-    dead = true;
-  });
+  const landing = new Set<Promise<unknown>>();
   const claims = { expiresAt: 0 };
+  const record = (method: string | symbol, args: unknown[], result: unknown) => {
+    if (!String(args[0]).startsWith("publish/")) return;
+    if (method === "acquireLease" && result) claims.expiresAt = (result as { expiresAt: number }).expiresAt;
+    if (method === "renewLease" && result === true) {
+      // renewLease(key, owner, token, ttlMs, now) (LeaseStore). Read as acquireLease's (key, owner, ttlMs, now),
+      // a renewed claim was once recorded as expiring at token + ttlMs (501): the test then did not wait for it.
+      const [, , , ttlMs, now] = args as [string, string, number, number, number];
+      claims.expiresAt = now + ttlMs;
+    }
+  };
   const proxy = new Proxy(store, {
     get: (target, key) => {
       const value = Reflect.get(target, key, target);
       if (typeof value !== "function") return value;
-      return async (...args: unknown[]) => {
+      return (...args: unknown[]) => {
         if (dead) return new Promise(() => {});
-        const result = await value.apply(target, args);
-        const [leaseKey, , ttlMs, now] = args as [string, string, number, number];
-        if (String(leaseKey).startsWith("publish/")) {
-          if (key === "acquireLease" && result)
-            claims.expiresAt = (result as { expiresAt: number }).expiresAt;
-          if (key === "renewLease" && result === true) claims.expiresAt = now + ttlMs;
-        }
-        return result;
+        const call = (async () => {
+          const result = await value.apply(target, args);
+          record(key, args, result);
+          return result;
+        })();
+        const landed = call.then(
+          () => undefined,
+          () => undefined,
+        );
+        landing.add(landed);
+        void landed.then(() => landing.delete(landed));
+        return call;
       };
     },
   });
-  return { store: proxy, claims };
+  const kill = async () => {
+    dead = true;
+    await Promise.all(landing);
+  };
+  return { store: proxy, claims, kill };
 }
 
 /** Records every lease a writer takes (who, which fencing token, until when). */
@@ -147,7 +171,7 @@ async function dbEntries(storage: RepoStorage) {
 async function startInstance(
   storage: RepoStorage,
   writerOptions: Partial<RepositoryWriterOptions> = {},
-  process: { store?: FileStateStore; publishClaimMs?: number } = {},
+  process: { store?: FileStateStore; publishClaimMs?: number; clock?: () => number } = {},
 ): Promise<Instance> {
   const store = process.store ?? new FileStateStore(stateDir);
   const writer = new RepositoryWriter({
@@ -165,6 +189,7 @@ async function startInstance(
   });
   const deps: AppDeps = {
     ...TEST_APP_SETTINGS,
+    ...(process.clock ? { clock: process.clock } : {}),
     store,
     planner,
     publish: createPublishPort({ store, writer, publishDuration: createAppMetrics().publishDuration }),
@@ -343,17 +368,32 @@ describe("after a restart", () => {
 
     const leases: { owner: string; token: number; expiresAt: number }[] = [];
     const dying = new DyingStorage(repoDir);
-    const dyingState = dyingStore(new FileStateStore(stateDir), dying.killed.promise);
+    const dyingState = dyingStore(new FileStateStore(stateDir));
+    // The first process's clock stands still: its publish claim (500 ms) and writer lease (1 s, so that it outlives
+    // the claim and the next writer usually finds it still held) are short so that the test waits little for them
+    // to expire, and must not run out while the process is alive, however slowly a loaded machine runs it. On the
+    // wall clock they did whenever downloading, verifying and signing took longer (CPU load): the publish stopped
+    // before the DB write (claim or lease lost) and the test waited for that write until jest's timeout. A
+    // publisher that loses its claim or lease while alive is another case (build-service, lambda-tick and
+    // repo-writer tests).
+    const frozenAt = Date.now();
+    const stopped = () => frozenAt;
     const first = await startInstance(
       dying,
-      { owner: "instance-1", leaseTtlMs: 500, leases: recordingLeases(new FileStateStore(stateDir), leases) },
-      { store: dyingState.store, publishClaimMs: 500 },
+      {
+        owner: "instance-1",
+        leaseTtlMs: 1_000,
+        now: stopped,
+        leases: recordingLeases(new FileStateStore(stateDir), leases),
+      },
+      { store: dyingState.store, publishClaimMs: 500, clock: stopped },
     );
     const build = await startBuild(first);
     await expectPublishCalls(build);
     await deliver(first, "workflow_job", jobEvent("foo-lib", "completed"));
-    // Not `tasks.idle()`: the publish never finishes, the process dies in the middle of the DB write.
-    expect(await dying.killed.promise).toBe("x86_64/myrepo.files.sig");
+    // Not `tasks.idle()`: the publish never finishes; the process dies in the middle of the DB write.
+    expect(await dying.dbWrite.promise).toBe("x86_64/myrepo.files.sig");
+    await dyingState.kill();
     expect(dying.puts).toEqual([
       "x86_64/foo-lib-1.0-1-x86_64.pkg.tar.zst",
       "x86_64/foo-lib-1.0-1-x86_64.pkg.tar.zst.sig",
@@ -372,9 +412,10 @@ describe("after a restart", () => {
     expect(leases).toHaveLength(1);
     const dead = leases[0]!;
     expect(dead.owner).toBe("instance-1");
+    expect(dead.expiresAt).toBe(frozenAt + 1_000);
 
     // The dead process renews its publish claim no more; until it expired, no one else may publish the job.
-    expect(dyingState.claims.expiresAt).toBeGreaterThan(0);
+    expect(dyingState.claims.expiresAt).toBe(frozenAt + 500);
     await new Promise((resolve) =>
       setTimeout(resolve, Math.max(0, dyingState.claims.expiresAt - Date.now() + 1)),
     );
