@@ -194,5 +194,7 @@ export async function depsFromEnv(
       await publisher.writer.remove(target.repoName, target.arch, names);
     },
     notifyMessage: (message) => notifier.notify(message),
+    // Issue 15.1: its expiry warning, fingerprint and public key (summary check run, Pushover, status page).
+    ...(publisher.signer ? { signingKey: publisher.signer } : {}),
   };
 }

@@ -3,10 +3,12 @@
  * Lambda deployment from a schedule (src/lambda/tick.ts). It
  *   - ticks every open build (`BuildService.tick`): job timeouts, quiet jobs re-read from GitHub (runs whose
  *     webhooks were lost), built jobs whose publisher is gone handed to the publisher again, dispatch, fan-in;
- *   - replays pending pushes and `/rebuild` commands whose planner died or that wait for a retry.
+ *   - replays pending pushes and `/rebuild` commands whose planner died or that wait for a retry;
+ *   - sends the signing key's expiry warning (issue 15.1), once a UTC day at most (services/key-expiry-warning.ts).
  * Every step claims its work with a conditional write or a lease, so passes running at once in several processes
  * (two Lambda invocations, a container and a Lambda) do nothing twice.
  */
+import { notifyKeyExpiry } from "../services/key-expiry-warning.js";
 import type { AppRuntime } from "./runtime.js";
 
 export type TickLog = (message: string, error?: unknown) => void;
@@ -15,6 +17,12 @@ const PARTS: readonly (readonly [string, (runtime: AppRuntime) => Promise<void>]
   ["build tick", (runtime) => runtime.builds.tick()],
   ["pending pushes tick", (runtime) => runtime.pendingPushes.replay()],
   ["pending rebuilds tick", (runtime) => runtime.pendingRebuilds.replay()],
+  [
+    "signing key expiry warning",
+    async (runtime) => {
+      await notifyKeyExpiry(runtime.deps);
+    },
+  ],
 ];
 
 /**

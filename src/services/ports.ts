@@ -12,6 +12,7 @@ import type { StateStore } from "../build/state-store.js";
 import type { Octokit } from "../github/octokit.js";
 import type { Logger } from "../logger.js";
 import type { NotifyMessage } from "../notify/pushover.js";
+import type { Signer } from "../publish/signer.js";
 import type { AurClient } from "../resolve/aur-client.js";
 import type { OfficialIndex } from "../resolve/official-index.js";
 import type { PackageIndex } from "../resolve/package-index.js";
@@ -119,7 +120,16 @@ export interface AppDeps {
   readonly removePackages?: (target: PlanTarget, names: readonly string[]) => Promise<void>;
   /** A free-form notification (Pushover), e.g. a scheduled check that failed. */
   readonly notifyMessage?: (message: NotifyMessage) => Promise<void>;
+  /**
+   * The key that signs packages and DBs, when there is one (issue 15.1: its expiry warning on the summary check run,
+   * in Pushover and on the status page; its fingerprint and public key on the status page). Only these fields of
+   * the `Signer`, read at each use, so that a signer whose key changes (a rotation) is shown as it is now.
+   */
+  readonly signingKey?: SigningKeyInfo;
 }
+
+/** What the app shows of its signing key: the public side of a `Signer`. */
+export type SigningKeyInfo = Pick<Signer, "fingerprint" | "expiresAt" | "publicKeyArmored">;
 
 // The scheduled update check's sources (issue 7): what src/maintain/ reads through.
 
