@@ -95,7 +95,8 @@ function repositorySetup(setup: RepositorySetup, key: SigningKeyStatus | undefin
   const files = setup.keyrings
     .map((k) => {
       const where = `${repo} (${escapeHtml(k.arch)})`;
-      if (k.filename !== undefined && safeHref(k.url) !== undefined)
+      // `link` shows the name without a link when the URL is not http(s).
+      if (k.filename !== undefined)
         return `<li>${link(k.url, k.filename)} <span class="muted">${where}</span></li>`;
       if (k.unreadable) return `<li class="muted">${where}: the DB could not be read just now.</li>`;
       return `<li class="muted">${where}: no <code>${repo}-keyring</code> package yet; the app publishes it with the next package.</li>`;
