@@ -50,9 +50,13 @@ export function cachedKeyringLookup(
   };
 }
 
-/** The file's URL: the `Server` with `$arch` filled in, then the file name (one path segment). */
-export function repoFileUrl(server: string, arch: string, filename: string): string {
-  return `${server.replaceAll("$arch", arch).replace(/\/+$/, "")}/${encodeURIComponent(filename)}`;
+/**
+ * The file's URL: the `Server` with pacman's `$repo` and `$arch` filled in (pacman.conf(5), "Server"), then the
+ * file name as one path segment.
+ */
+export function repoFileUrl(server: string, repo: string, arch: string, filename: string): string {
+  const base = server.replaceAll("$repo", repo).replaceAll("$arch", arch).replace(/\/+$/, "");
+  return `${base}/${encodeURIComponent(filename)}`;
 }
 
 /**
@@ -97,7 +101,7 @@ export async function repositorySetups(input: {
         (archList.length > 0 ? archList : [DEFAULT_ARCH]).map(async (arch) => {
           const found = await input.keyring(repo, arch);
           return found.filename !== undefined
-            ? { ...found, url: repoFileUrl(server, arch, found.filename) }
+            ? { ...found, url: repoFileUrl(server, repo, arch, found.filename) }
             : found;
         }),
       );

@@ -3,6 +3,7 @@ import { writeRepoDb } from "../../src/archive/repo-db.js";
 import { keyExpiryNotice } from "../../src/publish/key-expiry.js";
 import { generateSigningKey, OpenPgpSigner } from "../../src/publish/signer.js";
 import type { SigningKeyInfo } from "../../src/services/ports.js";
+import { repoFileUrl } from "../../src/web/repo-setup.js";
 import { tokenMatches } from "../../src/web/routes.js";
 import { InvalidWebSettingError, webSettingsFromEnv } from "../../src/web/settings.js";
 import { escapeHtml } from "../../src/web/status-page.js";
@@ -338,6 +339,12 @@ describe("settings and helpers", () => {
     expect(() => webSettingsFromEnv({ REPO_NAMES: "ok,../bad" })).toThrow(InvalidWebSettingError);
     expect(webSettingsFromEnv({ STATUS_PAGE_TOKEN: TOKEN }).statusPage).toBe("token");
     expect(webSettingsFromEnv({}).statusPage).toBe("public");
+  });
+
+  it("fills pacman's $repo and $arch into a Server for a repository file's URL", () => {
+    expect(
+      repoFileUrl("https://r.example/$repo/$arch/", "myrepo", "x86_64", "a-keyring-1:2-1-any.pkg.tar.zst"),
+    ).toBe("https://r.example/myrepo/x86_64/a-keyring-1%3A2-1-any.pkg.tar.zst");
   });
 
   it("compares tokens of any length", () => {
