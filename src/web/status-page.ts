@@ -2,6 +2,8 @@
  * The status page: server-rendered HTML, a little inline CSS, no script, one column on a phone. Every text
  * that comes from outside (package names, versions, errors, repository names) goes through `escapeHtml`;
  * links are only emitted for http(s) URLs. It refreshes itself (meta refresh, 15 s) only while builds run.
+ * Issue 15.1: the signing key's expiry warning comes first, and "Add this repository" says how to use each pacman
+ * repository (its keyring package, the key, the `pacman.conf` lines).
  */
 import type { BuildStatus, RepositorySetup, SigningKeyStatus, StatusView } from "./status-view.js";
 
