@@ -202,6 +202,10 @@ function mountWebRoutes(
       metrics,
       settings: webSettingsFromEnv(process.env),
       checkUpdates: async (repository) => (await scheduledChecks).start(repository),
+      publishing: runtimeReady.then(({ deps }) => ({
+        repoUrl: (repoName: string) => deps.publishSettings.repoUrl(repoName),
+        ...(deps.signingKey ? { signingKey: deps.signingKey } : {}),
+      })),
     });
   } catch (error) {
     if (error instanceof Error && error.message === "No server instance") {

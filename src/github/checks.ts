@@ -134,8 +134,20 @@ function countStates(jobs: readonly Job[]): string {
   return [...counts].map(([state, n]) => `${n} ${state}`).join(", ") || "nothing to build";
 }
 
+export interface SummaryOptions {
+  /**
+   * Issue 15.1: the signing key's expiry warning (`keyExpiryNotice`), shown first, under its own heading, while it
+   * applies (30 days ahead and after).
+   */
+  readonly keyNotice?: string;
+}
+
 /** The summary check run: the plan as a table with each job's state and log link. */
-export function summaryCheckView(build: Build, jobs: readonly Job[]): CheckView {
+export function summaryCheckView(
+  build: Build,
+  jobs: readonly Job[],
+  options: SummaryOptions = {},
+): CheckView {
   const closed = build.state === "closed";
   const anyStarted = jobs.some((j) => j.state !== "planned" && j.state !== "awaiting-approval");
   const anyFailed = jobs.some((j) => j.state === "failed");
@@ -143,6 +155,8 @@ export function summaryCheckView(build: Build, jobs: readonly Job[]): CheckView 
   const unresolvable = build.unresolvable ?? [];
   const unresolvableCount = Math.max(build.unresolvableCount ?? 0, unresolvable.length);
   const lines = [
+    // Before everything, so that no cut hides it and it is the first thing read on every build until it is fixed.
+    ...(options.keyNotice ? ["### ⚠️ Signing key", "", options.keyNotice, ""] : []),
     `Build \`${build.id}\` of \`${build.branch}\` → pacman repository \`${build.repo}\`.`,
     "",
     // First, so that the cut of a long summary never hides it: what was left out and why (issue 14.2).

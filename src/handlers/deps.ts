@@ -192,6 +192,8 @@ export async function depsFromEnv(
     },
     notifyMessage: (message) => notifier.notify(message),
     ...(publisher.rotation ? { keyRotation: keyRotationPort(publisher.rotation, env) } : {}),
+    // Issue 15.1: its expiry warning, fingerprint and public key (summary check run, Pushover, status page).
+    ...(publisher.signer ? { signingKey: publisher.signer } : {}),
   };
 }
 

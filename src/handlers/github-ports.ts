@@ -19,6 +19,7 @@ import type { Octokit } from "../github/octokit.js";
 import type { SupplyChainGuard } from "../guard/index.js";
 import { jobLogFields, type Logger } from "../logger.js";
 import { guardReportOf } from "../services/guard.js";
+import { signingKeyNotice } from "../services/key-expiry-warning.js";
 import type { AppDeps, BackgroundTasks } from "../services/ports.js";
 import { loadRepoSettings } from "../services/repo-settings.js";
 import { checkRunIdOf, pkgbaseFromJobName } from "./workflow-job.js";
@@ -134,7 +135,10 @@ export function githubPorts(
         packages: {},
         ...(build.checkRunId !== undefined ? { summary: build.checkRunId } : {}),
       };
-      const summary = await syncCheckRun(octokit, owner, name, summaryCheckView(build, jobs), before.summary);
+      // Issue 15.1: while the signing key expires within 30 days, every build's summary says so first.
+      const keyNotice = signingKeyNotice(deps);
+      const summaryView = summaryCheckView(build, jobs, keyNotice ? { keyNotice } : {});
+      const summary = await syncCheckRun(octokit, owner, name, summaryView, before.summary);
       const packages: Record<string, number> = { ...before.packages };
       if (wantsPackageChecks(jobs.length, settings.checkRunsPerPackageLimit)) {
         for (const job of jobs) {

@@ -5,9 +5,11 @@
  *     webhooks were lost), built jobs whose publisher is gone handed to the publisher again, dispatch, fan-in;
  *   - replays pending pushes and `/rebuild` commands whose planner died or that wait for a retry;
  *   - steps the signing key's rotation (announce, switch on its date, re-sign, keyrings).
+ *   - sends the signing key's expiry warning (issue 15.1), once a UTC day at most (services/key-expiry-warning.ts).
  * Every step claims its work with a conditional write or a lease, so passes running at once in several processes
  * (two Lambda invocations, a container and a Lambda) do nothing twice.
  */
+import { notifyKeyExpiry } from "../services/key-expiry-warning.js";
 import type { AppRuntime } from "./runtime.js";
 
 export type TickLog = (message: string, error?: unknown) => void;
@@ -18,6 +20,12 @@ const PARTS: readonly (readonly [string, (runtime: AppRuntime) => Promise<void>]
   ["pending rebuilds tick", (runtime) => runtime.pendingRebuilds.replay()],
   // Issue 15.1: announce a next key, switch on its date, re-sign and publish keyrings (publish/rotation.ts).
   ["signing key rotation", async (runtime) => void (await runtime.deps.keyRotation?.pass())],
+  [
+    "signing key expiry warning",
+    async (runtime) => {
+      await notifyKeyExpiry(runtime.deps);
+    },
+  ],
 ];
 
 /**

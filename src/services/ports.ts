@@ -13,6 +13,7 @@ import type { Octokit } from "../github/octokit.js";
 import type { Logger } from "../logger.js";
 import type { NotifyMessage } from "../notify/pushover.js";
 import type { RotateOutcome } from "../publish/rotation.js";
+import type { Signer } from "../publish/signer.js";
 import type { AurClient } from "../resolve/aur-client.js";
 import type { OfficialIndex } from "../resolve/official-index.js";
 import type { PackageIndex } from "../resolve/package-index.js";
@@ -120,6 +121,12 @@ export interface AppDeps {
   readonly removePackages?: (target: PlanTarget, names: readonly string[]) => Promise<void>;
   /** A free-form notification (Pushover), e.g. a scheduled check that failed. */
   readonly notifyMessage?: (message: NotifyMessage) => Promise<void>;
+  /**
+   * The key that signs packages and DBs, when there is one (issue 15.1: its expiry warning on the summary check run,
+   * in Pushover and on the status page; its fingerprint and public key on the status page). Only these fields of
+   * the `Signer`, read at each use, so that a signer whose key changes (a rotation) is shown as it is now.
+   */
+  readonly signingKey?: SigningKeyInfo;
   /** The signing key's rotation (issue 15.1): a reconciler step and `/rotate-key`; absent without a signing key. */
   readonly keyRotation?: KeyRotationPort;
 }
@@ -131,6 +138,9 @@ export interface KeyRotationPort {
   /** KEY_ADMINS (lowercase logins): who may `/rotate-key` besides having admin permission; absent: any admin. */
   readonly admins?: readonly string[];
 }
+
+/** What the app shows of its signing key: the public side of a `Signer`. */
+export type SigningKeyInfo = Pick<Signer, "fingerprint" | "expiresAt" | "publicKeyArmored">;
 
 // The scheduled update check's sources (issue 7): what src/maintain/ reads through.
 

@@ -11,6 +11,9 @@
  *   /repo/R/ARCH/FILE  the embedded repository, read-only
  *   /api/check-updates POST, Bearer CHECK_UPDATES_TOKEN: start the scheduled update checks (404 when unset)
  *
+ * The page and /api/status also carry the signing key's expiry warning and, per pacman repository, how to add it
+ * (`publishing`, issue 15.1).
+ *
  * Usage from the app function: `registerWebRoutes(addHandler, { store, storage, metrics: appMetrics, settings })`.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -18,13 +21,23 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { JOB_STATES, type JobState } from "../build/model.js";
 import type { StateStore } from "../build/state-store.js";
 import { type AppMetrics, PROMETHEUS_CONTENT_TYPE } from "../metrics.js";
+import { keyExpiryNotice } from "../publish/key-expiry.js";
 import type { RepoStorage } from "../publish/storage.js";
+import type { SigningKeyInfo } from "../services/ports.js";
 import { CHECK_UPDATES_PATH, handleCheckUpdates, type StartChecks } from "./check-updates-endpoint.js";
 import { checkHealth } from "./health.js";
 import { serveRepoFile } from "./repo-files.js";
+import { cachedKeyringLookup, repositorySetups } from "./repo-setup.js";
 import type { WebSettings } from "./settings.js";
 import { renderStatusPage } from "./status-page.js";
-import { buildStatus, loadBuilds, statusView, type Viewer } from "./status-view.js";
+import {
+  type BuildWithJobs,
+  buildStatus,
+  loadBuilds,
+  type StatusView,
+  statusView,
+  type Viewer,
+} from "./status-view.js";
 
 export type WebHandler = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
@@ -39,6 +52,18 @@ export interface WebDeps {
   readonly title?: string;
   /** `POST /api/check-updates` (issue 7): starts scheduled update checks; off without `settings.checkUpdatesToken`. */
   readonly checkUpdates?: StartChecks;
+  /**
+   * Issue 15.1: the repository URL and the signing key, for the page's expiry warning and "Add this repository"
+   * section (without it the page has neither).
+   */
+  readonly publishing?: WebPublishing | Promise<WebPublishing>;
+}
+
+export interface WebPublishing {
+  /** pacman `Server` value with `$arch` (`publishSettings.repoUrl`). */
+  readonly repoUrl: (repoName: string) => string;
+  /** Absent: the repositories are published unsigned. */
+  readonly signingKey?: SigningKeyInfo;
 }
 
 /** Compares hashes so the comparison takes the same time whatever the lengths (timingSafeEqual needs equal lengths). */
@@ -118,6 +143,44 @@ export function createWebHandler(deps: WebDeps): WebHandler {
     return { authenticated, isPublicRepository: settings.isPublicRepository };
   };
 
+  // Keyring lookups are remembered a minute: the page must not parse the DB at every visit.
+  const keyringLookup = Promise.resolve(deps.storage).then((storage) =>
+    cachedKeyringLookup(storage, clock, {
+      onError: (key, error) => log(`reading ${key} for the status page's keyring link failed`, error),
+    }),
+  );
+  keyringLookup.catch(() => {});
+  // A failed start is logged by the app; the page then fails on the store the same way.
+  Promise.resolve(deps.publishing).catch(() => {});
+  const publishingView = async (
+    publishing: WebPublishing,
+    builds: readonly BuildWithJobs[],
+    store: StateStore,
+    now: number,
+  ): Promise<Pick<StatusView, "keyNotice" | "signingKey" | "addRepository">> => {
+    const key = publishing.signingKey;
+    const keyNotice = key ? keyExpiryNotice(key, now) : undefined;
+    return {
+      ...(keyNotice ? { keyNotice } : {}),
+      ...(key
+        ? {
+            signingKey: {
+              fingerprint: key.fingerprint,
+              expiresAt: key.expiresAt ?? null,
+              publicKey: key.publicKeyArmored(),
+            },
+          }
+        : {}),
+      addRepository: await repositorySetups({
+        builds,
+        ...(settings.repoNames ? { repoNames: settings.repoNames } : {}),
+        store,
+        repoUrl: publishing.repoUrl,
+        keyring: await keyringLookup,
+      }),
+    };
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const path = url.pathname;
@@ -159,7 +222,12 @@ export function createWebHandler(deps: WebDeps): WebHandler {
       }
       return sendJson(res, 200, buildStatus({ build, jobs: await store.listJobs(id) }, viewer), head);
     }
-    const view = statusView(await loadBuilds(store, settings.recentBuilds), viewer, clock());
+    const builds = await loadBuilds(store, settings.recentBuilds);
+    const now = clock();
+    const view: StatusView = {
+      ...statusView(builds, viewer, now),
+      ...(deps.publishing ? await publishingView(await deps.publishing, builds, store, now) : {}),
+    };
     if (path === "/api/status") return sendJson(res, 200, view, head);
     return send(
       res,

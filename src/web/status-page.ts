@@ -2,8 +2,10 @@
  * The status page: server-rendered HTML, a little inline CSS, no script, one column on a phone. Every text
  * that comes from outside (package names, versions, errors, repository names) goes through `escapeHtml`;
  * links are only emitted for http(s) URLs. It refreshes itself (meta refresh, 15 s) only while builds run.
+ * Issue 15.1: the signing key's expiry warning comes first, and "Add this repository" says how to use each pacman
+ * repository (its keyring package, the key, the `pacman.conf` lines).
  */
-import type { BuildStatus, StatusView } from "./status-view.js";
+import type { BuildStatus, RepositorySetup, SigningKeyStatus, StatusView } from "./status-view.js";
 
 const ESCAPES: Readonly<Record<string, string>> = {
   "&": "&amp;",
@@ -48,6 +50,8 @@ th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eaeef2;vertical-a
 .state{padding:1px 6px;border-radius:8px;background:#eaeef2;white-space:nowrap}
 .s-published{background:#dafbe1}.s-failed,.s-cancelled{background:#ffebe9}.s-running,.s-dispatched{background:#ddf4ff}
 .muted{color:#59636e}.err{white-space:pre-wrap;font-family:ui-monospace,monospace;font-size:.9em}
+.warn{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:8px 12px;margin:12px 0}
+pre{background:#f6f8fa;border-radius:6px;padding:8px 12px;overflow-x:auto}code{overflow-wrap:anywhere}
 @media (max-width:600px){thead{display:none}tr{display:block;border-bottom:1px solid #d0d7de;padding:4px 0}
 td{display:block;border:0;padding:1px 0}td[data-label]::before{content:attr(data-label) ": ";color:#59636e}}
 `;
@@ -65,6 +69,64 @@ function buildSection(b: BuildStatus): string {
     `<h3>${escapeHtml(b.repository)} → ${escapeHtml(b.repo)}${where} <span class="muted">build ${escapeHtml(b.id)}, started ${time(b.createdAt)}</span></h3>` +
     `<table><thead><tr><th>package</th><th>version</th><th>state</th><th>note</th></tr></thead><tbody>${rows}</tbody></table>`
   );
+}
+
+function keyLine(key: SigningKeyStatus | undefined): string {
+  if (!key) {
+    return `<p>The repositories are published unsigned: their <code>pacman.conf</code> section needs <code>SigLevel = Optional TrustAll</code>.</p>`;
+  }
+  const until = key.expiresAt === null ? "never expires" : `expires on ${time(key.expiresAt)}`;
+  return (
+    `<p>Packages and databases are signed with the key <code>${escapeHtml(key.fingerprint)}</code> (${until}). ` +
+    `Compare it with the fingerprint you were given before you trust it.</p>` +
+    `<details><summary>Public key</summary><pre>${escapeHtml(key.publicKey.trim())}</pre></details>`
+  );
+}
+
+/**
+ * How to add one pacman repository (issue 15.1): trust the key through the repository's keyring package (a local
+ * file: Arch's pacman.conf has `LocalFileSigLevel = Optional`, while a URL given to `pacman -U` needs a key that is
+ * trusted already) or by hand, then the `pacman.conf` section.
+ */
+function repositorySetup(setup: RepositorySetup, key: SigningKeyStatus | undefined): string {
+  const repo = escapeHtml(setup.repo);
+  const section = `<pre>[${repo}]\nSigLevel = ${key ? "Required" : "Optional TrustAll"}\nServer = ${escapeHtml(setup.server)}</pre>`;
+  const head = `<h3><code>[${repo}]</code></h3>`;
+  if (!key) return `${head}<p>Add to <code>/etc/pacman.conf</code>:</p>${section}`;
+  const fpr = escapeHtml(key.fingerprint);
+  const files = setup.keyrings
+    .map((k) => {
+      const where = `${repo} (${escapeHtml(k.arch)})`;
+      // `link` shows the name without a link when the URL is not http(s).
+      if (k.filename !== undefined)
+        return `<li>${link(k.url, k.filename)} <span class="muted">${where}</span></li>`;
+      if (k.unreadable) return `<li class="muted">${where}: the DB could not be read just now.</li>`;
+      return `<li class="muted">${where}: no <code>${repo}-keyring</code> package yet; the app publishes it with the next package.</li>`;
+    })
+    .join("");
+  const keyring = setup.keyrings.find((k) => k.filename !== undefined && safeHref(k.url) !== undefined);
+  const withKeyring =
+    keyring?.filename !== undefined && keyring.url !== undefined
+      ? `<p>1. Trust the key with the repository's keyring package (download it, check that it names the key, install the file):</p>` +
+        `<pre>curl -fLO ${escapeHtml(keyring.url)}\n` +
+        `bsdtar -xOf ${escapeHtml(keyring.filename)} usr/share/pacman/keyrings/${repo}-trusted   # must print ${fpr}:4:\n` +
+        `sudo pacman -U ./${escapeHtml(keyring.filename)}</pre>` +
+        `<p>or by hand, with the public key above saved as <code>${repo}.asc</code>:</p>`
+      : `<p>1. Trust the key by hand, with the public key above saved as <code>${repo}.asc</code>:</p>`;
+  return (
+    `${head}<p>Keyring package:</p><ul>${files}</ul>${withKeyring}` +
+    `<pre>sudo pacman-key --add ${repo}.asc\nsudo pacman-key --lsign-key ${fpr}</pre>` +
+    `<p>2. Add to <code>/etc/pacman.conf</code>:</p>${section}`
+  );
+}
+
+function addRepositorySection(view: StatusView): string {
+  if (view.addRepository === undefined) return "";
+  const body =
+    view.addRepository.length === 0
+      ? `<p class="muted">No pacman repository yet.</p>`
+      : view.addRepository.map((s) => repositorySetup(s, view.signingKey)).join("");
+  return `<h2 id="add-this-repository">Add this repository</h2>${keyLine(view.signingKey)}${body}`;
 }
 
 export function renderStatusPage(view: StatusView, options: { title?: string } = {}): string {
@@ -111,9 +173,9 @@ export function renderStatusPage(view: StatusView, options: { title?: string } =
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">${refresh}
 <title>${escapeHtml(title)}</title><style>${CSS}</style></head>
 <body><h1>${escapeHtml(title)}</h1><p class="muted">Updated ${time(view.generatedAt)}${view.authenticated ? "" : " · public view"}</p>
-<h2>Builds in flight</h2>${inFlight}
+${view.keyNotice ? `<div class="warn" role="alert"><strong>Signing key:</strong> ${escapeHtml(view.keyNotice)}</div>\n` : ""}<h2>Builds in flight</h2>${inFlight}
 <h2>Repositories</h2>${repos}
-<h2>Recent failures</h2>${failures}
+${addRepositorySection(view)}<h2>Recent failures</h2>${failures}
 </body></html>
 `;
 }

@@ -75,12 +75,48 @@ export interface FailureStatus {
   readonly logUrl?: string;
 }
 
+/** The `REPO-keyring` package file of one architecture's DB, or why there is none to show. */
+export interface KeyringFile {
+  readonly arch: string;
+  /** Its file name (`REPO-keyring-VERSION-any.pkg.tar.zst`); undefined when the DB lists none (yet). */
+  readonly filename?: string;
+  /** The file's URL under the repository's `Server` (only with `filename`). */
+  readonly url?: string;
+  /** True when the DB could not be read just now (the error is logged, not shown: it names storage details). */
+  readonly unreadable?: boolean;
+}
+
+export interface RepositorySetup {
+  /** The pacman repository name (`[REPO]`), a valid package name. */
+  readonly repo: string;
+  /** pacman `Server` value, with `$arch` (what the runners get too: `publishSettings.repoUrl`). */
+  readonly server: string;
+  /** Per architecture its builds use (x86_64 when none is known), sorted. */
+  readonly keyrings: readonly KeyringFile[];
+}
+
+/** The repository signing key as users check it (issue 15.1). Public: the key's public part only. */
+export interface SigningKeyStatus {
+  /** Uppercase hex fingerprint, as `pacman-key --lsign-key` takes it. */
+  readonly fingerprint: string;
+  /** Epoch ms; null when it never expires. */
+  readonly expiresAt: number | null;
+  /** The armored public key (`pacman-key --add`). */
+  readonly publicKey: string;
+}
+
 export interface StatusView {
   readonly generatedAt: number;
   readonly authenticated: boolean;
   readonly repositories: readonly RepositoryStatus[];
   readonly inFlight: readonly BuildStatus[];
   readonly recentFailures: readonly FailureStatus[];
+  /** Issue 15.1: the signing key's expiry warning, while it applies (`keyExpiryNotice`). */
+  readonly keyNotice?: string;
+  /** The signing key; absent when the repositories are published unsigned (or the page was not told). */
+  readonly signingKey?: SigningKeyStatus;
+  /** "Add this repository": one entry per pacman repository the page knows (`repositorySetups` of repo-setup.ts). */
+  readonly addRepository?: readonly RepositorySetup[];
 }
 
 export const PRIVATE_LABEL = "private repository";

@@ -29,7 +29,8 @@ export interface WebFixture {
   close(): Promise<void>;
 }
 
-function planned(pkgbase: string, version: string, extra: Partial<PlannedJob> = {}): PlannedJob {
+/** A planned AUR job of `pkgbase` (one package of the same name). */
+export function planned(pkgbase: string, version: string, extra: Partial<PlannedJob> = {}): PlannedJob {
   return {
     pkgbase,
     pkgnames: [pkgbase],
@@ -42,7 +43,8 @@ function planned(pkgbase: string, version: string, extra: Partial<PlannedJob> = 
   };
 }
 
-async function addBuild(
+/** Creates the build and one job per planned job, `jobs[i]` overriding the i-th job's fields. */
+export async function addBuild(
   store: StateStore,
   build: Omit<Build, "revision" | "plan" | "maxParallel" | "jobTimeoutMs"> & { plan: PlannedJob[] },
   jobs: Partial<Job>[],

@@ -20,11 +20,19 @@ describe("createApp on Probot's server", () => {
   let base: string;
   let dir: string;
   const savedDataDir = process.env.DATA_DIR;
+  const savedRepoNames = process.env.REPO_NAMES;
+  /** Issue 15.1: a signing key that expires in 3 days (only its public side reaches the page). */
+  const signingKey = {
+    fingerprint: "0123456789ABCDEF0123456789ABCDEF01234567",
+    expiresAt: Date.now() + 3 * 86_400_000,
+    publicKeyArmored: () => "-----BEGIN PGP PUBLIC KEY BLOCK-----\n…\n-----END PGP PUBLIC KEY BLOCK-----",
+  };
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "arb-app-server-"));
     // The embedded repository is read from DATA_DIR/repo (storageFromEnv without S3_BUCKET).
     process.env.DATA_DIR = dir;
+    process.env.REPO_NAMES = "myrepo";
     await new FsStorage(join(dir, "repo")).put("x86_64/myrepo.db", new Uint8Array([7, 8, 9]));
     const unused = async (): Promise<never> => {
       throw new Error("the planner is not reached by these requests");
@@ -36,6 +44,7 @@ describe("createApp on Probot's server", () => {
       workflowTemplate: async () => "",
       clock: Date.now,
       deliveryTtlMs: 60_000,
+      signingKey,
     };
     const privateKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({
       type: "pkcs1",
@@ -57,7 +66,23 @@ describe("createApp on Probot's server", () => {
     await server?.stop();
     if (savedDataDir === undefined) delete process.env.DATA_DIR;
     else process.env.DATA_DIR = savedDataDir;
+    if (savedRepoNames === undefined) delete process.env.REPO_NAMES;
+    else process.env.REPO_NAMES = savedRepoNames;
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it("shows the app's signing key, its expiry warning and the pacman.conf lines of its repositories", async () => {
+    const html = await (await fetch(`${base}/`)).text();
+    expect(html).toMatch(
+      /<div class="warn" role="alert"><strong>Signing key:<\/strong> The signing key 0123456789ABCDEF0123456789ABCDEF01234567 expires on \d{4}-\d{2}-\d{2} \(in 3 days\)/,
+    );
+    expect(html).toContain("sudo pacman-key --lsign-key 0123456789ABCDEF0123456789ABCDEF01234567");
+    // The Server the runners get (publishSettings.repoUrl), for the repositories of REPO_NAMES.
+    expect(html).toContain(
+      "<pre>[myrepo]\nSigLevel = Required\nServer = http://127.0.0.1/repo/$repo/$arch</pre>",
+    );
+    // Its DB in storage is not a DB: the page says the keyring could not be looked up, and still renders.
+    expect(html).toContain("myrepo (x86_64): the DB could not be read just now.");
   });
 
   it("serves the health check, status page, metrics and the embedded repository", async () => {

@@ -112,6 +112,20 @@ describe("check run views", () => {
     const many = Array.from({ length: 3000 }, (_, i) => job(`pkg${i}`, "planned"));
     expect(summaryCheckView(build(), many).summary.length).toBeLessThanOrEqual(CHECK_TEXT_LIMIT);
   });
+
+  it("puts the signing key's expiry warning first, where no cut of a long summary reaches it (issue 15.1)", () => {
+    const keyNotice =
+      "The signing key ABC expires on 2026-12-17 (in 10 days); after that pacman refuses its signatures.";
+    const many = Array.from({ length: 3000 }, (_, i) => job(`pkg${i}`, "planned"));
+    const view = summaryCheckView(build(), many, { keyNotice });
+    expect(view.summary.length).toBeLessThanOrEqual(CHECK_TEXT_LIMIT);
+    expect(view.summary.startsWith(`### ⚠️ Signing key\n\n${keyNotice}\n\nBuild \``)).toBe(true);
+    expect(view.summary).toMatch(/…\(cut: GitHub allows 65,535 characters\)$/);
+    // The rest is unchanged by it: status, title, actions.
+    const without = summaryCheckView(build(), many);
+    expect({ ...view, summary: "" }).toEqual({ ...without, summary: "" });
+    expect(summaryCheckView(build(), many, {}).summary).toBe(without.summary);
+  });
 });
 
 describe("syncCheckRun and the publish status", () => {

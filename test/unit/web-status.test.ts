@@ -1,10 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { writeRepoDb } from "../../src/archive/repo-db.js";
+import { keyExpiryNotice } from "../../src/publish/key-expiry.js";
+import { generateSigningKey, OpenPgpSigner } from "../../src/publish/signer.js";
+import type { SigningKeyInfo } from "../../src/services/ports.js";
+import { repoFileUrl } from "../../src/web/repo-setup.js";
 import { tokenMatches } from "../../src/web/routes.js";
 import { InvalidWebSettingError, webSettingsFromEnv } from "../../src/web/settings.js";
 import { escapeHtml } from "../../src/web/status-page.js";
 import { maskSecrets, type StatusView } from "../../src/web/status-view.js";
+import { descEntry, packageEntry } from "../helpers/desc-entry.js";
 import { rawRequest } from "../helpers/raw-http.js";
-import { HOSTILE_ERROR, startWebFixture, TOKEN, type WebFixture } from "../helpers/web-fixture.js";
+import {
+  addBuild,
+  HOSTILE_ERROR,
+  planned,
+  startWebFixture,
+  T0,
+  TOKEN,
+  type WebFixture,
+} from "../helpers/web-fixture.js";
 
 describe("status page, public mode (default without a token)", () => {
   let fx: WebFixture;
@@ -156,6 +170,167 @@ describe("no builds running", () => {
   });
 });
 
+describe("the signing key and 'Add this repository' (issue 15.1)", () => {
+  const DAY = 86_400_000;
+  /** The fixture's clock. */
+  const NOW = T0 + 300_000;
+  const KEYRING = "alicerepo-keyring-20261120.120000-1-any.pkg.tar.zst";
+  const HOSTILE_REPO = "evil<script>repo";
+  let signer: OpenPgpSigner;
+  /** The real key's public side, made to expire 5 days after the fixture's clock. */
+  let expiring: SigningKeyInfo;
+  const fixtures: WebFixture[] = [];
+
+  beforeAll(async () => {
+    signer = await OpenPgpSigner.fromArmored((await generateSigningKey()).privateKeyArmored);
+    expiring = {
+      fingerprint: signer.fingerprint,
+      expiresAt: NOW + 5 * DAY,
+      publicKeyArmored: () => signer.publicKeyArmored(),
+    };
+  });
+  afterAll(async () => {
+    await Promise.all(fixtures.map((fx) => fx.close()));
+  });
+
+  /** The fixture's builds plus one to a hostile pacman repository name; alicerepo's x86_64 DB holds its keyring. */
+  async function start(
+    signingKey: SigningKeyInfo | undefined,
+    repoUrl: (repoName: string) => string = () => "https://repo.example/$arch",
+  ): Promise<WebFixture> {
+    const fx = await startWebFixture(
+      { REPO_NAMES: "alicerepo,otherrepo" },
+      { publishing: { repoUrl, ...(signingKey ? { signingKey } : {}) } },
+    );
+    fixtures.push(fx);
+    await addBuild(
+      fx.store,
+      {
+        id: "b0000000004-dddddd",
+        repository: { owner: "alice", name: "pkgs", installationId: 1 },
+        branch: "main",
+        repo: HOSTILE_REPO,
+        headSha: "4444444444444444444444444444444444444444",
+        createdAt: T0 + 220_000,
+        updatedAt: T0 + 230_000,
+        state: "closed",
+        conclusion: "success",
+        plan: [planned("zsh-thing", "1.0-1")],
+      },
+      [{ state: "published", finishedAt: T0 + 225_000 }],
+    );
+    const keyring = descEntry("alicerepo-keyring", "20261120.120000-1", { filename: KEYRING });
+    await fx.storage.put(
+      "x86_64/alicerepo.db",
+      await writeRepoDb([keyring, packageEntry("yay", "12.4.2-1")], { compression: "gzip" }),
+    );
+    return fx;
+  }
+
+  /** The HTML of the "Add this repository" section (up to the next section). */
+  function addSection(html: string): string {
+    const start = html.indexOf('<h2 id="add-this-repository">');
+    expect(start).toBeGreaterThan(0);
+    return html.slice(start, html.indexOf("<h2>Recent failures</h2>"));
+  }
+
+  it("warns at the top while the key expires within 30 days, and says which key signs", async () => {
+    const fx = await start(expiring);
+    const html = await (await fetch(`${fx.baseUrl}/`)).text();
+    const notice = keyExpiryNotice(expiring, NOW) as string;
+    expect(notice).toContain("(in 5 days)");
+    const warning = `<div class="warn" role="alert"><strong>Signing key:</strong> ${escapeHtml(notice)}</div>`;
+    expect(html).toContain(warning);
+    expect(html.indexOf(warning)).toBeLessThan(html.indexOf("<h2>Builds in flight</h2>"));
+    expect(signer.fingerprint).toMatch(/^[0-9A-F]{40}$/);
+    expect(addSection(html)).toContain(
+      `signed with the key <code>${signer.fingerprint}</code> (expires on <time datetime="${new Date(NOW + 5 * DAY).toISOString()}">`,
+    );
+    expect(addSection(html)).toContain(`<pre>${escapeHtml(signer.publicKeyArmored().trim())}</pre>`);
+    const view = (await (await fetch(`${fx.baseUrl}/api/status`)).json()) as StatusView;
+    expect(view.keyNotice).toBe(notice);
+    expect(view.signingKey).toEqual({
+      fingerprint: signer.fingerprint,
+      expiresAt: NOW + 5 * DAY,
+      publicKey: signer.publicKeyArmored(),
+    });
+  });
+
+  it("gives each pacman repository its pacman.conf lines, the key's fingerprint, the commands and its keyring link", async () => {
+    const fx = await start(expiring);
+    const section = addSection(await (await fetch(`${fx.baseUrl}/`)).text());
+    const fpr = signer.fingerprint;
+    const url = `https://repo.example/x86_64/${KEYRING}`;
+    expect(section).toContain("<h3><code>[alicerepo]</code></h3>");
+    expect(section).toContain(`<a href="${url}" rel="noopener noreferrer">${KEYRING}</a>`);
+    expect(section).toContain(
+      `<pre>curl -fLO ${url}\nbsdtar -xOf ${KEYRING} usr/share/pacman/keyrings/alicerepo-trusted   # must print ${fpr}:4:\nsudo pacman -U ./${KEYRING}</pre>`,
+    );
+    expect(section).toContain(
+      `<pre>sudo pacman-key --add alicerepo.asc\nsudo pacman-key --lsign-key ${fpr}</pre>`,
+    );
+    expect(section).toContain(
+      "<pre>[alicerepo]\nSigLevel = Required\nServer = https://repo.example/$arch</pre>",
+    );
+    // A repository of REPO_NAMES without builds or a DB yet: the lines, and that its keyring is still to come.
+    expect(section).toContain(
+      "<pre>[otherrepo]\nSigLevel = Required\nServer = https://repo.example/$arch</pre>",
+    );
+    expect(section).toContain("no <code>otherrepo-keyring</code> package yet");
+    expect(section).toContain(
+      `<pre>sudo pacman-key --add otherrepo.asc\nsudo pacman-key --lsign-key ${fpr}</pre>`,
+    );
+    const view = (await (await fetch(`${fx.baseUrl}/api/status`)).json()) as StatusView;
+    expect(view.addRepository).toEqual([
+      {
+        repo: "alicerepo",
+        server: "https://repo.example/$arch",
+        keyrings: [{ arch: "x86_64", filename: KEYRING, url }],
+      },
+      { repo: "otherrepo", server: "https://repo.example/$arch", keyrings: [{ arch: "x86_64" }] },
+    ]);
+  });
+
+  it("escapes a hostile repository name and gives it no pacman.conf section", async () => {
+    const fx = await start(expiring);
+    const html = await (await fetch(`${fx.baseUrl}/`)).text();
+    expect(html).not.toContain("<script>");
+    expect(html).toContain(`<code>[${escapeHtml(HOSTILE_REPO)}]</code>`);
+    expect(addSection(html)).not.toContain("evil");
+    const view = (await (await fetch(`${fx.baseUrl}/api/status`)).json()) as StatusView;
+    expect(view.addRepository?.map((s) => s.repo)).toEqual(["alicerepo", "otherrepo"]);
+  });
+
+  it("links only http(s) keyring URLs: a javascript: Server gives the file name as text", async () => {
+    const fx = await start(expiring, () => "javascript:alert(1)//$arch");
+    const section = addSection(await (await fetch(`${fx.baseUrl}/`)).text());
+    expect(section).not.toContain("<a ");
+    expect(section).not.toContain("curl");
+    expect(section).toContain(`<li>${KEYRING} <span class="muted">alicerepo (x86_64)</span></li>`);
+  });
+
+  it("says nothing about expiry for a key that never expires", async () => {
+    const fx = await start(signer);
+    const html = await (await fetch(`${fx.baseUrl}/`)).text();
+    expect(html).not.toContain('class="warn"');
+    expect(addSection(html)).toContain(`<code>${signer.fingerprint}</code> (never expires)`);
+    expect(
+      ((await (await fetch(`${fx.baseUrl}/api/status`)).json()) as StatusView).keyNotice,
+    ).toBeUndefined();
+  });
+
+  it("without a signing key: SigLevel = Optional TrustAll and no key commands", async () => {
+    const fx = await start(undefined);
+    const section = addSection(await (await fetch(`${fx.baseUrl}/`)).text());
+    expect(section).toContain("published unsigned");
+    expect(section).toContain(
+      "<pre>[alicerepo]\nSigLevel = Optional TrustAll\nServer = https://repo.example/$arch</pre>",
+    );
+    expect(section).not.toContain("pacman-key");
+    expect(section).not.toContain("keyring");
+  });
+});
+
 describe("settings and helpers", () => {
   it("rejects bad settings with a typed error", () => {
     expect(() => webSettingsFromEnv({ STATUS_PAGE: "token" })).toThrow(InvalidWebSettingError);
@@ -164,6 +339,12 @@ describe("settings and helpers", () => {
     expect(() => webSettingsFromEnv({ REPO_NAMES: "ok,../bad" })).toThrow(InvalidWebSettingError);
     expect(webSettingsFromEnv({ STATUS_PAGE_TOKEN: TOKEN }).statusPage).toBe("token");
     expect(webSettingsFromEnv({}).statusPage).toBe("public");
+  });
+
+  it("fills pacman's $repo and $arch into a Server for a repository file's URL", () => {
+    expect(
+      repoFileUrl("https://r.example/$repo/$arch/", "myrepo", "x86_64", "a-keyring-1:2-1-any.pkg.tar.zst"),
+    ).toBe("https://r.example/myrepo/x86_64/a-keyring-1%3A2-1-any.pkg.tar.zst");
   });
 
   it("compares tokens of any length", () => {
