@@ -205,6 +205,7 @@ function mountWebRoutes(
       publishing: runtimeReady.then(({ deps }) => ({
         repoUrl: (repoName: string) => deps.publishSettings.repoUrl(repoName),
         ...(deps.signingKey ? { signingKey: deps.signingKey } : {}),
+        ...(deps.keyRotation ? { rotation: deps.keyRotation.status } : {}),
       })),
     });
   } catch (error) {

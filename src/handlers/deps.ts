@@ -214,6 +214,7 @@ export function keyRotationPort(
   return {
     pass: () => rotation.pass(),
     rotateNow: (by) => rotation.rotateNow(by),
+    status: () => rotation.status(),
     ...(admins ? { admins: admins.map((a) => a.toLowerCase()) } : {}),
   };
 }

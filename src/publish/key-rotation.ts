@@ -14,7 +14,7 @@
  * After the switch the operator makes the next key the `SIGNING_KEY` and drops `NEXT_SIGNING_KEY`, at any time:
  * the record remembers the old key (its public part, until it is revoked), so the plan does not change.
  */
-import type { KeyringKey } from "./keyring-package.js";
+import { type KeyringKey, keySetId } from "./keyring-package.js";
 
 export const DEFAULT_REVOKE_AFTER_DAYS = 30;
 const DAY_MS = 86_400_000;
@@ -98,49 +98,48 @@ export function keyPlan(
     (next
       ? record.from.fingerprint === current.fingerprint && record.to.fingerprint === next.fingerprint
       : record.to.fingerprint === current.fingerprint && record.switchedAt !== undefined);
-  if (!matches) {
-    // No rotation of these keys on record: a fresh announcement when a next key is configured, else steady. Keys
-    // revoked by an earlier rotation stay revoked.
-    const revoked = (record ? revokedOf(record) : []).filter(
-      (f) => f !== current.fingerprint && f !== next?.fingerprint,
-    );
-    if (next && next.fingerprint !== current.fingerprint)
-      return { phase: "announced", active: current.fingerprint, trusted: [current, next], revoked };
+  if (!matches && (!next || next.fingerprint === current.fingerprint)) {
+    // No rotation of this key on record: steady. Keys revoked by an earlier rotation stay revoked.
+    const revoked = (record ? revokedOf(record) : []).filter((f) => f !== current.fingerprint);
     return { phase: "steady", active: current.fingerprint, trusted: [current], revoked };
   }
+  // A next key not on record yet is announced now (the pass stores that record; KEY_ROTATION_DATE applies already).
+  const rotation = matches ? record : announcedRecord(record, current, next as KeyringKey, now);
   const switchedAt =
-    record.switchedAt ??
+    rotation.switchedAt ??
     (settings.switchAt !== undefined && now >= settings.switchAt ? settings.switchAt : undefined);
   if (switchedAt === undefined) {
     return {
       phase: "announced",
-      active: record.from.fingerprint,
-      trusted: [record.from, record.to],
-      revoked: [...record.revokedBefore],
+      active: rotation.from.fingerprint,
+      trusted: [rotation.from, rotation.to],
+      revoked: [...rotation.revokedBefore],
     };
   }
   const revokeAt = switchedAt + settings.revokeAfterMs;
   if (now < revokeAt) {
     return {
       phase: "switched",
-      active: record.to.fingerprint,
-      trusted: [record.from, record.to],
-      revoked: [...record.revokedBefore],
+      active: rotation.to.fingerprint,
+      trusted: [rotation.from, rotation.to],
+      revoked: [...rotation.revokedBefore],
       revokeAt,
     };
   }
   return {
     phase: "revoked",
-    active: record.to.fingerprint,
-    trusted: [record.to],
-    revoked: [...record.revokedBefore, record.from.fingerprint],
+    active: rotation.to.fingerprint,
+    trusted: [rotation.to],
+    revoked: [...rotation.revokedBefore, rotation.from.fingerprint],
   };
 }
 
-/** A short name of what every repository must match under `plan`: the signing key and the keyring's key set. */
+/**
+ * A short name of what every repository must match under `plan`: the signing key and the keyring's key set (with
+ * the keys' public parts, so an extended expiry republishes the keyring everywhere).
+ */
 export function planTarget(plan: KeyPlan): string {
-  const trusted = plan.trusted.map((k) => k.fingerprint).sort();
-  return `${plan.active};${trusted.join(",")};${[...plan.revoked].sort().join(",")}`;
+  return `${plan.active};${keySetId(plan.trusted, plan.revoked)}`;
 }
 
 export class RotationSettingsError extends Error {

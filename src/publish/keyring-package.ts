@@ -40,9 +40,16 @@ export function keyringPackageName(repoName: string): string {
   return `${repoName}-keyring`;
 }
 
-/** A short id of the key set (trusted and revoked), written into the package description. */
-export function keySetId(trusted: readonly string[], revoked: readonly string[] = []): string {
-  const canonical = `${[...trusted].sort().join(",")};${[...revoked].sort().join(",")}`;
+/**
+ * A short id of the key set (trusted and revoked), written into the package description. The trusted keys count
+ * with their armored public part, not only their fingerprint: an extended expiry (a new self-signature, the same
+ * fingerprint) is a new key set, so it reaches users as a keyring upgrade.
+ */
+export function keySetId(trusted: readonly KeyringKey[], revoked: readonly string[] = []): string {
+  const keys = trusted.map(
+    (k) => `${k.fingerprint}=${createHash("sha256").update(k.armored.trim()).digest("hex").slice(0, 16)}`,
+  );
+  const canonical = `${keys.sort().join(",")};${[...revoked].sort().join(",")}`;
   return createHash("sha256").update(canonical).digest("hex").slice(0, 16);
 }
 
@@ -97,7 +104,7 @@ export async function keyringPackage(spec: KeyringSpec): Promise<{ filename: str
     `pkgbase = ${name}`,
     "xdata = pkgtype=pkg",
     `pkgver = ${version}`,
-    `pkgdesc = ${keyringDescription(spec.repoName, keySetId([...trustedSet], revoked))}`,
+    `pkgdesc = ${keyringDescription(spec.repoName, keySetId(spec.trusted, revoked))}`,
     "url = https://wiki.archlinux.org/title/Pacman/Package_signing",
     `builddate = ${spec.builddate}`,
     `packager = ${spec.packager ?? "arch-repo-bot"}`,
@@ -127,7 +134,7 @@ export async function keyringPackage(spec: KeyringSpec): Promise<{ filename: str
 export function keyringIsStale(
   entry: { readonly desc?: string } | undefined,
   repoName: string,
-  trusted: readonly string[],
+  trusted: readonly KeyringKey[],
   revoked: readonly string[] = [],
 ): boolean {
   return entry?.desc !== keyringDescription(repoName, keySetId(trusted, revoked));
@@ -153,8 +160,7 @@ export async function keyringItemIfStale(
   const entries = db ? (await readRepoDb(db)).entries : [];
   const current = entries.find((e) => e.name === keyringPackageName(repoName));
   const { trusted, revoked = [] } = options.keys;
-  const fingerprints = trusted.map((k) => k.fingerprint);
-  if (!keyringIsStale(current, repoName, fingerprints, revoked)) return undefined;
+  if (!keyringIsStale(current, repoName, trusted, revoked)) return undefined;
   let builddate = Math.floor((options.now ?? Date.now)() / 1000);
   // The version is the build time: a key change within the second of the last one must still be newer to pacman.
   const published = current?.version && /^(\d{8})\.(\d{6})-1$/.exec(current.version);

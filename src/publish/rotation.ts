@@ -55,6 +55,18 @@ export interface KeyRotationOptions {
   readonly owner?: string;
 }
 
+export interface RotationStatus {
+  readonly phase: KeyPlan["phase"];
+  readonly active: string;
+  readonly trusted: readonly KeyringKey[];
+  readonly revoked: readonly string[];
+  /** KEY_ROTATION_DATE, while announced. */
+  readonly switchAt?: number;
+  readonly switchedAt?: number;
+  /** When the old key will be revoked, while switched. */
+  readonly revokeAt?: number;
+}
+
 export type RotateOutcome =
   | { readonly kind: "switched"; readonly from: string; readonly to: string; readonly revokeAt: number }
   | { readonly kind: "already-switched"; readonly plan: KeyPlan; readonly record: RotationRecord }
@@ -290,6 +302,25 @@ export class KeyRotation {
       if (m) found.push({ arch: m[1] as string, repo: m[2] as string });
     }
     return found;
+  }
+
+  /** What the status page shows of the rotation (issue 15.1): the phase, both keys, the dates ahead. */
+  async status(): Promise<RotationStatus> {
+    const { plan } = await this.#read(false);
+    const switchAt =
+      plan.phase === "announced" && this.#o.settings.switchAt !== undefined
+        ? this.#o.settings.switchAt
+        : undefined;
+    return {
+      phase: plan.phase,
+      active: plan.active,
+      trusted: plan.trusted,
+      revoked: plan.revoked,
+      ...(switchAt !== undefined ? { switchAt } : {}),
+      ...(plan.revokeAt !== undefined ? { revokeAt: plan.revokeAt } : {}),
+      // The switch time, whether stored (`/rotate-key`, a pass after the date) or derived from KEY_ROTATION_DATE.
+      ...(plan.revokeAt !== undefined ? { switchedAt: plan.revokeAt - this.#o.settings.revokeAfterMs } : {}),
+    };
   }
 
   /**

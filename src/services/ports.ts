@@ -12,7 +12,7 @@ import type { StateStore } from "../build/state-store.js";
 import type { Octokit } from "../github/octokit.js";
 import type { Logger } from "../logger.js";
 import type { NotifyMessage } from "../notify/pushover.js";
-import type { RotateOutcome } from "../publish/rotation.js";
+import type { RotateOutcome, RotationStatus } from "../publish/rotation.js";
 import type { Signer } from "../publish/signer.js";
 import type { AurClient } from "../resolve/aur-client.js";
 import type { OfficialIndex } from "../resolve/official-index.js";
@@ -135,6 +135,8 @@ export interface KeyRotationPort {
   /** Announces, switches on the date, re-signs and publishes keyrings as the plan says (publish/rotation.ts). */
   pass(): Promise<unknown>;
   rotateNow(by: string): Promise<RotateOutcome>;
+  /** The phase, keys and dates, for the status page. */
+  status(): Promise<RotationStatus>;
   /** KEY_ADMINS (lowercase logins): who may `/rotate-key` besides having admin permission; absent: any admin. */
   readonly admins?: readonly string[];
 }

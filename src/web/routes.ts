@@ -22,6 +22,7 @@ import { JOB_STATES, type JobState } from "../build/model.js";
 import type { StateStore } from "../build/state-store.js";
 import { type AppMetrics, PROMETHEUS_CONTENT_TYPE } from "../metrics.js";
 import { keyExpiryNotice } from "../publish/key-expiry.js";
+import type { RotationStatus } from "../publish/rotation.js";
 import type { RepoStorage } from "../publish/storage.js";
 import type { SigningKeyInfo } from "../services/ports.js";
 import { CHECK_UPDATES_PATH, handleCheckUpdates, type StartChecks } from "./check-updates-endpoint.js";
@@ -64,6 +65,8 @@ export interface WebPublishing {
   readonly repoUrl: (repoName: string) => string;
   /** Absent: the repositories are published unsigned. */
   readonly signingKey?: SigningKeyInfo;
+  /** The signing key's rotation, while one is under way (publish/rotation.ts). */
+  readonly rotation?: () => Promise<RotationStatus>;
 }
 
 /** Compares hashes so the comparison takes the same time whatever the lengths (timingSafeEqual needs equal lengths). */
@@ -157,11 +160,15 @@ export function createWebHandler(deps: WebDeps): WebHandler {
     builds: readonly BuildWithJobs[],
     store: StateStore,
     now: number,
-  ): Promise<Pick<StatusView, "keyNotice" | "signingKey" | "addRepository">> => {
+  ): Promise<Pick<StatusView, "keyNotice" | "signingKey" | "addRepository" | "keyRotation">> => {
     const key = publishing.signingKey;
     const keyNotice = key ? keyExpiryNotice(key, now) : undefined;
+    const rotation = await publishing.rotation?.().catch(() => undefined);
     return {
       ...(keyNotice ? { keyNotice } : {}),
+      ...(rotation && (rotation.phase !== "steady" || rotation.revoked.length > 0)
+        ? { keyRotation: rotationView(rotation) }
+        : {}),
       ...(key
         ? {
             signingKey: {
@@ -256,4 +263,18 @@ export function registerWebRoutes(addHandler: (handler: WebHandler) => void, dep
   const handler = createWebHandler(deps);
   addHandler(handler);
   return handler;
+}
+
+/** The page's view of a rotation: the key that is not the active one is the other party (next or old). */
+function rotationView(status: RotationStatus): NonNullable<StatusView["keyRotation"]> {
+  const other = status.trusted.find((k) => k.fingerprint !== status.active);
+  return {
+    phase: status.phase,
+    active: status.active,
+    ...(other ? { other: { fingerprint: other.fingerprint, publicKey: other.armored } } : {}),
+    revoked: status.revoked,
+    ...(status.switchAt !== undefined ? { switchAt: status.switchAt } : {}),
+    ...(status.switchedAt !== undefined ? { switchedAt: status.switchedAt } : {}),
+    ...(status.revokeAt !== undefined ? { revokeAt: status.revokeAt } : {}),
+  };
 }

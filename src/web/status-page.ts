@@ -5,7 +5,13 @@
  * Issue 15.1: the signing key's expiry warning comes first, and "Add this repository" says how to use each pacman
  * repository (its keyring package, the key, the `pacman.conf` lines).
  */
-import type { BuildStatus, RepositorySetup, SigningKeyStatus, StatusView } from "./status-view.js";
+import type {
+  BuildStatus,
+  KeyRotationStatus,
+  RepositorySetup,
+  SigningKeyStatus,
+  StatusView,
+} from "./status-view.js";
 
 const ESCAPES: Readonly<Record<string, string>> = {
   "&": "&amp;",
@@ -120,13 +126,44 @@ function repositorySetup(setup: RepositorySetup, key: SigningKeyStatus | undefin
   );
 }
 
+/** Where a rotation stands, and what a user who trusts keys by hand must do (the keyring package does it itself). */
+function rotationLine(rotation: KeyRotationStatus | undefined): string {
+  if (!rotation) return "";
+  const fpr = (f: string) => `<code>${escapeHtml(f)}</code>`;
+  const other = rotation.other;
+  const otherKey = other
+    ? `<details><summary>Public key ${fpr(other.fingerprint)}</summary><pre>${escapeHtml(other.publicKey.trim())}</pre></details>`
+    : "";
+  const revoked =
+    rotation.revoked.length > 0
+      ? `<p>Revoked keys (no longer trust them): ${rotation.revoked.map(fpr).join(", ")}.</p>`
+      : "";
+  let text = "";
+  if (rotation.phase === "announced" && other) {
+    const when =
+      rotation.switchAt !== undefined
+        ? `from ${time(rotation.switchAt)} on`
+        : "once an admin comments <code>/rotate-key</code>";
+    text =
+      `<p><strong>Key rotation:</strong> the next signing key ${fpr(other.fingerprint)} is announced; it signs ${when}. ` +
+      `The keyring package trusts both keys: upgrade it before then (<code>pacman -Syu</code>). If you trust the key by hand, add and <code>--lsign-key</code> the next key too.</p>`;
+  } else if (rotation.phase === "switched" && other) {
+    const since = rotation.switchedAt !== undefined ? ` since ${time(rotation.switchedAt)}` : "";
+    const until = rotation.revokeAt !== undefined ? ` until ${time(rotation.revokeAt)}` : "";
+    text =
+      `<p><strong>Key rotation:</strong> ${fpr(rotation.active)} signs${since}; every package was re-signed with it. ` +
+      `The old key ${fpr(other.fingerprint)} stays trusted by the keyring package${until}, then it is revoked.</p>`;
+  }
+  return `${text}${text ? otherKey : ""}${revoked}`;
+}
+
 function addRepositorySection(view: StatusView): string {
   if (view.addRepository === undefined) return "";
   const body =
     view.addRepository.length === 0
       ? `<p class="muted">No pacman repository yet.</p>`
       : view.addRepository.map((s) => repositorySetup(s, view.signingKey)).join("");
-  return `<h2 id="add-this-repository">Add this repository</h2>${keyLine(view.signingKey)}${body}`;
+  return `<h2 id="add-this-repository">Add this repository</h2>${keyLine(view.signingKey)}${rotationLine(view.keyRotation)}${body}`;
 }
 
 export function renderStatusPage(view: StatusView, options: { title?: string } = {}): string {

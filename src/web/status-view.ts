@@ -105,6 +105,18 @@ export interface SigningKeyStatus {
   readonly publicKey: string;
 }
 
+export interface KeyRotationStatus {
+  readonly phase: "steady" | "announced" | "switched" | "revoked";
+  /** The key that signs now. */
+  readonly active: string;
+  /** The next key (announced) or the old one (switched), both trusted by the keyring package. */
+  readonly other?: { readonly fingerprint: string; readonly publicKey: string };
+  readonly revoked: readonly string[];
+  readonly switchAt?: number;
+  readonly switchedAt?: number;
+  readonly revokeAt?: number;
+}
+
 export interface StatusView {
   readonly generatedAt: number;
   readonly authenticated: boolean;
@@ -115,6 +127,8 @@ export interface StatusView {
   readonly keyNotice?: string;
   /** The signing key; absent when the repositories are published unsigned (or the page was not told). */
   readonly signingKey?: SigningKeyStatus;
+  /** The signing key's rotation, while one is under way or a key was revoked (issue 15.1). */
+  readonly keyRotation?: KeyRotationStatus;
   /** "Add this repository": one entry per pacman repository the page knows (`repositorySetups` of repo-setup.ts). */
   readonly addRepository?: readonly RepositorySetup[];
 }

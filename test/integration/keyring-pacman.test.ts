@@ -12,6 +12,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import * as openpgp from "openpgp";
 import { decompress } from "../../src/archive/compression.js";
 import { readRepoDb } from "../../src/archive/repo-db.js";
 import { readTar } from "../../src/archive/tar.js";
@@ -40,11 +41,13 @@ const KEYRINGS =
   )?.[1] ?? "/usr/share/pacman/keyrings";
 let work: string;
 let signer: OpenPgpSigner;
+let signerArmored: string;
 const gpgDirs: string[] = [];
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "arb-keyring-"));
-  signer = await OpenPgpSigner.fromArmored((await generateSigningKey()).privateKeyArmored);
+  signerArmored = (await generateSigningKey()).privateKeyArmored;
+  signer = await OpenPgpSigner.fromArmored(signerArmored);
 }, 60_000);
 
 afterAll(() => {
@@ -124,9 +127,22 @@ describe("REPO-keyring", () => {
     ]);
     const { entries } = await readRepoDb((await storage.get(`${arch}/${repo}.db`)) as Uint8Array);
     const entry = entries.find((e) => e.name === keyringPackageName(repo));
-    expect(keyringIsStale(entry, repo, [signer.fingerprint])).toBe(false);
-    expect(keyringIsStale(entry, repo, [signer.fingerprint, "F".repeat(40)])).toBe(true);
-    expect(keyringIsStale(undefined, repo, [signer.fingerprint])).toBe(true);
+    const own = { fingerprint: signer.fingerprint, armored: signer.publicKeyArmored() };
+    expect(keyringIsStale(entry, repo, [own])).toBe(false);
+    expect(keyringIsStale(entry, repo, [own, { fingerprint: "F".repeat(40), armored: "another" }])).toBe(
+      true,
+    );
+    expect(keyringIsStale(undefined, repo, [own])).toBe(true);
+    // The same key with its expiry extended (a new self-signature, the same fingerprint) is a new key set.
+    const extended = await openpgp.reformatKey({
+      privateKey: await openpgp.readPrivateKey({ armoredKey: signerArmored }),
+      userIDs: [{ name: "arch-repo-bot", email: "repo@localhost" }],
+      keyExpirationTime: 365 * 86_400,
+      format: "object",
+    });
+    const extendedKey = { fingerprint: signer.fingerprint, armored: extended.publicKey.armor() };
+    expect(extended.publicKey.getFingerprint().toUpperCase()).toBe(signer.fingerprint);
+    expect(keyringIsStale(entry, repo, [extendedKey])).toBe(true);
 
     // A user who trusts nothing yet: pacman -S refuses the repository.
     const emptyGpg = join(work, "gnupg-empty");
@@ -162,7 +178,7 @@ describe("REPO-keyring", () => {
     );
     const listed = await run("pacman", ["--config", join(root, "pacman.conf"), "-Q"]);
     expect(listed).toContain(`${repo}-keyring`);
-    expect(keySetId([signer.fingerprint])).toHaveLength(16);
+    expect(keySetId([own])).toHaveLength(16);
 
     // The publisher's check: current for this key, stale (a new package with the new key) after a key change.
     const keysOf = (s: OpenPgpSigner) => ({

@@ -1,6 +1,12 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { writeRepoDb } from "../../src/archive/repo-db.js";
+import { FileStateStore } from "../../src/build/file-state-store.js";
+import { FsStorage } from "../../src/publish/fs-storage.js";
 import { keyExpiryNotice } from "../../src/publish/key-expiry.js";
+import { KeyRotation, type RotationStatus } from "../../src/publish/rotation.js";
 import { generateSigningKey, OpenPgpSigner } from "../../src/publish/signer.js";
 import type { SigningKeyInfo } from "../../src/services/ports.js";
 import { repoFileUrl } from "../../src/web/repo-setup.js";
@@ -197,10 +203,11 @@ describe("the signing key and 'Add this repository' (issue 15.1)", () => {
   async function start(
     signingKey: SigningKeyInfo | undefined,
     repoUrl: (repoName: string) => string = () => "https://repo.example/$arch",
+    rotation?: () => Promise<RotationStatus>,
   ): Promise<WebFixture> {
     const fx = await startWebFixture(
       { REPO_NAMES: "alicerepo,otherrepo" },
-      { publishing: { repoUrl, ...(signingKey ? { signingKey } : {}) } },
+      { publishing: { repoUrl, ...(signingKey ? { signingKey } : {}), ...(rotation ? { rotation } : {}) } },
     );
     fixtures.push(fx);
     await addBuild(
@@ -289,6 +296,51 @@ describe("the signing key and 'Add this repository' (issue 15.1)", () => {
       },
       { repo: "otherrepo", server: "https://repo.example/$arch", keyrings: [{ arch: "x86_64" }] },
     ]);
+  });
+
+  it("during a rotation says which key signs, which comes next or goes, and when; then lists the revoked key", async () => {
+    const next = await OpenPgpSigner.fromArmored((await generateSigningKey()).privateKeyArmored);
+    const dir = mkdtempSync(join(tmpdir(), "arb-web-rotation-"));
+    let now = NOW;
+    const rotation = new KeyRotation({
+      store: new FileStateStore(join(dir, "state")),
+      storage: new FsStorage(join(dir, "repo")),
+      current: signer,
+      next,
+      settings: { switchAt: NOW + 10 * DAY, revokeAfterMs: 30 * DAY },
+      clock: () => now,
+      cacheMs: 0,
+    });
+    try {
+      const fx = await start(expiring, undefined, () => rotation.status());
+      const announced = addSection(await (await fetch(`${fx.baseUrl}/`)).text());
+      expect(announced).toContain(
+        `<strong>Key rotation:</strong> the next signing key <code>${next.fingerprint}</code> is announced; it signs from <time datetime="${new Date(NOW + 10 * DAY).toISOString()}">`,
+      );
+      expect(announced).toContain(`<pre>${escapeHtml(next.publicKeyArmored().trim())}</pre>`);
+
+      now = NOW + 11 * DAY;
+      const switched = addSection(await (await fetch(`${fx.baseUrl}/`)).text());
+      expect(switched).toContain(
+        `<strong>Key rotation:</strong> <code>${next.fingerprint}</code> signs since <time datetime="${new Date(NOW + 10 * DAY).toISOString()}">`,
+      );
+      expect(switched).toContain(
+        `The old key <code>${signer.fingerprint}</code> stays trusted by the keyring package until <time datetime="${new Date(NOW + 40 * DAY).toISOString()}">`,
+      );
+
+      now = NOW + 41 * DAY;
+      const revoked = addSection(await (await fetch(`${fx.baseUrl}/`)).text());
+      expect(revoked).not.toContain("Key rotation:");
+      expect(revoked).toContain(`Revoked keys (no longer trust them): <code>${signer.fingerprint}</code>.`);
+      const view = (await (await fetch(`${fx.baseUrl}/api/status`)).json()) as StatusView;
+      expect(view.keyRotation).toEqual({
+        phase: "revoked",
+        active: next.fingerprint,
+        revoked: [signer.fingerprint],
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("escapes a hostile repository name and gives it no pacman.conf section", async () => {
