@@ -18,7 +18,7 @@ export function keyExpiryNotice(
   const day = new Date(key.expiresAt).toISOString().slice(0, 10);
   const fix =
     `extend it (\`gpg --quick-set-expire ${key.fingerprint} 1y\` and \`gpg --quick-set-expire ${key.fingerprint} 1y '*'\` for its subkeys, ` +
-    "then export it again into SIGNING_KEY; users re-import the public key or upgrade the keyring package) or move to a new key";
+    "then export it again into SIGNING_KEY; users re-import the public key or upgrade the keyring package) or rotate to a new key (NEXT_SIGNING_KEY, then /rotate-key)";
   if (left <= 0) {
     return `The signing key ${key.fingerprint} expired on ${day}: pacman refuses everything signed with it since. To go on, ${fix}.`;
   }

@@ -213,6 +213,17 @@ const ACCOUNTS: Readonly<Record<string, Account>> = {
     kind: "mapped",
     evidence: [{ file: "test/integration/keyring-pacman.test.ts", contains: '"--populate", repo]' }],
   },
+  // Key rotation: the upgrade that brings the next key (-Syy in the test: its DB changes within one second).
+  "pacman -Syu": {
+    kind: "mapped",
+    evidence: [
+      { file: "test/integration/key-rotation-pacman.test.ts", contains: 'pacman("-Syyu", "--noscriptlet")' },
+    ],
+  },
+  "pacman-key --add": {
+    kind: "mapped",
+    evidence: [{ file: "test/helpers/pacman-root.ts", contains: '["--gpgdir", gpgDir, "--add", pub]' }],
+  },
   "pacman -S": {
     kind: "mapped",
     evidence: [

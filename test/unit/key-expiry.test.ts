@@ -16,7 +16,7 @@ describe("keyExpiryNotice (issue 15.1)", () => {
   it("warns 30 days ahead with the day, the days left and how to extend it", () => {
     const notice = keyExpiryNotice({ fingerprint: FPR, expiresAt: now + 30 * DAY }, now);
     expect(notice).toBe(
-      `The signing key ${FPR} expires on 2027-01-06 (in 30 days); after that pacman refuses its signatures. Before then, extend it (\`gpg --quick-set-expire ${FPR} 1y\` and \`gpg --quick-set-expire ${FPR} 1y '*'\` for its subkeys, then export it again into SIGNING_KEY; users re-import the public key or upgrade the keyring package) or move to a new key.`,
+      `The signing key ${FPR} expires on 2027-01-06 (in 30 days); after that pacman refuses its signatures. Before then, extend it (\`gpg --quick-set-expire ${FPR} 1y\` and \`gpg --quick-set-expire ${FPR} 1y '*'\` for its subkeys, then export it again into SIGNING_KEY; users re-import the public key or upgrade the keyring package) or rotate to a new key (NEXT_SIGNING_KEY, then /rotate-key).`,
     );
     expect(keyExpiryNotice({ fingerprint: FPR, expiresAt: now + DAY / 2 }, now)).toContain("(in 1 day)");
   });
