@@ -165,9 +165,22 @@ export class KeyRotation {
     for (let attempt = 0; attempt < 10; attempt++) {
       const { plan, record, version } = await this.#read(true);
       const next = this.#o.next;
-      if (plan.phase === "switched" || plan.phase === "revoked") {
-        if (record) return { kind: "already-switched", plan, record };
+      if ((plan.phase === "switched" || plan.phase === "revoked") && next) {
+        // Switched by KEY_ROTATION_DATE before any pass stored it: the record as the pass will store it.
+        const switchedAt =
+          plan.revokeAt !== undefined ? plan.revokeAt - this.#o.settings.revokeAfterMs : undefined;
+        const shown =
+          record?.switchedAt !== undefined
+            ? record
+            : {
+                ...announcedRecord(record, publicKey(this.#o.current), publicKey(next), this.#o.clock()),
+                ...(switchedAt !== undefined ? { switchedAt } : {}),
+                switchedBy: "date",
+              };
+        return { kind: "already-switched", plan, record: shown };
       }
+      if ((plan.phase === "switched" || plan.phase === "revoked") && record)
+        return { kind: "already-switched", plan, record };
       if (!next || plan.phase !== "announced") return { kind: "no-next-key", active: plan.active };
       const now = this.#o.clock();
       const base =

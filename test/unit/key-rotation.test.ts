@@ -1,5 +1,11 @@
 /** Issue 15.1: the rotation plan (pure) and its settings. The whole sequence with pacman: key-rotation-pacman.test.ts. */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "@jest/globals";
+import { FileStateStore } from "../../src/build/file-state-store.js";
+import { FsStorage } from "../../src/publish/fs-storage.js";
 import {
   announcedRecord,
   keyPlan,
@@ -7,6 +13,7 @@ import {
   type RotationRecord,
   rotationSettingsFromEnv,
 } from "../../src/publish/key-rotation.js";
+import { KeyRotation } from "../../src/publish/rotation.js";
 import { generateSigningKey, nextSignerFromEnv, OpenPgpSigner } from "../../src/publish/signer.js";
 
 const A = { fingerprint: "A".repeat(40), armored: "key A" };
@@ -124,5 +131,45 @@ describe("rotation settings", () => {
     );
     expect(next?.fingerprint).toMatch(/^[0-9A-F]{40}$/);
     expect(next?.fingerprint).not.toBe(current.fingerprint);
+  });
+});
+
+describe("KeyRotation.rotateNow", () => {
+  it("after KEY_ROTATION_DATE says the date switched it, before any pass stored that; before the date it switches", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "arb-rotate-now-"));
+    try {
+      const [a, b] = await Promise.all([generateSigningKey(), generateSigningKey()]);
+      const current = await OpenPgpSigner.fromArmored(a.privateKeyArmored);
+      const next = await OpenPgpSigner.fromArmored(b.privateKeyArmored);
+      let now = t0;
+      const rotation = (state: string) =>
+        new KeyRotation({
+          store: new FileStateStore(join(dir, state)),
+          storage: new FsStorage(join(dir, "repo")),
+          current,
+          next,
+          settings: { switchAt: t0 + DAY, revokeAfterMs: 30 * DAY },
+          clock: () => now,
+          cacheMs: 0,
+        });
+      now = t0 + 2 * DAY;
+      const late = await rotation("late").rotateNow("alice");
+      expect(late).toMatchObject({
+        kind: "already-switched",
+        plan: { phase: "switched", active: next.fingerprint },
+        record: { switchedAt: t0 + DAY, switchedBy: "date" },
+      });
+      now = t0 + DAY / 2;
+      const early = rotation("early");
+      expect(await early.rotateNow("alice")).toEqual({
+        kind: "switched",
+        from: current.fingerprint,
+        to: next.fingerprint,
+        revokeAt: t0 + DAY / 2 + 30 * DAY,
+      });
+      expect(await early.plan(true)).toMatchObject({ phase: "switched", revokeAt: t0 + DAY / 2 + 30 * DAY });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
