@@ -166,9 +166,22 @@ describe("deploy/template.yaml", () => {
       expect(template.Parameters[name]).toBeDefined();
       expect(template.Parameters[name]?.Default).toBeUndefined();
     }
+    // The next signing key of a rotation is optional: an empty default, read only when set (HasNextSigningKey).
+    expect(template.Parameters.NextSigningKeySecretArn).toMatchObject({ Default: "" });
+    expect(new RegExp(template.Parameters.NextSigningKeySecretArn?.AllowedPattern as string).test("")).toBe(
+      true,
+    );
+    expect(new RegExp(template.Parameters.KeyRotationDate?.AllowedPattern as string).test("2027-01-15")).toBe(
+      true,
+    );
+    expect(new RegExp(template.Parameters.KeyRotationDate?.AllowedPattern as string).test("soon")).toBe(
+      false,
+    );
     const vars = template.Globals.Function.Environment.Variables;
+    // Rotation settings that hold no secret (README "Key rotation").
+    const notSecrets = new Set(["KEY_ROTATION_DATE", "KEY_ADMINS"]);
     for (const [k, v] of Object.entries(vars)) {
-      if (/KEY|SECRET|APP_ID/.test(k)) {
+      if (/KEY|SECRET|APP_ID/.test(k) && !notSecrets.has(k)) {
         expect(k).toMatch(/_SECRET_ARN$/);
         expect(v).toEqual({ Ref: expect.stringMatching(/SecretArn$/) });
       }
