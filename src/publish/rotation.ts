@@ -82,6 +82,8 @@ export interface SyncReport {
   readonly keyrings: readonly string[];
   /** Another process's pass holds the lease. */
   readonly busy?: boolean;
+  /** Repositories this pass could not bring to the plan (logged; the next pass tries them again). */
+  readonly failed?: readonly string[];
 }
 
 const DB_KEY = /^([A-Za-z0-9_]+)\/([A-Za-z0-9@_+][A-Za-z0-9@._+-]*)\.db$/;
@@ -263,25 +265,37 @@ export class KeyRotation {
       const done = new Set(sync?.target === target ? sync.done : []);
       const synced: string[] = [];
       const keyrings: string[] = [];
+      const failed: string[] = [];
       let resigned = 0;
       for (const { arch, repo } of repos) {
         const id = `${arch}/${repo}`;
         if (done.has(id)) continue;
-        const result = await writer.resign(repo, arch);
-        resigned += result.resigned;
-        if (result.missing.length > 0)
-          this.#o.log.warn(
-            { repo: id, missing: result.missing },
-            "re-sign: package files the DB names are missing",
+        try {
+          const result = await writer.resign(repo, arch);
+          resigned += result.resigned;
+          if (result.missing.length > 0)
+            this.#o.log.warn(
+              { repo: id, missing: result.missing },
+              "re-sign: package files the DB names are missing",
+            );
+          const item = await keyringItemIfStale(
+            { storage: this.#o.storage, keys: plan, now: this.#o.clock },
+            repo,
+            arch,
           );
-        const item = await keyringItemIfStale(
-          { storage: this.#o.storage, keys: plan, now: this.#o.clock },
-          repo,
-          arch,
-        );
-        if (item) {
-          await writer.publish(repo, arch, [item]);
-          keyrings.push(id);
+          if (item) {
+            await writer.publish(repo, arch, [item]);
+            keyrings.push(id);
+          }
+        } catch (error) {
+          // One repository's trouble (an unreadable DB, storage down) does not hold the others back; it stays
+          // not done, and the next pass tries it again.
+          failed.push(id);
+          this.#o.log.warn(
+            { repo: id, err: error },
+            "signing keys: this repository was not brought to the plan",
+          );
+          continue;
         }
         done.add(id);
         synced.push(id);
@@ -295,14 +309,14 @@ export class KeyRotation {
       await this.#o.store.putRecord<SyncRecord>(ROTATION_KIND, SYNC_KEY, {
         target,
         done: [...done].sort(),
-        complete: true,
+        complete: failed.length === 0,
       });
       if (synced.length > 0)
         this.#o.log.info(
           { phase: plan.phase, active: plan.active, synced, resigned, keyrings },
           "signing keys synced",
         );
-      return { plan, synced, resigned, keyrings };
+      return { plan, synced, resigned, keyrings, ...(failed.length > 0 ? { failed } : {}) };
     } finally {
       await this.#o.store.releaseLease(SYNC_LEASE, owner, lease.token).catch(() => undefined);
     }

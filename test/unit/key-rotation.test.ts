@@ -173,3 +173,56 @@ describe("KeyRotation.rotateNow", () => {
     }
   });
 });
+
+describe("KeyRotation.pass", () => {
+  it("brings the other repositories to the plan when one DB is unreadable, and that one on a later pass", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "arb-rotation-pass-"));
+    try {
+      const { RepositoryWriter } = await import("../../src/publish/repo-writer.js");
+      const { synthesizePackage } = await import("../helpers/synthetic-package.js");
+      const [a, b] = await Promise.all([generateSigningKey(), generateSigningKey()]);
+      const current = await OpenPgpSigner.fromArmored(a.privateKeyArmored);
+      const next = await OpenPgpSigner.fromArmored(b.privateKeyArmored);
+      const store = new FileStateStore(join(dir, "state"));
+      const storage = new FsStorage(join(dir, "repo"));
+      const rotation = new KeyRotation({
+        store,
+        storage,
+        current,
+        next,
+        settings,
+        clock: () => t0,
+        cacheMs: 0,
+      });
+      const writer = new RepositoryWriter({
+        storage,
+        leases: store,
+        signer: rotation.signer,
+        batchWaitMs: 0,
+      });
+      rotation.writer = writer;
+      const pkg = await synthesizePackage({ name: "hello", version: "1.0-1" });
+      for (const repo of ["good", "bad"])
+        await writer.publish(repo, "x86_64", [{ packageFile: pkg.bytes, filename: pkg.filename }]);
+      const badDb = (await storage.get("x86_64/bad.db")) as Uint8Array;
+      await storage.put("x86_64/bad.files", new TextEncoder().encode("not a database"));
+
+      const first = await rotation.pass();
+      expect(first).toMatchObject({
+        synced: ["x86_64/good"],
+        failed: ["x86_64/bad"],
+        keyrings: ["x86_64/good"],
+      });
+      expect(await storage.get("x86_64/bad.db")).toEqual(badDb);
+
+      // Repaired (the DB as it was): the next pass takes it, and the one after finds nothing to do.
+      await storage.delete("x86_64/bad.files");
+      expect(await rotation.pass()).toMatchObject({ synced: ["x86_64/bad"], keyrings: ["x86_64/bad"] });
+      const third = await rotation.pass();
+      expect(third).toMatchObject({ synced: [], keyrings: [], resigned: 0 });
+      expect(third.failed).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
