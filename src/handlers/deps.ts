@@ -131,6 +131,13 @@ export async function depsFromEnv(
     import("./publish-port.js"),
   ]);
   const publisher = await publisherFromEnv(env, store);
+  if (publisher.rotation) {
+    const { rotationNotice } = await import("../publish/rotation.js");
+    publisher.rotation.onSynced = async (report) => {
+      const notice = rotationNotice(report);
+      if (notice) await notifier.notify(notice);
+    };
+  }
   /** `arch/repo` whose DB was seen holding the keyring package of this process's signing key. */
   const currentKeyrings = new Set<string>();
   const planner = plannerFromEnv(env, publisher.storage, metrics.aurRequests);

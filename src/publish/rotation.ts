@@ -92,6 +92,11 @@ export class KeyRotation {
   readonly signer: Signer;
   /** Set once the writer that signs with `signer` exists (it needs the signer first). */
   writer?: Pick<RepositoryWriter, "publish" | "resign">;
+  /**
+   * Called once when a pass finished bringing every repository to a new plan (the announcement, the switch, the
+   * revocation): the app sends `rotationNotice` of it through Pushover. A failure here is the caller's to log.
+   */
+  onSynced?: (report: SyncReport) => Promise<void>;
   readonly #o: KeyRotationOptions & { clock: () => number; cacheMs: number; log: Logger };
   #cached?: { plan: KeyPlan; record?: RotationRecord; version: number; at: number };
 
@@ -311,12 +316,15 @@ export class KeyRotation {
         done: [...done].sort(),
         complete: failed.length === 0,
       });
+      const report = { plan, synced, resigned, keyrings, ...(failed.length > 0 ? { failed } : {}) };
+      // Once per plan: the pass (under the lease) that completed it.
+      if (failed.length === 0 && sync?.target !== target) await this.onSynced?.(report);
       if (synced.length > 0)
         this.#o.log.info(
           { phase: plan.phase, active: plan.active, synced, resigned, keyrings },
           "signing keys synced",
         );
-      return { plan, synced, resigned, keyrings, ...(failed.length > 0 ? { failed } : {}) };
+      return report;
     } finally {
       await this.#o.store.releaseLease(SYNC_LEASE, owner, lease.token).catch(() => undefined);
     }
@@ -381,5 +389,31 @@ class RotatingSigner implements Signer {
   }
   async madeBy(signature: Uint8Array): Promise<boolean> {
     return (await this.rotation.activeSigner()).madeBy(signature);
+  }
+}
+
+/** What Pushover says when a rotation step reached every repository (undefined for a steady key). */
+export function rotationNotice(report: SyncReport): { title: string; message: string } | undefined {
+  const { plan } = report;
+  const other = plan.trusted.find((k) => k.fingerprint !== plan.active)?.fingerprint;
+  const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  switch (plan.phase) {
+    case "announced":
+      return {
+        title: "arch-repo-bot: next signing key announced",
+        message: `The keyring package now trusts ${plan.active} and the next key ${other}; machines pick it up with pacman -Syu. ${plan.active} signs until KEY_ROTATION_DATE or /rotate-key.`,
+      };
+    case "switched":
+      return {
+        title: "arch-repo-bot: signing key switched",
+        message: `${plan.active} signs now; ${report.resigned} package(s) were re-signed. ${other} stays trusted${plan.revokeAt !== undefined ? ` until ${day(plan.revokeAt)}` : ""}. Machines that never upgraded the keyring package need the new key.`,
+      };
+    case "revoked":
+      return {
+        title: "arch-repo-bot: old signing key revoked",
+        message: `The keyring package now trusts only ${plan.active} and revokes ${plan.revoked.join(", ")}. Make it SIGNING_KEY and drop NEXT_SIGNING_KEY if you have not yet.`,
+      };
+    default:
+      return undefined;
   }
 }

@@ -26,7 +26,7 @@ import { FileStateStore } from "../../src/build/file-state-store.js";
 import { FsStorage } from "../../src/publish/fs-storage.js";
 import { keyringPackageName } from "../../src/publish/keyring-package.js";
 import { RepositoryWriter } from "../../src/publish/repo-writer.js";
-import { KeyRotation } from "../../src/publish/rotation.js";
+import { KeyRotation, rotationNotice } from "../../src/publish/rotation.js";
 import { generateSigningKey, OpenPgpSigner } from "../../src/publish/signer.js";
 import { stopKeyringAgent, writePacmanConf } from "../helpers/pacman-root.js";
 import { run } from "../helpers/real-tools.js";
@@ -47,6 +47,8 @@ let storage: FsStorage;
 let store: FileStateStore;
 let now = Date.UTC(2027, 0, 10, 12, 0, 0);
 const gpgDirs: string[] = [];
+/** What Pushover would have said, in order (KeyRotation.onSynced → rotationNotice). */
+const notices: string[] = [];
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "arb-rotation-"));
@@ -76,6 +78,9 @@ function app(keys: { current: OpenPgpSigner; next?: OpenPgpSigner }) {
   });
   const writer = new RepositoryWriter({ storage, leases: store, signer: rotation.signer, batchWaitMs: 0 });
   rotation.writer = writer;
+  rotation.onSynced = async (report) => {
+    notices.push(rotationNotice(report)?.title ?? `(none: ${report.plan.phase})`);
+  };
   return { rotation, writer };
 }
 
@@ -255,5 +260,13 @@ describe("signing key rotation", () => {
     await expect(
       run("pacman", ["--config", strict, "--noconfirm", "-U", "--noscriptlet", local]),
     ).rejects.toThrow(/signature|invalid or corrupted|disabled|unknown trust/i);
+
+    // One notice per step that reached the repository: none for the steady key and the finalized settings.
+    expect(notices).toEqual([
+      "(none: steady)",
+      "arch-repo-bot: next signing key announced",
+      "arch-repo-bot: signing key switched",
+      "arch-repo-bot: old signing key revoked",
+    ]);
   }, 300_000);
 });

@@ -13,7 +13,7 @@ import {
   type RotationRecord,
   rotationSettingsFromEnv,
 } from "../../src/publish/key-rotation.js";
-import { KeyRotation } from "../../src/publish/rotation.js";
+import { KeyRotation, rotationNotice } from "../../src/publish/rotation.js";
 import { generateSigningKey, nextSignerFromEnv, OpenPgpSigner } from "../../src/publish/signer.js";
 
 const A = { fingerprint: "A".repeat(40), armored: "key A" };
@@ -91,6 +91,30 @@ describe("keyPlan", () => {
       trusted: [A],
       revoked: [],
     });
+  });
+});
+
+describe("rotationNotice", () => {
+  it("names the keys and the dates of each step, and says nothing for a steady key", () => {
+    const switched: RotationRecord = { ...announcedRecord(undefined, A, B, t0), switchedAt: t0 };
+    const report = (plan: ReturnType<typeof keyPlan>, resigned = 0) => ({
+      plan,
+      synced: [],
+      resigned,
+      keyrings: [],
+    });
+    expect(rotationNotice(report(keyPlan({ current: A }, undefined, settings, t0)))).toBeUndefined();
+    expect(rotationNotice(report(keyPlan({ current: A, next: B }, undefined, settings, t0)))?.message).toBe(
+      `The keyring package now trusts ${A.fingerprint} and the next key ${B.fingerprint}; machines pick it up with pacman -Syu. ${A.fingerprint} signs until KEY_ROTATION_DATE or /rotate-key.`,
+    );
+    expect(
+      rotationNotice(report(keyPlan({ current: A, next: B }, switched, settings, t0 + DAY), 12))?.message,
+    ).toBe(
+      `${B.fingerprint} signs now; 12 package(s) were re-signed. ${A.fingerprint} stays trusted until 2027-01-31. Machines that never upgraded the keyring package need the new key.`,
+    );
+    expect(
+      rotationNotice(report(keyPlan({ current: B }, switched, settings, t0 + 31 * DAY)))?.message,
+    ).toContain(`trusts only ${B.fingerprint} and revokes ${A.fingerprint}`);
   });
 });
 
