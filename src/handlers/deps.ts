@@ -12,6 +12,7 @@ import { builderActionFromEnv, projectRoot, renderWorkflowTemplate } from "../co
 import { fetchAurFile, processCommitFiles } from "../guard/aur-git.js";
 import { locateDependency } from "../maintain/add-dependency.js";
 import { type AppMetrics, appMetrics, type Counter, countingFetch } from "../metrics.js";
+import type { KeyRotation } from "../publish/rotation.js";
 import type { RepoStorage } from "../publish/storage.js";
 import { resolveAurRef } from "../resolve/aur-git-ref.js";
 import { createPlanServices, makePlan, type PlanServices } from "../resolve/make-plan.js";
@@ -179,12 +180,7 @@ export async function depsFromEnv(
     planner,
     publishSettings: {
       repoUrl: (repoName) => `${base ?? embeddedBase(repoName)}/$arch`,
-      // The runner trusts the keys the keyring does: during a rotation both, so a build that starts before the
-      // switch and installs a dependency after it (re-signed by the next key) still verifies it.
-      repoKey: async () => {
-        const plan = await publisher.rotation?.plan();
-        return plan ? plan.trusted.map((k) => k.armored.trim()).join("\n") : "";
-      },
+      repoKey: async () => (await publisher.rotation?.runnerKeys()) ?? "",
     },
     workflowTemplate: async () => workflow,
     clock: Date.now,
@@ -206,9 +202,7 @@ export async function depsFromEnv(
 
 /** The rotation as the handlers see it, with KEY_ADMINS (comma- or space-separated GitHub logins). */
 export function keyRotationPort(
-  rotation: NonNullable<
-    Awaited<ReturnType<typeof import("../publish/from-env.js").publisherFromEnv>>["rotation"]
-  >,
+  rotation: KeyRotation,
   env: NodeJS.ProcessEnv,
 ): NonNullable<AppDeps["keyRotation"]> {
   const raw = env.KEY_ADMINS?.trim();

@@ -23,7 +23,7 @@ export interface Publisher {
 
 export async function publisherFromEnv(
   env: NodeJS.ProcessEnv,
-  leases: Pick<
+  store: Pick<
     StateStore,
     "acquireLease" | "renewLease" | "releaseLease" | "holdsLease" | "getRecord" | "putRecord"
   >,
@@ -33,14 +33,14 @@ export async function publisherFromEnv(
   const next = await nextSignerFromEnv(env, current);
   const settings = rotationSettingsFromEnv(env);
   const rotation = current
-    ? new KeyRotation({ store: leases, storage, current, ...(next ? { next } : {}), settings })
+    ? new KeyRotation({ store, storage, current, ...(next ? { next } : {}), settings })
     : undefined;
   const signer = rotation?.signer;
   const keepVersions = keepVersionsFromEnv(env);
   const dbCompression = dbCompressionFromEnv(env);
   const writer = new RepositoryWriter({
     storage,
-    leases,
+    leases: store,
     keepVersions,
     dbCompression,
     ...(signer ? { signer } : {}),

@@ -161,22 +161,11 @@ export async function keyringItemIfStale(
   const current = entries.find((e) => e.name === keyringPackageName(repoName));
   const { trusted, revoked = [] } = options.keys;
   if (!keyringIsStale(current, repoName, trusted, revoked)) return undefined;
-  let builddate = Math.floor((options.now ?? Date.now)() / 1000);
-  // The version is the build time: a key change within the second of the last one must still be newer to pacman.
-  const published = current?.version && /^(\d{8})\.(\d{6})-1$/.exec(current.version);
-  if (published) {
-    const [, d, t] = published as unknown as [string, string, string];
-    const last =
-      Date.UTC(
-        +d.slice(0, 4),
-        +d.slice(4, 6) - 1,
-        +d.slice(6, 8),
-        +t.slice(0, 2),
-        +t.slice(2, 4),
-        +t.slice(4, 6),
-      ) / 1000;
-    if (builddate <= last) builddate = last + 1;
-  }
+  const now = Math.floor((options.now ?? Date.now)() / 1000);
+  // The version is the build time: a key change within the second of the last one (or from a process whose clock is
+  // behind) must still be newer to pacman.
+  const builddate =
+    current?.builddate !== undefined && now <= current.builddate ? current.builddate + 1 : now;
   const pkg = await keyringPackage({ repoName, trusted, revoked, builddate });
   return { packageFile: pkg.bytes, filename: pkg.filename };
 }

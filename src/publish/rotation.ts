@@ -27,7 +27,7 @@ import type { RepositoryWriter } from "./repo-writer.js";
 import type { OpenPgpSigner, Signer } from "./signer.js";
 import type { RepoStorage } from "./storage.js";
 
-export const ROTATION_KIND = "signing-key";
+const ROTATION_KIND = "signing-key";
 const ROTATION_KEY = "rotation";
 const SYNC_KEY = "sync";
 const SYNC_LEASE = "signing-key-sync";
@@ -123,11 +123,6 @@ export class KeyRotation {
     return (await this.#read(fresh)).plan;
   }
 
-  /** The plan as last read, without reading (the signer's synchronous properties). */
-  lastPlan(): KeyPlan | undefined {
-    return this.#cached?.plan;
-  }
-
   async #read(fresh: boolean) {
     const now = this.#o.clock();
     if (!fresh && this.#cached && now - this.#cached.at < this.#o.cacheMs) {
@@ -140,6 +135,14 @@ export class KeyRotation {
     const plan = keyPlan(this.#keys(), record, this.#o.settings, now);
     this.#cached = { plan, ...(record ? { record } : {}), version: stored?.version ?? 0, at: now };
     return this.#cached;
+  }
+
+  /**
+   * The public keys a build runner trusts (its `repo-key`): the keyring's, so during a rotation both, and a build
+   * that starts before the switch and installs a dependency re-signed after it still verifies it.
+   */
+  async runnerKeys(): Promise<string> {
+    return (await this.plan()).trusted.map((k) => k.armored.trim()).join("\n");
   }
 
   /** The key that signs now. */

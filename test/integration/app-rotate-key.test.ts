@@ -76,6 +76,16 @@ async function start(options: { next?: boolean; admins?: string } = {}) {
 afterEach(() => mock.close());
 
 const receive = (payload: unknown) => receiveEvent(probot, runtime, "issue_comment", payload);
+
+/** A `/rotate-key` comment by `login` with this permission (legacy field, role): 👀, the lookup, one reply. */
+async function comment(body: string, login: string, permission: string, role: string) {
+  mock
+    .reaction(owner, repo, 77)
+    .permission(owner, repo, login, permission, role)
+    .createComment(owner, repo, 5);
+  await receive(commentEvent(body, login));
+  mock.assertDone();
+}
 const replies = () =>
   mock
     .requestsTo("POST", `/repos/${owner}/${repo}/issues/5/comments`)
@@ -90,24 +100,14 @@ async function helloSignedBy(key: OpenPgpSigner): Promise<boolean> {
 describe("/rotate-key", () => {
   it("is refused to a maintainer (write) and done for an admin, who gets the switch and a re-signed repository", async () => {
     const rotation = await start();
-    mock
-      .reaction(owner, repo, 77)
-      .permission(owner, repo, "carol", "write", "maintain")
-      .createComment(owner, repo, 5);
-    await receive(commentEvent("/rotate-key", "carol"));
-    mock.assertDone();
+    await comment("/rotate-key", "carol", "write", "maintain");
     expect(replies()[0]).toBe(
       "Sorry @carol, only people with admin permission on this repository can ask me to rotate the signing key.",
     );
     expect((await rotation.plan(true)).phase).toBe("announced");
     expect(await helloSignedBy(keyA)).toBe(true);
 
-    mock
-      .reaction(owner, repo, 77)
-      .permission(owner, repo, "alice", "admin", "admin")
-      .createComment(owner, repo, 5);
-    await receive(commentEvent("/rotate-key", "alice"));
-    mock.assertDone();
+    await comment("/rotate-key", "alice", "admin", "admin");
     expect(replies()[1]).toMatch(
       new RegExp(
         `^Switched the signing key to \`${keyB.fingerprint}\` \\(from \`${keyA.fingerprint}\`\\)\\.`,
@@ -118,12 +118,7 @@ describe("/rotate-key", () => {
     expect(await helloSignedBy(keyB)).toBe(true);
     expect(await keyB.madeBy((await storage.get(`${arch}/myrepo.db.sig`)) as Uint8Array)).toBe(true);
 
-    mock
-      .reaction(owner, repo, 77)
-      .permission(owner, repo, "alice", "admin", "admin")
-      .createComment(owner, repo, 5);
-    await receive(commentEvent("/rotate-key", "alice"));
-    mock.assertDone();
+    await comment("/rotate-key", "alice", "admin", "admin");
     expect(replies()[2]).toMatch(
       new RegExp(
         `^The signing key was already switched to \`${keyB.fingerprint}\` on \\d{4}-\\d{2}-\\d{2} by @alice; nothing to do\\.$`,
@@ -133,32 +128,17 @@ describe("/rotate-key", () => {
 
   it("with KEY_ADMINS, is refused to a repository admin who is not listed", async () => {
     const rotation = await start({ admins: "octo-admin, someone" });
-    mock
-      .reaction(owner, repo, 77)
-      .permission(owner, repo, "alice", "admin", "admin")
-      .createComment(owner, repo, 5);
-    await receive(commentEvent("/rotate-key", "alice"));
-    mock.assertDone();
+    await comment("/rotate-key", "alice", "admin", "admin");
     expect(replies()[0]).toMatch(/^Sorry @alice, the signing key is shared by every repository .*KEY_ADMINS/);
     expect((await rotation.plan(true)).phase).toBe("announced");
 
-    mock
-      .reaction(owner, repo, 77)
-      .permission(owner, repo, "Octo-Admin", "admin", "admin")
-      .createComment(owner, repo, 5);
-    await receive(commentEvent("/rotate-key", "Octo-Admin"));
-    mock.assertDone();
+    await comment("/rotate-key", "Octo-Admin", "admin", "admin");
     expect(replies()[1]).toMatch(/^Switched the signing key/);
   });
 
   it("without a next key says so, and with arguments explains the usage; neither changes anything", async () => {
     const rotation = await start({ next: false });
-    mock
-      .reaction(owner, repo, 77)
-      .permission(owner, repo, "alice", "admin", "admin")
-      .createComment(owner, repo, 5);
-    await receive(commentEvent("/rotate-key", "alice"));
-    mock.assertDone();
+    await comment("/rotate-key", "alice", "admin", "admin");
     expect(replies()[0]).toMatch(
       new RegExp(`^There is no next key to rotate to: \`${keyA.fingerprint}\` signs\\.`),
     );

@@ -1,21 +1,4 @@
-/**
- * Issue 15.1, a signing key's whole rotation with Debian's pacman and gpg. One repository, one user who upgrades
- * as usual (`pacman -Syu`, then what the keyring's scriptlet runs: `pacman-key --populate REPO`) and one who never
- * upgrades the keyring. Each step is a new `KeyRotation`, as after a restart with new settings:
- *   1. key A alone: the keyring trusts A;
- *   2. NEXT_SIGNING_KEY = B: the pass publishes a keyring trusting A and B, signed by A;
- *   3. `/rotate-key`: B signs from now on, the pass re-signs every package and the DB with B;
- *   4. the operator makes B the SIGNING_KEY: nothing changes;
- *   5. after the grace period: the keyring trusts only B and revokes A; a package a stale process had signed with A
- *      is re-signed first.
- * The upgrading user never sees a signature error; the other one is refused once the packages are signed by B;
- * after step 5 pacman-key has disabled A and pacman refuses what only A signed.
- *
- * As in keyring-pacman.test.ts, the keyring files pacman installed into the test root are copied to this machine's
- * KEYRING_IMPORT_DIR (Debian: /usr/share/keyrings) under a repository name of the test's own, and removed after.
- */
-import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -28,17 +11,18 @@ import { keyringPackageName } from "../../src/publish/keyring-package.js";
 import { RepositoryWriter } from "../../src/publish/repo-writer.js";
 import { KeyRotation, rotationNotice } from "../../src/publish/rotation.js";
 import { generateSigningKey, OpenPgpSigner } from "../../src/publish/signer.js";
-import { stopKeyringAgent, writePacmanConf } from "../helpers/pacman-root.js";
+import {
+  populateKeyring,
+  removeImportedKeyring,
+  stopKeyringAgent,
+  writePacmanConf,
+} from "../helpers/pacman-root.js";
 import { run } from "../helpers/real-tools.js";
 import { synthesizePackage } from "../helpers/synthetic-package.js";
 
 const arch = "x86_64";
 const repo = `arbrot${process.pid}`;
 const DAY = 86_400_000;
-const KEYRINGS =
-  /KEYRING_IMPORT_DIR='([^']+)'/.exec(
-    readFileSync(execFileSync("sh", ["-c", "command -v pacman-key"], { encoding: "utf8" }).trim(), "utf8"),
-  )?.[1] ?? "/usr/share/pacman/keyrings";
 
 let work: string;
 let keyA: OpenPgpSigner;
@@ -61,8 +45,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   for (const dir of gpgDirs) stopKeyringAgent(dir);
-  for (const suffix of [".gpg", "-trusted", "-revoked"])
-    rmSync(join(KEYRINGS, `${repo}${suffix}`), { force: true });
+  removeImportedKeyring(repo);
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -90,25 +73,16 @@ async function user(name: string) {
   gpgDirs.push(gpgDir);
   await run("pacman-key", ["--gpgdir", gpgDir, "--init"]);
   const root = join(work, `root-${name}`);
-  const conf = writePacmanConf(root, { gpgDir, arch, repo, server: `file://${work}/repo/$arch` });
-  writeFileSync(
-    conf,
-    readFileSync(conf, "utf8").replace(
-      "SigLevel = Required\n",
-      "SigLevel = Required\nLocalFileSigLevel = Optional\n",
-    ),
-  );
+  const conf = writePacmanConf(root, {
+    gpgDir,
+    arch,
+    repo,
+    server: `file://${work}/repo/$arch`,
+    localFileSigLevel: "Optional",
+  });
   const pacman = (...args: string[]) => run("pacman", ["--config", conf, "--noconfirm", ...args]);
   /** What the keyring's post_install/post_upgrade runs (the test root has no pacman-key to chroot into). */
-  const populate = async () => {
-    mkdirSync(KEYRINGS, { recursive: true });
-    for (const suffix of [".gpg", "-trusted", "-revoked"])
-      copyFileSync(
-        join(root, "usr/share/pacman/keyrings", `${repo}${suffix}`),
-        join(KEYRINGS, `${repo}${suffix}`),
-      );
-    await run("pacman-key", ["--gpgdir", gpgDir, "--populate", repo]);
-  };
+  const populate = () => populateKeyring(root, repo, gpgDir);
   /**
    * `pacman -Syu`, the way a user upgrades, with the scriptlet's populate after it. `-Syy`: the test rewrites the DB
    * within one second, and a file:// server's If-Modified-Since has one-second resolution.

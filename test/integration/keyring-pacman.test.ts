@@ -1,14 +1,4 @@
-/**
- * Issue 15.1 with Debian's pacman and gpg: the `REPO-keyring` package assembled in-process is what a user installs
- * first (`pacman -U`, no key trusted yet); `pacman-key --populate REPO` (what its scriptlet runs) then trusts the
- * repository key, and `pacman -S` of a package with `SigLevel = Required` works. Without the keyring it does not.
- *
- * pacman-key reads keyrings only from its compiled-in KEYRING_IMPORT_DIR (Arch: /usr/share/pacman/keyrings, where
- * the package installs them on an Arch client; Debian's pacman-key: /usr/share/keyrings), so the test copies the
- * files pacman installed into its test root there, under a repository name of its own, and removes them after.
- */
-import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
@@ -28,17 +18,17 @@ import {
 } from "../../src/publish/keyring-package.js";
 import { RepositoryWriter } from "../../src/publish/repo-writer.js";
 import { generateSigningKey, OpenPgpSigner } from "../../src/publish/signer.js";
-import { stopKeyringAgent, writePacmanConf } from "../helpers/pacman-root.js";
+import {
+  populateKeyring,
+  removeImportedKeyring,
+  stopKeyringAgent,
+  writePacmanConf,
+} from "../helpers/pacman-root.js";
 import { run } from "../helpers/real-tools.js";
 import { synthesizePackage } from "../helpers/synthetic-package.js";
 
 const arch = "x86_64";
 const repo = `arbkr${process.pid}`;
-/** The directory this machine's pacman-key populates from (read from the script itself). */
-const KEYRINGS =
-  /KEYRING_IMPORT_DIR='([^']+)'/.exec(
-    readFileSync(execFileSync("sh", ["-c", "command -v pacman-key"], { encoding: "utf8" }).trim(), "utf8"),
-  )?.[1] ?? "/usr/share/pacman/keyrings";
 let work: string;
 let signer: OpenPgpSigner;
 let signerArmored: string;
@@ -52,22 +42,20 @@ beforeAll(async () => {
 
 afterAll(() => {
   for (const dir of gpgDirs) stopKeyringAgent(dir);
-  for (const suffix of [".gpg", "-trusted", "-revoked"])
-    rmSync(join(KEYRINGS, `${repo}${suffix}`), { force: true });
+  removeImportedKeyring(repo);
   rmSync(work, { recursive: true, force: true });
 });
 
 function pacman(root: string, gpgDir: string) {
-  const conf = writePacmanConf(root, { gpgDir, arch, repo, server: `file://${work}/repo/$arch` });
   // Arch's own pacman.conf: packages installed from a file with -U need no trusted signature (the user checked
   // the keyring's fingerprint); the repository itself stays SigLevel = Required.
-  writeFileSync(
-    conf,
-    readFileSync(conf, "utf8").replace(
-      "SigLevel = Required\n",
-      "SigLevel = Required\nLocalFileSigLevel = Optional\n",
-    ),
-  );
+  const conf = writePacmanConf(root, {
+    gpgDir,
+    arch,
+    repo,
+    server: `file://${work}/repo/$arch`,
+    localFileSigLevel: "Optional",
+  });
   return (...args: string[]) => run("pacman", ["--config", conf, "--noconfirm", ...args]);
 }
 
@@ -161,14 +149,7 @@ describe("REPO-keyring", () => {
     const local = join(work, keyring.filename);
     copyFileSync(join(work, "repo", arch, keyring.filename), local);
     await user("-U", "--noscriptlet", local);
-    mkdirSync(KEYRINGS, { recursive: true });
-    for (const suffix of [".gpg", "-trusted", "-revoked"]) {
-      copyFileSync(
-        join(root, "usr/share/pacman/keyrings", `${repo}${suffix}`),
-        join(KEYRINGS, `${repo}${suffix}`),
-      );
-    }
-    await run("pacman-key", ["--gpgdir", gpgDir, "--populate", repo]);
+    await populateKeyring(root, repo, gpgDir);
 
     // From then on: SigLevel = Required verifies the DB and the package with the populated key.
     await user("-Sy");
@@ -192,6 +173,11 @@ describe("REPO-keyring", () => {
       arch,
     );
     expect(item?.filename).toMatch(new RegExp(`^${repo}-keyring-\\d{8}\\.\\d{6}-1-any\\.pkg\\.tar\\.zst$`));
+    // A clock behind the published keyring's build time still gives a newer version.
+    const behind = await keyringItemIfStale({ storage, keys: keysOf(next), now: () => 0 }, repo, arch);
+    expect(behind?.filename).toBe(
+      `${repo}-keyring-${keyringVersion((entry?.builddate as number) + 1)}-any.pkg.tar.zst`,
+    );
     const trustedFile = readTar(decompress(item!.packageFile)).find((e) =>
       e.path.endsWith(`${repo}-trusted`),
     );

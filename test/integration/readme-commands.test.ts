@@ -211,7 +211,13 @@ const ACCOUNTS: Readonly<Record<string, Account>> = {
   },
   "pacman-key --populate myrepo": {
     kind: "mapped",
-    evidence: [{ file: "test/integration/keyring-pacman.test.ts", contains: '"--populate", repo]' }],
+    evidence: [
+      { file: "test/helpers/pacman-root.ts", contains: '"--populate", repo]' },
+      {
+        file: "test/integration/keyring-pacman.test.ts",
+        contains: "await populateKeyring(root, repo, gpgDir)",
+      },
+    ],
   },
   // Key rotation: the upgrade that brings the next key (-Syy in the test: its DB changes within one second).
   "pacman -Syu": {

@@ -198,6 +198,35 @@ describe("KeyRotation.rotateNow", () => {
   });
 });
 
+describe("KeyRotation.runnerKeys", () => {
+  it("gives runners both keys while both are trusted, then only the new one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "arb-runner-keys-"));
+    try {
+      const [a, b] = await Promise.all([generateSigningKey(), generateSigningKey()]);
+      const current = await OpenPgpSigner.fromArmored(a.privateKeyArmored);
+      const next = await OpenPgpSigner.fromArmored(b.privateKeyArmored);
+      let now = t0;
+      const rotation = new KeyRotation({
+        store: new FileStateStore(join(dir, "state")),
+        storage: new FsStorage(join(dir, "repo")),
+        current,
+        next,
+        settings: { switchAt: t0 + DAY, revokeAfterMs: 30 * DAY },
+        clock: () => now,
+        cacheMs: 0,
+      });
+      const both = `${current.publicKeyArmored().trim()}\n${next.publicKeyArmored().trim()}`;
+      expect(await rotation.runnerKeys()).toBe(both);
+      now = t0 + 2 * DAY;
+      expect(await rotation.runnerKeys()).toBe(both);
+      now = t0 + 32 * DAY;
+      expect(await rotation.runnerKeys()).toBe(next.publicKeyArmored().trim());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("KeyRotation.pass", () => {
   it("brings the other repositories to the plan when one DB is unreadable, and that one on a later pass", async () => {
     const dir = mkdtempSync(join(tmpdir(), "arb-rotation-pass-"));

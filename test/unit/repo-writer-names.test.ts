@@ -97,6 +97,13 @@ describe("publisherFromEnv", () => {
       await expect(
         publisherFromEnv({ ...env, DB_COMPRESSION: "bzip2" }, new FileStateStore(dataDir)),
       ).rejects.toThrow(/DB_COMPRESSION must be gzip, zstd or xz/);
+      // Rotation settings are read at start too: a wrong one stops the start, naming it.
+      await expect(
+        publisherFromEnv({ ...env, KEY_ROTATION_DATE: "tomorrow" }, new FileStateStore(dataDir)),
+      ).rejects.toThrow(/KEY_ROTATION_DATE must be an ISO 8601 date/);
+      await expect(
+        publisherFromEnv({ ...env, NEXT_SIGNING_KEY: "not a key" }, new FileStateStore(dataDir)),
+      ).rejects.toThrow(/NEXT_SIGNING_KEY/);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
